@@ -13,7 +13,6 @@
 package attrcache
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -87,6 +86,10 @@ type Session struct {
 	logID  string // first 4 bytes of the digest, hex: safe to log
 }
 
+// Key returns the Redis key holding the session's hash, for operators
+// and tests. It contains a digest of the session id, never the id.
+func (s *Session) Key() string { return s.key }
+
 // ID returns a short digest of the session id that is safe to log and to
 // show operators; it is what this package logs as "session".
 func (s *Session) ID() string { return s.logID }
@@ -105,5 +108,3 @@ func (s *Session) associatedData(name string) []byte {
 	ad = append(ad, 0)
 	return append(ad, name...)
 }
-
-var _ = context.Background

@@ -1,0 +1,89 @@
+-- write.lua: Create, Set and Update of one or many attributes, all or
+-- nothing.
+-- KEYS[1]  session key
+-- ARGV[1]  'create' | 'set' | 'update'
+-- ARGV[2]  5-byte call token, stored in every record written
+-- ARGV[3]  most live attributes the session may hold
+-- then per attribute, 4 arguments:
+--   name, flags (0..15), expiration, value
+--   expiration: ms > 0 relative to now (clamped to the session's
+--   deadline), 0 = lives as long as the session, -1 = not given (create:
+--   as 0; set/update: keep the attribute's current expiry)
+-- -> {OK} | {NOSESSION} | {CORRUPT, names...} | {EXISTS, names...}
+--    | {NOTFOUND, names...} | {TOOMANY, live count}
+--
+-- Checks come first and writes last, so a refused call writes nothing.
+-- A live record that already holds this call's token, flags and value is
+-- this call's own first run (go-redis resent the script after a lost
+-- reply): it is left alone and counts as success.
+local key, mode, token = KEYS[1], ARGV[1], ARGV[2]
+local maxn = tonumber(ARGV[3])
+local st = session(key)
+if st ~= 'live' then return gone(st) end
+
+local now = now_ms()
+local n = (#ARGV - 3) / 4
+local olds, corrupt, refused = {}, {}, {}
+local adds = 0
+for i = 1, n do
+  local b = 4 * i
+  local name = ARGV[b]
+  local old = redis.call('HGET', key, name)
+  if not old then
+    adds = adds + 1
+  elseif not rec_ok(old) then
+    corrupt[#corrupt + 1] = name
+  elseif not live(old, now) then
+    old = false
+  elseif string.sub(old, 20, 24) == token and string.byte(old, 1) % 16 == tonumber(ARGV[b + 1])
+      and string.sub(old, HDR + 1) == ARGV[b + 3] then
+    old = 'own'
+  end
+  olds[i] = old
+  if mode == 'create' and old and old ~= 'own' then refused[#refused + 1] = name end
+  if mode == 'update' and not old then refused[#refused + 1] = name end
+end
+if #corrupt > 0 then return reply(CORRUPT, corrupt) end
+if #refused > 0 then
+  if mode == 'create' then return reply(EXISTS, refused) end
+  return reply(NOTFOUND, refused)
+end
+
+if adds > 0 then
+  local count = redis.call('HLEN', key) - 1
+  if count + adds > maxn then
+    -- Expired records still count until touched: reclaim them, then count
+    -- again. Rare, and O(session size) only on this path.
+    local mine = {}
+    for i = 1, n do mine[ARGV[4 * i]] = true end
+    local all = redis.call('HGETALL', key)
+    local dead = {}
+    for j = 1, #all, 2 do
+      local f, r = all[j], all[j + 1]
+      if f ~= MARK and not mine[f] and rec_ok(r) and not live(r, now) then dead[#dead + 1] = f end
+    end
+    hcall('HDEL', key, dead)
+    count = count - #dead
+    if count + adds > maxn then return {TOOMANY, count} end
+  end
+end
+
+local limit = deadline(key, now)
+local args = {}
+for i = 1, n do
+  local old = olds[i]
+  if old ~= 'own' then
+    local b = 4 * i
+    local flags, exp = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+    local created, at = now, 0
+    if old then
+      if mode ~= 'create' then created = u48(old, 2) end
+      if exp < 0 then at = u48(old, 14) end
+    end
+    if exp > 0 then at = clamp(now, exp, limit) end
+    args[#args + 1] = ARGV[b]
+    args[#args + 1] = string.char(16 + flags) .. p48(created) .. p48(now) .. p48(at) .. token .. ARGV[b + 3]
+  end
+end
+hcall('HSET', key, args)
+return {OK}

@@ -1,0 +1,107 @@
+package attrcache
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts, one per operation family. lib.lua is prepended to each,
+// so a call stays one EVALSHA (EVAL once after a NOSCRIPT).
+var (
+	//go:embed lua/lib.lua
+	libLua string
+	//go:embed lua/session.lua
+	sessionLua string
+	//go:embed lua/write.lua
+	writeLua string
+	//go:embed lua/read.lua
+	readLua string
+	//go:embed lua/delete.lua
+	deleteLua string
+	//go:embed lua/expire.lua
+	expireLua string
+
+	sessionScript = redis.NewScript(libLua + sessionLua)
+	writeScript   = redis.NewScript(libLua + writeLua)
+	readScript    = redis.NewScript(libLua + readLua)
+	deleteScript  = redis.NewScript(libLua + deleteLua)
+	expireScript  = redis.NewScript(libLua + expireLua)
+)
+
+// Script reply status codes, mirrored from lib.lua.
+const (
+	stOK            = 0
+	stNoSession     = 1
+	stExists        = 2
+	stNotFound      = 3
+	stCorrupt       = 4
+	stTooMany       = 5
+	stSessionExists = 6
+)
+
+// run executes one script and splits its reply into status and payload.
+// A reply of another shape is ErrCorrupt: the scripts never send one, so
+// something between us and Redis is not what we expect.
+func (s *Session) run(ctx context.Context, script *redis.Script, args []any) (int64, []any, error) {
+	v, err := script.Run(ctx, s.store.rdb, []string{s.key}, args...).Result()
+	if err != nil {
+		return 0, nil, err
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr) == 0 {
+		return 0, nil, fmt.Errorf("%w: unexpected script reply of type %T", ErrCorrupt, v)
+	}
+	code, ok := arr[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("%w: unexpected script status of type %T", ErrCorrupt, arr[0])
+	}
+	return code, arr[1:], nil
+}
+
+// statusError turns a non-OK status into the package's error. Names in
+// the payload are attached to the sentinels that carry names.
+func statusError(code int64, payload []any) error {
+	switch code {
+	case stNoSession:
+		return ErrSessionNotFound
+	case stSessionExists:
+		return ErrSessionExists
+	case stExists:
+		return namesError(ErrExists, payload)
+	case stNotFound:
+		return namesError(ErrNotFound, payload)
+	case stCorrupt:
+		if len(payload) == 0 {
+			return fmt.Errorf("%w: session key holds something attrcache did not write", ErrCorrupt)
+		}
+		return namesError(ErrCorrupt, payload)
+	case stTooMany:
+		return ErrTooManyAttributes
+	}
+	return fmt.Errorf("%w: unknown script status %d", ErrCorrupt, code)
+}
+
+func namesError(sentinel error, payload []any) error {
+	names := make([]string, 0, len(payload))
+	for _, p := range payload {
+		if n, ok := p.(string); ok {
+			names = append(names, n)
+		}
+	}
+	return &NamesError{Err: sentinel, Names: names}
+}
+
+// int64At reads payload[i] as an integer, defensively.
+func int64At(payload []any, i int) (int64, error) {
+	if i >= len(payload) {
+		return 0, fmt.Errorf("%w: script reply too short", ErrCorrupt)
+	}
+	n, ok := payload[i].(int64)
+	if !ok {
+		return 0, fmt.Errorf("%w: unexpected reply element of type %T", ErrCorrupt, payload[i])
+	}
+	return n, nil
+}
