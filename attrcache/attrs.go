@@ -155,11 +155,11 @@ func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Ent
 	if len(payload) != 1 {
 		return nil, fmt.Errorf("%w: get reply has %d elements, want 1", ErrCorrupt, len(payload))
 	}
-	rec, ok := payload[0].(string)
-	if !ok {
-		return nil, fmt.Errorf("%w: get reply of type %T", ErrCorrupt, payload[0])
+	rec, found, err := recordAt(payload, 0)
+	if err != nil {
+		return nil, err
 	}
-	if rec == "" {
+	if !found {
 		return nil, &NamesError{Err: ErrNotFound, Names: []string{name}}
 	}
 	return s.entry(name, rec, readOptions(opts))
@@ -193,11 +193,11 @@ func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption
 	out := make(map[string]*Entry, len(names))
 	var bad badRecords
 	for i, name := range names {
-		rec, ok := payload[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("%w: get reply of type %T", ErrCorrupt, payload[i])
+		rec, found, err := recordAt(payload, i)
+		if err != nil {
+			return nil, err
 		}
-		if rec == "" {
+		if !found {
 			out[name] = nil
 			continue
 		}
@@ -442,6 +442,19 @@ func (s *Session) entry(name, rec string, ro readSpec) (*Entry, error) {
 	}
 	e.Value = pt
 	return e, nil
+}
+
+// recordAt reads element i of a get reply: a record, or 0 for absent.
+func recordAt(payload []any, i int) (rec string, found bool, err error) {
+	switch p := payload[i].(type) {
+	case string:
+		return p, true, nil
+	case int64:
+		if p == 0 {
+			return "", false, nil
+		}
+	}
+	return "", false, fmt.Errorf("%w: get reply element of type %T", ErrCorrupt, payload[i])
 }
 
 // badRecords gathers the names of records a read could not return.

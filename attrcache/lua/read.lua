@@ -2,7 +2,7 @@
 -- KEYS[1]  session key
 -- ARGV[1]  'get' | 'exists' | 'all' | 'names'; for get and exists the
 --          names follow in ARGV[2..]
--- get:    -> {OK, record or '' per name}     ('' : absent or expired)
+-- get:    -> {OK, record or 0 per name}      (0: absent or expired)
 -- exists: -> {OK, 1 | 0 | -1 per name}      (-1: corrupt record)
 -- all:    -> {OK, name, record, name, record, ...}
 -- names:  -> {OK, name, name, ...}
@@ -37,7 +37,7 @@ if op == 'get' or op == 'exists' then
     if op == 'exists' then
       out[i + 1] = v
     elseif v == 0 then
-      out[i + 1] = ''
+      out[i + 1] = 0
     else
       out[i + 1] = r
     end

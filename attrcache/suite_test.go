@@ -1,0 +1,31 @@
+package attrcache_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/test/suite"
+)
+
+// TestBehaviour runs the behaviour suite on miniredis, whose clock the
+// suite moves forward instead of waiting.
+func TestBehaviour(t *testing.T) {
+	mr := miniredis.RunT(t)
+	now := time.Now()
+	mr.SetTime(now)
+	newClient := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: mr.Addr()}) }
+	rdb := newClient()
+	t.Cleanup(func() { rdb.Close() })
+	suite.Run(t, suite.Backend{
+		Client:    rdb,
+		NewClient: newClient,
+		Advance: func(d time.Duration) {
+			now = now.Add(d)
+			mr.SetTime(now)
+			mr.FastForward(d)
+		},
+	})
+}
