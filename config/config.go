@@ -1,0 +1,531 @@
+// Package config loads the configuration of an attrcache deployment from a
+// YAML file and ATTRCACHE_* environment variables, validates it, and builds
+// what the application needs from it: the go-redis client for a single
+// node, a Redis Cluster or a Sentinel-managed master (with TLS and an ACL
+// user), the attrcache.Store options, and the logger.
+//
+// Every key can be set in the file, in the environment, or both; the
+// environment wins. The environment variable of a key is ATTRCACHE_
+// followed by the key in upper case with '.' replaced by '_':
+// redis.dial_timeout is ATTRCACHE_REDIS_DIAL_TIMEOUT. Lists are
+// comma-separated in the environment (ATTRCACHE_REDIS_ADDRS=a:6379,b:6379).
+// Durations are Go duration strings ("500ms", "30s", "24h"); a bare number
+// is refused rather than read as nanoseconds. Unknown keys in the file are
+// refused. example.yaml beside this file lists every key.
+//
+// Passwords are of type Secret and never show in String, fmt or slog
+// output.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix starts the environment variable of every key.
+const EnvPrefix = "ATTRCACHE_"
+
+// DefaultAddr is the address NewClient connects to when redis.addrs is
+// not configured.
+const DefaultAddr = "127.0.0.1:6379"
+
+// Redis modes, the values of redis.mode.
+const (
+	// ModeAuto picks the shape from the other settings: ModeSentinel
+	// when redis.master_name is set, ModeCluster when redis.addrs holds
+	// several addresses, ModeSingle otherwise.
+	ModeAuto = "auto"
+	// ModeSingle is one Redis server (redis.addrs holds one address).
+	ModeSingle = "single"
+	// ModeCluster is a Redis Cluster; redis.addrs are seed nodes.
+	ModeCluster = "cluster"
+	// ModeSentinel is a master found through Sentinel; redis.addrs are
+	// the sentinels and redis.master_name names the master.
+	ModeSentinel = "sentinel"
+)
+
+// Config is the whole configuration. Load and LoadWith return it
+// validated; Default returns the defaults. A Config built or changed by
+// hand should be checked with Validate.
+type Config struct {
+	// Redis says how to reach Redis (keys redis.*).
+	Redis Redis `mapstructure:"redis"`
+	// Store configures the attrcache.Store (keys attrcache.*).
+	Store Store `mapstructure:"attrcache"`
+	// Encryption says where the Tink keysets come from (keys
+	// encryption.*).
+	Encryption Encryption `mapstructure:"encryption"`
+	// Log configures the logger of NewLogger (keys log.*).
+	Log Log `mapstructure:"log"`
+
+	// fromEnv maps each key set from the environment to its variable,
+	// so errors can say where a bad value came from.
+	fromEnv map[string]string
+	// lookupEnv reads the environment Load was given; nil means the
+	// process environment.
+	lookupEnv func(string) (string, bool)
+}
+
+// Redis holds the redis.* settings.
+type Redis struct {
+	// Mode is auto, single, cluster or sentinel; see ModeAuto.
+	Mode string `mapstructure:"mode"`
+	// Addrs are host:port addresses: the server, the cluster seed nodes,
+	// or the sentinels. Empty means not configured: NewClient then
+	// connects to DefaultAddr, and a demo may use an embedded server
+	// instead (see RedisConfigured).
+	Addrs []string `mapstructure:"addrs"`
+	// MasterName is the Sentinel master name; setting it selects
+	// Sentinel in auto mode.
+	MasterName string `mapstructure:"master_name"`
+	// SentinelUsername is the ACL user for the sentinels themselves.
+	SentinelUsername string `mapstructure:"sentinel_username"`
+	// SentinelPassword is the password for the sentinels themselves.
+	SentinelPassword Secret `mapstructure:"sentinel_password"`
+	// Username is the Redis ACL user; empty means the default user.
+	Username string `mapstructure:"username"`
+	// Password is the password of Username (or of the default user).
+	Password Secret `mapstructure:"password"`
+	// DB is the database number; Redis Cluster has only 0.
+	DB int `mapstructure:"db"`
+	// TLS configures TLS to Redis (and to the sentinels).
+	TLS TLS `mapstructure:"tls"`
+	// DialTimeout bounds establishing a connection; 0 means the go-redis
+	// default (5s).
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	// ReadTimeout bounds reading one reply; 0 means the go-redis default
+	// (3s).
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds writing one command; 0 means the go-redis
+	// default (ReadTimeout).
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// PoolSize is the most connections per node; 0 means the go-redis
+	// default (10 per GOMAXPROCS).
+	PoolSize int `mapstructure:"pool_size"`
+	// MaxRetries is how many times a failed command is retried; 0
+	// disables retries. Every attrcache write is safe to run twice.
+	MaxRetries int `mapstructure:"max_retries"`
+}
+
+// TLS holds the redis.tls.* settings.
+type TLS struct {
+	// Enabled turns TLS on. The file settings below need it.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is a PEM file of the certificates that may sign the
+	// server's; empty means the system roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile is the PEM client certificate, for servers that ask for
+	// one; it needs KeyFile.
+	CertFile string `mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of CertFile.
+	KeyFile string `mapstructure:"key_file"`
+	// ServerName is the name checked in the server's certificate; empty
+	// means the host part of the address dialled.
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify accepts any server certificate. For tests only.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+}
+
+// Store holds the attrcache.* settings.
+type Store struct {
+	// Namespace prefixes every key the Store writes.
+	Namespace string `mapstructure:"namespace"`
+	// SessionTTL is the session lifetime the application passes to
+	// Start and Renew. attrcache itself does not read it.
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	// Limits are the Store's limits; 0 means the attrcache default.
+	Limits Limits `mapstructure:"limits"`
+}
+
+// Limits holds the attrcache.limits.* settings; they map one to one onto
+// attrcache.Limits, and 0 means the attrcache default.
+type Limits struct {
+	// MaxNameBytes is the longest attribute name in bytes.
+	MaxNameBytes int `mapstructure:"max_name_bytes"`
+	// MaxValueBytes is the longest value in bytes.
+	MaxValueBytes int `mapstructure:"max_value_bytes"`
+	// MaxAttributes is the most live attributes in one session.
+	MaxAttributes int `mapstructure:"max_attributes"`
+	// MaxBatch is the most attributes one *Many call may name.
+	MaxBatch int `mapstructure:"max_batch"`
+}
+
+// Encryption holds the encryption.* settings. Encryption is on when a
+// keyset is configured, in a file or in an environment variable (not
+// both).
+type Encryption struct {
+	// KeysetFile is a file holding the Tink keyset.
+	KeysetFile string `mapstructure:"keyset_file"`
+	// KeysetEnv is the name of an environment variable holding the Tink
+	// keyset (JSON or base64); the keyset itself is never a setting.
+	KeysetEnv string `mapstructure:"keyset_env"`
+	// MasterKeysetFile is a file holding a cleartext Tink keyset under
+	// which the keyset is encrypted; empty means the keyset is in clear.
+	MasterKeysetFile string `mapstructure:"master_keyset_file"`
+}
+
+// Log holds the log.* settings.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `mapstructure:"level"`
+	// Format is text or json.
+	Format string `mapstructure:"format"`
+}
+
+// Default returns the configuration used for every key that is set
+// neither in the file nor in the environment.
+func Default() *Config {
+	return &Config{
+		Redis: Redis{
+			Mode:         ModeAuto,
+			DialTimeout:  5 * time.Second,
+			ReadTimeout:  3 * time.Second,
+			WriteTimeout: 3 * time.Second,
+			MaxRetries:   3,
+		},
+		Store: Store{
+			Namespace:  "attrcache",
+			SessionTTL: 30 * time.Minute,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the YAML file at path, then the ATTRCACHE_* variables of the
+// process environment, and returns the validated Config. An empty path
+// means no file: environment and defaults only. The error names every
+// key with a problem.
+func Load(path string) (*Config, error) {
+	return LoadWith(path, os.Environ())
+}
+
+// LoadWith is Load with the environment given as "KEY=value" strings, as
+// os.Environ returns them, so tests need not touch the process
+// environment. When a variable occurs twice the last one counts; an empty
+// value counts as unset. encryption.keyset_env is looked up in environ
+// too.
+func LoadWith(path string, environ []string) (*Config, error) {
+	v := viper.New()
+	defaults := reflect.ValueOf(Default()).Elem()
+	for _, s := range settings() {
+		v.SetDefault(s.key, defaults.FieldByIndex(s.index).Interface())
+	}
+
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: read config file: %w", err)
+		}
+		file, err := readYAML(data)
+		if err != nil {
+			return nil, fmt.Errorf("config: parse %s: %w", path, err)
+		}
+		if err := v.MergeConfigMap(file); err != nil {
+			return nil, fmt.Errorf("config: parse %s: %w", path, err)
+		}
+	}
+
+	env := envLookup(environ)
+	fromEnv := make(map[string]string)
+	for _, s := range settings() {
+		val, ok := env(s.env)
+		if !ok {
+			continue
+		}
+		fromEnv[s.key] = s.env
+		if s.typ.Kind() == reflect.Slice {
+			v.Set(s.key, splitList(val))
+		} else {
+			v.Set(s.key, val)
+		}
+	}
+
+	// Checks on the raw values, before mapstructure's weak decoding can
+	// turn a bare number into nanoseconds or true into "1".
+	var problems []error
+	if path != "" {
+		problems = unknownKeys(v, path)
+	}
+	for _, s := range settings() {
+		if p := checkRaw(s, v.Get(s.key)); p != "" {
+			problems = append(problems, keyError(s.key, fromEnv, p))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+
+	c := &Config{fromEnv: fromEnv, lookupEnv: env}
+	if err := v.UnmarshalExact(c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	for i, a := range c.Redis.Addrs {
+		c.Redis.Addrs[i] = strings.TrimSpace(a)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// RedisConfigured reports whether redis.addrs was given (in the file or
+// the environment). When it was not, NewClient connects to DefaultAddr,
+// and a demo may run an embedded server instead.
+func (c *Config) RedisConfigured() bool { return len(c.Redis.Addrs) > 0 }
+
+// Keys returns every configuration key, in the order of example.yaml.
+func Keys() []string {
+	keys := make([]string, 0, len(settings()))
+	for _, s := range settings() {
+		keys = append(keys, s.key)
+	}
+	return keys
+}
+
+// EnvName returns the environment variable that sets key:
+// ATTRCACHE_ + key in upper case, '.' replaced by '_'.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// setting is one leaf key of Config.
+type setting struct {
+	key   string       // "redis.dial_timeout"
+	env   string       // "ATTRCACHE_REDIS_DIAL_TIMEOUT"
+	index []int        // reflect field path from Config
+	typ   reflect.Type // field type
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	secretType   = reflect.TypeFor[Secret]()
+)
+
+// settings lists every leaf of Config, walking its mapstructure tags, so a
+// new field is a new key everywhere (defaults, environment, printing).
+var settings = sync.OnceValue(func() []setting {
+	var out []setting
+	var walk func(t reflect.Type, prefix string, index []int)
+	walk = func(t reflect.Type, prefix string, index []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("mapstructure")
+			if !f.IsExported() || tag == "" || tag == "-" {
+				continue
+			}
+			key := prefix + tag
+			idx := append(slices.Clone(index), i)
+			if f.Type.Kind() == reflect.Struct {
+				walk(f.Type, key+".", idx)
+				continue
+			}
+			out = append(out, setting{key: key, env: EnvName(key), index: idx, typ: f.Type})
+		}
+	}
+	walk(reflect.TypeFor[Config](), "", nil)
+	return out
+})
+
+// readYAML parses a config file into nested maps, leaving out null
+// values: viper lets an empty section ("redis:" with every key commented
+// out) hide the defaults of the keys under it.
+func readYAML(data []byte) (map[string]any, error) {
+	fv := viper.New()
+	fv.SetConfigType("yaml")
+	if err := fv.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	out := make(map[string]any)
+	for _, key := range fv.AllKeys() {
+		val := fv.Get(key)
+		if val == nil {
+			continue
+		}
+		m := out
+		parts := strings.Split(key, ".")
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = make(map[string]any)
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = val
+	}
+	return out, nil
+}
+
+// unknownKeys refuses keys in the file that are not settings, naming
+// each. UnmarshalExact would refuse them too, but names only the last
+// part of a nested key.
+func unknownKeys(v *viper.Viper, path string) []error {
+	known := make(map[string]bool)
+	for _, s := range settings() {
+		known[s.key] = true
+	}
+	var problems []error
+	for _, k := range slices.Sorted(slices.Values(v.AllKeys())) {
+		if known[k] {
+			continue
+		}
+		group := false
+		for _, s := range settings() {
+			if strings.HasPrefix(s.key, k+".") {
+				group = true
+				break
+			}
+		}
+		if _, isMap := v.Get(k).(map[string]any); group && isMap {
+			continue // an empty section: "redis:" with nothing under it
+		}
+		if group {
+			problems = append(problems, &KeyError{Key: k, Problem: "must be a mapping of settings, not a single value (in " + path + ")"})
+		} else {
+			problems = append(problems, &KeyError{Key: k, Problem: "unknown key (in " + path + ")"})
+		}
+	}
+	return problems
+}
+
+// envLookup returns a lookup in environ; the last occurrence of a name
+// counts and empty values count as unset.
+func envLookup(environ []string) func(string) (string, bool) {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			m[k] = val
+		}
+	}
+	return func(name string) (string, bool) {
+		val := m[name]
+		return val, val != ""
+	}
+}
+
+// splitList splits a comma-separated environment value. Empty items are
+// kept so that validation reports them.
+func splitList(s string) []string {
+	items := strings.Split(s, ",")
+	for i := range items {
+		items[i] = strings.TrimSpace(items[i])
+	}
+	return items
+}
+
+// checkRaw returns what is wrong with the raw value of a setting, as the
+// YAML parser or the environment gave it, or "". It is stricter than
+// mapstructure's weak decoding, which would read a bare 30 as 30
+// nanoseconds, an unquoted true password as "1", or 2.5 as 2. The value
+// of a secret is never shown.
+func checkRaw(s setting, raw any) string {
+	if raw == nil {
+		return ""
+	}
+	if str, ok := raw.(string); ok {
+		return checkRawString(s, str)
+	}
+	switch {
+	case s.typ == durationType:
+		if _, ok := raw.(time.Duration); ok { // a default
+			return ""
+		}
+		return fmt.Sprintf("%v is a bare %s; write a duration with a unit such as \"30s\" or \"5m\"", raw, yamlKind(raw))
+	case s.typ == secretType:
+		if _, ok := raw.(Secret); ok { // a default
+			return ""
+		}
+		if !isScalar(raw) {
+			return fmt.Sprintf("is a %s, not a string", yamlKind(raw))
+		}
+		return fmt.Sprintf("YAML read the value as a %s, not a string; quote it", yamlKind(raw))
+	case s.typ.Kind() == reflect.String:
+		if !isScalar(raw) {
+			return fmt.Sprintf("is a %s, not a string", yamlKind(raw))
+		}
+		return fmt.Sprintf("YAML read %v as a %s, not a string; quote it", raw, yamlKind(raw))
+	case s.typ.Kind() == reflect.Int:
+		switch raw.(type) {
+		case int, int64, uint64:
+			return ""
+		}
+		return fmt.Sprintf("%v is a %s, not a whole number", raw, yamlKind(raw))
+	case s.typ.Kind() == reflect.Bool:
+		if _, ok := raw.(bool); ok {
+			return ""
+		}
+		return fmt.Sprintf("%v is a %s, not true or false", raw, yamlKind(raw))
+	case s.typ.Kind() == reflect.Slice:
+		switch items := raw.(type) {
+		case []string:
+			return ""
+		case []any:
+			for i, item := range items {
+				if _, ok := item.(string); !ok {
+					return fmt.Sprintf("item %d: YAML read %v as a %s, not a string", i, item, yamlKind(item))
+				}
+			}
+			return ""
+		}
+		return fmt.Sprintf("%v is a %s, not a list", raw, yamlKind(raw))
+	}
+	return ""
+}
+
+// checkRawString checks a string value, as the environment always gives
+// and as YAML gives quoted or non-numeric scalars.
+func checkRawString(s setting, str string) string {
+	switch {
+	case s.typ == durationType:
+		// "30" is refused rather than read as 30ns, and so is "0"
+		// (write "0s").
+		if _, err := strconv.ParseFloat(str, 64); err == nil {
+			return fmt.Sprintf("%q has no unit; write a duration such as \"30s\" or \"5m\"", str)
+		}
+		if _, err := time.ParseDuration(str); err != nil {
+			return fmt.Sprintf("%q is not a duration; write one such as \"30s\" or \"5m\"", str)
+		}
+	case s.typ.Kind() == reflect.Int:
+		if _, err := strconv.Atoi(str); err != nil {
+			return fmt.Sprintf("%q is not a whole number", str)
+		}
+	case s.typ.Kind() == reflect.Bool:
+		if _, err := strconv.ParseBool(str); err != nil {
+			return fmt.Sprintf("%q is not true or false", str)
+		}
+	}
+	return ""
+}
+
+// yamlKind names the kind of a value the YAML parser produced.
+func yamlKind(v any) string {
+	switch v.(type) {
+	case bool:
+		return "boolean"
+	case int, int64, uint64, float64:
+		return "number"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func isScalar(v any) bool {
+	switch v.(type) {
+	case []any, map[string]any:
+		return false
+	}
+	return true
+}
