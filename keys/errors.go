@@ -1,0 +1,63 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tink-crypto/tink-go/v2/keyset"
+)
+
+// Sentinel errors, checked with errors.Is. Error texts may name key ids,
+// key types, file paths and environment variable names; never key
+// material, plaintext or ciphertext.
+var (
+	// ErrDecrypt is returned, possibly wrapped, by Envelope.Decrypt for
+	// every ciphertext it cannot open: tampered, truncated, moved to other
+	// associated data, sealed under a key the keyset does not hold or has
+	// disabled, or not a ciphertext at all.
+	ErrDecrypt = errors.New("keys: decryption failed")
+
+	// ErrKeyDisabled is returned, together with ErrDecrypt, by
+	// Envelope.Decrypt when the ciphertext names a key that is in the
+	// keyset but disabled or destroyed.
+	ErrKeyDisabled = errors.New("keys: key is disabled")
+
+	// ErrUnsupportedKeyset is returned when a keyset is not of the kind a
+	// call needs, for example an AEAD keyset given to NewEnvelope, which
+	// needs PRF-based key-derivation keys. The error text names the key
+	// type found and the one expected.
+	ErrUnsupportedKeyset = errors.New("keys: unsupported keyset")
+
+	// ErrKeyNotFound is returned by Promote, Disable and Enable when the
+	// keyset has no key with the given id.
+	ErrKeyNotFound = errors.New("keys: no such key")
+
+	// ErrPrimary is returned by Disable when asked to disable the primary
+	// key: promote another key first.
+	ErrPrimary = errors.New("keys: key is the primary")
+)
+
+// decryptError reports why a ciphertext did not open. It is ErrDecrypt,
+// and ErrKeyDisabled too when the key is disabled or destroyed.
+type decryptError struct {
+	reason   string
+	disabled bool
+}
+
+func (e *decryptError) Error() string { return ErrDecrypt.Error() + ": " + e.reason }
+
+func (e *decryptError) Is(target error) bool {
+	return target == ErrDecrypt || (e.disabled && target == ErrKeyDisabled)
+}
+
+func decryptErrorf(format string, args ...any) error {
+	return &decryptError{reason: fmt.Sprintf(format, args...)}
+}
+
+func keyStatusError(id uint32, status keyset.KeyStatus) error {
+	return &decryptError{
+		reason:   fmt.Sprintf("key %d is %s in the keyset", id, strings.ToLower(statusName(status))),
+		disabled: true,
+	}
+}
