@@ -45,6 +45,11 @@ var (
 	// under a key the cipher no longer accepts.
 	ErrDecrypt = errors.New("attrcache: value does not decrypt")
 
+	// ErrNotReplicated is returned, with WithReplicaWait, by a write that
+	// the master applied but fewer replicas than asked acknowledged in
+	// time: the write is visible now but a failover may lose it.
+	ErrNotReplicated = errors.New("attrcache: write not acknowledged by enough replicas")
+
 	// ErrCorrupt is returned when bytes in Redis are not a record this
 	// package wrote (truncated, unknown version, wrong key type).
 	ErrCorrupt = errors.New("attrcache: corrupt data in redis")

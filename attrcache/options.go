@@ -137,6 +137,23 @@ func WithLimits(l Limits) Option {
 	}
 }
 
+// WithReplicaWait makes every write wait until at least replicas replicas
+// of the session's master have it (Redis WAIT, sent in the same pipeline,
+// so still one round trip), for at most timeout. A write that the master
+// applied but too few replicas acknowledged returns ErrNotReplicated: it
+// is visible, but a failover may lose it. timeout must be positive and
+// below the client's ReadTimeout. Works with a single-node, Sentinel or
+// cluster client, not with a Ring.
+func WithReplicaWait(replicas int, timeout time.Duration) Option {
+	return func(s *Store) error {
+		if replicas < 1 || timeout < time.Millisecond {
+			return invalidf("WithReplicaWait needs at least 1 replica and a timeout of at least 1ms")
+		}
+		s.wait = replicaWait{replicas: replicas, timeout: timeout}
+		return nil
+	}
+}
+
 // WriteOption refines one write: a call's defaults, or one Attr of a batch.
 type WriteOption func(*writeSpec)
 

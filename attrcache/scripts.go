@@ -43,13 +43,63 @@ const (
 )
 
 // run executes one script and splits its reply into status and payload.
-// A reply of another shape is ErrCorrupt: the scripts never send one, so
-// something between us and Redis is not what we expect.
 func (s *Session) run(ctx context.Context, script *redis.Script, args []any) (int64, []any, error) {
 	v, err := script.Run(ctx, s.store.rdb, []string{s.key}, args...).Result()
 	if err != nil {
 		return 0, nil, err
 	}
+	return splitReply(v)
+}
+
+// runWrite executes a script that writes. With WithReplicaWait it sends
+// WAIT in the same pipeline, to the node that owns the key: still one
+// round trip, and WAIT counts the replicas that have this write.
+func (s *Session) runWrite(ctx context.Context, script *redis.Script, args []any) (int64, []any, error) {
+	w := s.store.wait
+	if w.replicas == 0 {
+		return s.run(ctx, script, args)
+	}
+	keys := []string{s.key}
+	var ev *redis.Cmd
+	var acked *redis.Cmd
+	for _, load := range []bool{false, true} {
+		pipe, err := s.store.pipeline(ctx, s.key)
+		if err != nil {
+			return 0, nil, err
+		}
+		if load {
+			ev = script.Eval(ctx, pipe, keys, args...)
+		} else {
+			ev = script.EvalSha(ctx, pipe, keys, args...)
+		}
+		acked = pipe.Do(ctx, "wait", w.replicas, w.timeout.Milliseconds())
+		_, _ = pipe.Exec(ctx) // errors are read from each command below
+		if !redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+			break
+		}
+	}
+	v, err := ev.Result()
+	if err != nil {
+		return 0, nil, err
+	}
+	code, payload, err := splitReply(v)
+	if err != nil || code != stOK {
+		return code, payload, err
+	}
+	n, err := acked.Int64()
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: WAIT failed: %w", ErrNotReplicated, err)
+	}
+	if n < int64(w.replicas) {
+		return 0, nil, fmt.Errorf("%w: %d of %d replicas acknowledged within %v", ErrNotReplicated, n, w.replicas, w.timeout)
+	}
+	return code, payload, nil
+}
+
+// splitReply splits a script reply into status and payload. A reply of
+// another shape is ErrCorrupt: the scripts never send one, so something
+// between us and Redis is not what we expect.
+func splitReply(v any) (int64, []any, error) {
 	arr, ok := v.([]any)
 	if !ok || len(arr) == 0 {
 		return 0, nil, fmt.Errorf("%w: unexpected script reply of type %T", ErrCorrupt, v)

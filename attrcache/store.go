@@ -13,10 +13,13 @@
 package attrcache
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,6 +33,12 @@ type Store struct {
 	cipher Cipher
 	log    *slog.Logger
 	limits Limits
+	wait   replicaWait
+}
+
+type replicaWait struct {
+	replicas int
+	timeout  time.Duration
 }
 
 // New returns a Store on the client the application already has: any
@@ -54,7 +63,39 @@ func New(rdb redis.Scripter, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
+	if s.wait.replicas > 0 {
+		if _, err := s.pipelineCheck(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// pipelineCheck tells whether WithReplicaWait can work on the client: WAIT
+// must reach the node that took the write, on the same connection.
+func (s *Store) pipelineCheck() (bool, error) {
+	switch s.rdb.(type) {
+	case *redis.ClusterClient:
+		return true, nil
+	case *redis.Ring:
+		return false, invalidf("WithReplicaWait does not work on a *redis.Ring")
+	case interface{ Pipeline() redis.Pipeliner }:
+		return true, nil
+	}
+	return false, invalidf(fmt.Sprintf("WithReplicaWait needs a client with pipelines; %T has none", s.rdb))
+}
+
+// pipeline returns a pipeline on the connection pool of the master that
+// holds key.
+func (s *Store) pipeline(ctx context.Context, key string) (redis.Pipeliner, error) {
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		node, err := c.MasterForKey(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return node.Pipeline(), nil
+	}
+	return s.rdb.(interface{ Pipeline() redis.Pipeliner }).Pipeline(), nil
 }
 
 // Namespace returns the Store's key prefix.
