@@ -2,6 +2,7 @@ package redistest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,5 +109,80 @@ func TestServerPassword(t *testing.T) {
 	defer anon.Close()
 	if err := anon.Ping(ctx).Err(); err == nil {
 		t.Fatal("PING without the password succeeded")
+	}
+}
+
+func TestClusterSpreadsKeysOverMasters(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	c := redistest.StartCluster(t)
+	if n := len(c.Addrs()); n != 6 {
+		t.Fatalf("Addrs() has %d nodes, want 6", n)
+	}
+	masters := c.MasterAddrs()
+	if len(masters) != 3 {
+		t.Fatalf("MasterAddrs() = %v, want 3 masters", masters)
+	}
+	cc := c.Client(t)
+	for i := range 100 {
+		if err := cc.Set(ctx, fmt.Sprintf("key-%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("SET key-%d: %v", i, err)
+		}
+	}
+	// Every master must hold some of the keys.
+	for _, n := range c.Nodes() {
+		role, err := n.Role(ctx)
+		if err != nil {
+			t.Fatalf("ROLE %s: %v", n.Addr(), err)
+		}
+		if role != "master" {
+			continue
+		}
+		size, err := n.Client(t).DBSize(ctx).Result()
+		if err != nil || size == 0 {
+			t.Errorf("master %s holds %d keys (err %v), want some", n.Addr(), size, err)
+		}
+	}
+}
+
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	c := redistest.StartCluster(t)
+	cc := c.Client(t)
+	const key = "failover-key"
+	if err := cc.Set(ctx, key, "before", 0).Err(); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	killed := c.KillMasterFor(t, key)
+	start := time.Now()
+	c.WaitForFailover(t, key)
+	t.Logf("failover of %s took %v", killed, time.Since(start))
+	for _, m := range c.MasterAddrs() {
+		if m == killed {
+			t.Fatalf("killed node %s still listed as a master", killed)
+		}
+	}
+	// A dead node refuses connections rather than answering MOVED, so
+	// go-redis keeps its old slot map until it is ten seconds old unless
+	// told to reload it.
+	cc.ReloadState(ctx)
+	var err error
+	for range 50 {
+		if err = cc.Set(ctx, key, "after", 0).Err(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("SET after failover: %v", err)
+	}
+	if got, err := cc.Get(ctx, key).Result(); err != nil || got != "after" {
+		t.Fatalf("GET after failover = %q, %v; want after", got, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.WaitHealthy(wctx); err != nil {
+		t.Fatalf("WaitHealthy: %v", err)
 	}
 }

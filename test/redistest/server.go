@@ -83,9 +83,11 @@ func (c serverConfig) credentials() (user, password string) {
 	return "", c.password
 }
 
-// dataArgs returns the configuration arguments of a data node.
-func (c serverConfig) dataArgs() []string {
-	args := []string{"--save", ""}
+// dataArgs returns the configuration arguments of a data node: the
+// defaults, then extra, then the caller's WithArgs, which win.
+func (c serverConfig) dataArgs(extra ...string) []string {
+	// Replicas would otherwise wait 5 s for company before a full sync.
+	args := []string{"--save", "", "--repl-diskless-sync-delay", "0"}
 	if c.aof {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
@@ -100,6 +102,7 @@ func (c serverConfig) dataArgs() []string {
 			"--user", "default", "off",
 			"--masteruser", c.user, "--masterauth", c.userPass)
 	}
+	args = append(args, extra...)
 	return append(args, c.args...)
 }
 
@@ -116,9 +119,10 @@ type Server struct {
 	pickPort func() (int, error)
 	bus      bool // the port+10000 cluster bus port is reserved too
 
-	mu   sync.Mutex
-	port int
-	proc *process
+	mu    sync.Mutex
+	port  int
+	proc  *process
+	probe *redis.Client // see probeClient
 }
 
 // StartServer starts a redis-server on a free loopback port, in a fresh
@@ -127,7 +131,7 @@ type Server struct {
 func StartServer(t testing.TB, opts ...ServerOption) *Server {
 	t.Helper()
 	cfg := newServerConfig(opts)
-	s := newServer(t, Require(t), cfg, cfg.dataArgs(), freePort)
+	s := newServer(t, Require(t), t.TempDir(), cfg, cfg.dataArgs(), freePort)
 	if err := s.start(true); err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -136,11 +140,11 @@ func StartServer(t testing.TB, opts ...ServerOption) *Server {
 
 // newServer makes a Server that is stopped when the test ends; the caller
 // starts it.
-func newServer(t testing.TB, bin string, cfg serverConfig, args []string, pick func() (int, error)) *Server {
+func newServer(t testing.TB, bin, dir string, cfg serverConfig, args []string, pick func() (int, error)) *Server {
 	user, password := cfg.credentials()
 	s := &Server{
 		bin:      bin,
-		dir:      t.TempDir(),
+		dir:      dir,
 		args:     args,
 		user:     user,
 		password: password,
@@ -149,6 +153,9 @@ func newServer(t testing.TB, bin string, cfg serverConfig, args []string, pick f
 	t.Cleanup(func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		if s.probe != nil {
+			_ = s.probe.Close()
+		}
 		if s.proc != nil {
 			s.proc.stop(cleanupGrace)
 		}
@@ -227,9 +234,7 @@ func (s *Server) Restart(t testing.TB) {
 // Role returns the first element of the ROLE reply: "master", "slave" or
 // "sentinel".
 func (s *Server) Role(ctx context.Context) (string, error) {
-	c := redis.NewClient(s.quickOptions())
-	defer c.Close()
-	v, err := c.Do(ctx, "ROLE").Slice()
+	v, err := s.probeClient().Do(ctx, "ROLE").Slice()
 	if err != nil {
 		return "", err
 	}
@@ -243,10 +248,26 @@ func (s *Server) Role(ctx context.Context) (string, error) {
 	return role, nil
 }
 
-// quickOptions are client options for the helpers' own short-lived
-// probes: fail fast, never retry behind our back.
+// probeClient returns the client the helpers use to inspect the server.
+// It is kept for the server's lifetime so polling loops do not open a
+// connection per probe.
+func (s *Server) probeClient() *redis.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probe == nil || s.probe.Options().Addr != s.addr() {
+		if s.probe != nil {
+			_ = s.probe.Close()
+		}
+		o := s.quickOptions()
+		s.probe = redis.NewClient(o)
+	}
+	return s.probe
+}
+
+// quickOptions are client options for the helpers' own probes: fail fast,
+// never retry behind our back. s.mu is held.
 func (s *Server) quickOptions() *redis.Options {
-	o := s.Options()
+	o := &redis.Options{Addr: s.addr(), Username: s.user, Password: s.password}
 	o.DialTimeout = time.Second
 	o.ReadTimeout = 2 * time.Second
 	o.WriteTimeout = 2 * time.Second
@@ -347,7 +368,9 @@ func (s *Server) launch() error {
 
 // waitReady polls until the server answers PING and has loaded its data.
 func (s *Server) waitReady(ctx context.Context, p *process) error {
+	s.mu.Lock()
 	c := redis.NewClient(s.quickOptions())
+	s.mu.Unlock()
 	defer c.Close()
 	var last error
 	for {
