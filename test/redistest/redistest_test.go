@@ -186,3 +186,46 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("WaitHealthy: %v", err)
 	}
 }
+
+func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	s := redistest.StartSentinel(t)
+	if len(s.SentinelAddrs()) != 3 || s.MasterName() == "" {
+		t.Fatalf("SentinelAddrs() = %v, MasterName() = %q", s.SentinelAddrs(), s.MasterName())
+	}
+	old := s.MasterAddr()
+	if old != s.Nodes()[0].Addr() {
+		t.Fatalf("MasterAddr() = %q, want the initial master %s", old, s.Nodes()[0].Addr())
+	}
+	c := s.FailoverClient(t)
+	if err := c.Set(ctx, "k", "before", 0).Err(); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	if killed := s.KillMaster(); killed != old {
+		t.Fatalf("KillMaster() = %q, want %s", killed, old)
+	}
+	start := time.Now()
+	master, err := s.WaitForNewMaster(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("failover from %s to %s took %v", old, master, time.Since(start))
+	if master != s.Nodes()[1].Addr() {
+		t.Fatalf("new master %s, want the replica %s", master, s.Nodes()[1].Addr())
+	}
+	// The client drops its connections on +switch-master; until it has,
+	// a command may still fail.
+	for range 50 {
+		if err = c.Set(ctx, "k", "after", 0).Err(); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("SET after failover: %v", err)
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "after" {
+		t.Fatalf("GET after failover = %q, %v; want after", got, err)
+	}
+}
