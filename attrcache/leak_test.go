@@ -1,0 +1,147 @@
+package attrcache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/test/suite"
+)
+
+// TestNoValueInLogsOrErrors runs every call, succeeding and failing, with
+// a recognisable value under a JSON debug logger, and checks the value in
+// no log line, no error text and no printed Entry or Attr. It also checks
+// that the session id never appears.
+func TestNoValueInLogsOrErrors(t *testing.T) {
+	const secret = "S3CR3T-VALUE-4b1d"
+	const sid = "SESSION-ID-7f3a"
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := attrcache.New(rdb, attrcache.WithLogger(log), attrcache.WithCipher(suite.TinkCipher(t)),
+		attrcache.WithLimits(attrcache.Limits{MaxValueBytes: 64, MaxAttributes: 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	val := []byte(secret)
+	big := []byte(strings.Repeat(secret, 10))
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var printed []string
+	show := func(x any) {
+		printed = append(printed, fmt.Sprintf("%v", x), fmt.Sprintf("%+v", x), fmt.Sprintf("%#v", x), fmt.Sprint(x), fmt.Sprintf("%s", x))
+	}
+
+	s, err := st.Start(ctx, sid, time.Hour)
+	note(err)
+	_, err = st.Start(ctx, sid, time.Hour)
+	note(err)
+	attrs := []attrcache.Attr{{Name: "a", Value: val}, {Name: "b", Value: val, Options: []attrcache.WriteOption{attrcache.WithEncryption()}}}
+	show(attrs[0])
+	show(attrs)
+	note(s.Create(ctx, "one", val))
+	note(s.Create(ctx, "one", val))                                                             // exists
+	note(s.Create(ctx, "big", big))                                                             // too big
+	note(s.CreateMany(ctx, attrs))                                                              // ok
+	note(s.CreateMany(ctx, attrs))                                                              // exists
+	note(s.CreateMany(ctx, []attrcache.Attr{{Name: "x", Value: val}, {Name: "y", Value: val}})) // too many
+	note(s.Set(ctx, "one", val, attrcache.WithEncryption()))
+	note(s.SetMany(ctx, attrs))
+	note(s.Update(ctx, "missing", val))
+	note(s.UpdateMany(ctx, attrs, attrcache.WithExpiration(time.Minute)))
+	note(s.Update(ctx, "one", val, attrcache.WithExpiration(-1)))
+	for _, raw := range []bool{false, true} {
+		var ro []attrcache.ReadOption
+		if raw {
+			ro = append(ro, attrcache.WithoutDecryption())
+		}
+		e, err := s.Get(ctx, "one", ro...)
+		note(err)
+		show(e)
+		show(*e)
+		m, err := s.GetMany(ctx, []string{"a", "b", "missing"}, ro...)
+		note(err)
+		show(m)
+		all, err := s.GetAll(ctx, ro...)
+		note(err)
+		show(all)
+		log.Debug("entry", "entry", e, "all", all)
+	}
+	_, err = s.Get(ctx, "missing")
+	note(err)
+	_, err = s.Exists(ctx, "one")
+	note(err)
+	_, err = s.ExistsMany(ctx, []string{"one", "two"})
+	note(err)
+	_, err = s.Names(ctx)
+	note(err)
+	note(s.SetExpiry(ctx, "one", time.Minute))
+	note(s.SetExpiryMany(ctx, map[string]time.Duration{"a": time.Minute, "zz": time.Minute}))
+	// A ciphertext moved to another name: decrypt error.
+	mr.HSet(s.Key(), "moved", mr.HGet(s.Key(), "b"))
+	_, err = s.Get(ctx, "moved")
+	note(err)
+	mr.HSet(s.Key(), "corrupt", "\x10"+secret)
+	_, err = s.Get(ctx, "corrupt")
+	note(err)
+	note(s.Delete(ctx, "one"))
+	note(s.DeleteMany(ctx, []string{"a", "b"}))
+	_, err = s.Renew(ctx, time.Hour)
+	note(err)
+	_, err = s.TTL(ctx)
+	note(err)
+	note(s.End(ctx))
+	note(s.Set(ctx, "after", val))
+	mr.Close() // network errors too
+	note(st.Session(sid).Set(ctx, "down", val))
+
+	if len(errs) < 10 {
+		t.Fatalf("only %d calls failed; the test should exercise many failures", len(errs))
+	}
+	wantKinds := []error{attrcache.ErrExists, attrcache.ErrInvalid, attrcache.ErrTooManyAttributes, attrcache.ErrNotFound,
+		attrcache.ErrDecrypt, attrcache.ErrCorrupt, attrcache.ErrSessionNotFound, attrcache.ErrSessionExists}
+	for _, k := range wantKinds {
+		found := false
+		for _, e := range errs {
+			found = found || errors.Is(e, k)
+		}
+		if !found {
+			t.Errorf("no call failed with %v", k)
+		}
+	}
+	for _, e := range errs {
+		if strings.Contains(e.Error(), secret) || strings.Contains(e.Error(), sid) {
+			t.Errorf("error text leaks: %q", e.Error())
+		}
+	}
+	for _, p := range printed {
+		if strings.Contains(p, secret) {
+			t.Errorf("printed form leaks the value: %q", p)
+		}
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"op":"create_many"`) || !strings.Contains(out, `"session":"`+s.ID()+`"`) {
+		t.Fatalf("debug log lacks the expected fields:\n%s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, secret) || strings.Contains(line, sid) {
+			t.Errorf("log line leaks: %s", line)
+		}
+	}
+}
