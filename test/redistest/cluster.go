@@ -15,14 +15,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// ClusterNodeTimeout is the cluster-node-timeout of StartCluster's nodes.
+// It is short so that a failover takes a few seconds; override it with
+// WithArgs("--cluster-node-timeout", "MS") should a loaded machine make
+// nodes flag each other as failing.
+const ClusterNodeTimeout = 1000 * time.Millisecond
+
 const (
 	clusterMasters = 3
 	clusterSlots   = 16384
-	// ClusterNodeTimeout is the cluster-node-timeout of StartCluster's
-	// nodes. It is short so that failover takes a few seconds; replace it
-	// with WithArgs("--cluster-node-timeout", "MS") when a loaded machine
-	// makes nodes flag each other as failing.
-	ClusterNodeTimeout = 1000 * time.Millisecond
 	// clusterTimeout bounds forming the cluster and each failover wait.
 	clusterTimeout = 30 * time.Second
 )
@@ -205,6 +206,11 @@ func (c *Cluster) KillMasterFor(t testing.TB, key string) string {
 // WaitForFailover waits until key's slot is served by a running master and
 // the running nodes agree the cluster is healthy (see WaitHealthy). It fails
 // the test after 30 seconds.
+//
+// A ClusterClient that already knew the old layout keeps sending the slot
+// to the dead node, which refuses connections instead of answering MOVED,
+// until its slot map is ten seconds old; call its ReloadState to make it
+// follow at once.
 func (c *Cluster) WaitForFailover(t testing.TB, key string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)

@@ -3,6 +3,9 @@ package redistest_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -227,5 +230,230 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "after" {
 		t.Fatalf("GET after failover = %q, %v; want after", got, err)
+	}
+}
+
+// proxiedClient returns a client that reaches s through p, with one
+// connection and no retries, so each fault shows up as an error.
+func proxiedClient(t *testing.T, s *redistest.Server, p *redistest.Proxy) *redis.Client {
+	o := s.Options()
+	o.Addr = p.Addr()
+	o.MaxRetries = -1
+	o.PoolSize = 1
+	o.ReadTimeout = 2 * time.Second
+	c := redis.NewClient(o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestProxyPassThrough(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	s := redistest.StartServer(t)
+	p := redistest.NewProxy(t, s.Addr())
+	c := proxiedClient(t, s, p)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through proxy: %v", err)
+	}
+	if got, err := s.Client(t).Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET on server = %q, %v; want v", got, err)
+	}
+	if n := p.Connections(); n != 1 {
+		t.Fatalf("Connections() = %d, want 1", n)
+	}
+}
+
+func TestProxyDelay(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	s := redistest.StartServer(t)
+	p := redistest.NewProxy(t, s.Addr())
+	c := proxiedClient(t, s, p)
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+
+	const d = 200 * time.Millisecond
+	p.SetDelay(d)
+	start := time.Now()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING with delay: %v", err)
+	}
+	if took := time.Since(start); took < d {
+		t.Fatalf("PING took %v with a %v delay", took, d)
+	}
+
+	// A reply later than the client's read timeout: the client gives up,
+	// the server has applied the write.
+	short := s.Options()
+	short.Addr = p.Addr()
+	short.MaxRetries = -1
+	short.ReadTimeout = 100 * time.Millisecond
+	sc := redis.NewClient(short)
+	defer sc.Close()
+	p.SetDelay(0)
+	if err := sc.Ping(ctx).Err(); err != nil { // connect before the delay
+		t.Fatalf("PING: %v", err)
+	}
+	p.SetDelay(time.Second)
+	if err := sc.Set(ctx, "slow", "1", 0).Err(); err == nil {
+		t.Fatal("SET with a reply slower than ReadTimeout succeeded")
+	}
+	if got, err := s.Client(t).Get(ctx, "slow").Result(); err != nil || got != "1" {
+		t.Fatalf("GET on server = %q, %v; want 1", got, err)
+	}
+
+	p.SetDelay(0)
+	p.SetRequestDelay(d)
+	start = time.Now()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING with request delay: %v", err)
+	}
+	if took := time.Since(start); took < d {
+		t.Fatalf("PING took %v with a %v request delay", took, d)
+	}
+}
+
+func TestProxyDropReply(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	s := redistest.StartServer(t)
+	p := redistest.NewProxy(t, s.Addr())
+	c := proxiedClient(t, s, p)
+	// Open the connection first so its handshake replies are not the ones
+	// dropped.
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	p.DropNextReply()
+	if err := c.Set(ctx, "lost", "applied", 0).Err(); err == nil {
+		t.Fatal("SET succeeded although its reply was dropped")
+	}
+	if got, err := s.Client(t).Get(ctx, "lost").Result(); err != nil || got != "applied" {
+		t.Fatalf("GET on server = %q, %v; want applied", got, err)
+	}
+	if n := p.DroppedReplies(); n != 1 {
+		t.Fatalf("DroppedReplies() = %d, want 1", n)
+	}
+	// Only one reply was to be lost: the client reconnects and goes on.
+	if err := c.Set(ctx, "next", "ok", 0).Err(); err != nil {
+		t.Fatalf("SET after the dropped reply: %v", err)
+	}
+	if n := p.Connections(); n != 2 {
+		t.Fatalf("Connections() = %d, want 2", n)
+	}
+}
+
+func TestProxyRefuse(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 20*time.Second)
+	s := redistest.StartServer(t)
+	p := redistest.NewProxy(t, s.Addr())
+	c := proxiedClient(t, s, p)
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	p.Refuse(true)
+	// An open connection survives Refuse until CloseAll.
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING on the open connection: %v", err)
+	}
+	p.CloseAll()
+	for i := range 3 {
+		if err := c.Ping(ctx).Err(); err == nil {
+			t.Fatalf("PING %d succeeded while the proxy refuses connections", i)
+		}
+	}
+	if p.RefusedConnections() == 0 {
+		t.Fatal("RefusedConnections() = 0 after refused PINGs")
+	}
+	p.Refuse(false)
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING after Refuse(false): %v", err)
+	}
+}
+
+// TestProxyCloseLeavesNoGoroutines runs alone (not parallel) so the
+// goroutine count is not disturbed by other tests.
+func TestProxyCloseLeavesNoGoroutines(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	base := runtime.NumGoroutine()
+
+	p := redistest.NewProxy(t, echo.Addr().String())
+	p.SetDelay(time.Hour) // a pump stuck in a delay must stop too
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for p.OpenConnections() < len(conns) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base+1 { // +1: the echo server's per-connection copies wind down
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s",
+				runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// recorder stands in for a test to see what Require does with it.
+type recorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recorder) Skip(args ...any)                  { r.skipped = fmt.Sprint(args...) }
+func (r *recorder) Fatalf(format string, args ...any) { r.failed = fmt.Sprintf(format, args...) }
+
+func TestRequire(t *testing.T) {
+	if path := redistest.Require(t); path == "" {
+		t.Fatal("Require returned an empty path")
+	}
+
+	t.Setenv(redistest.EnvServer, "/nonexistent/redis-server")
+	t.Setenv("CI", "")
+	t.Setenv(redistest.EnvRequire, "")
+	r := &recorder{TB: t}
+	redistest.Require(r)
+	if r.skipped == "" || r.failed != "" {
+		t.Fatalf("without the binary: skipped %q, failed %q; want a skip", r.skipped, r.failed)
+	}
+
+	for _, env := range []string{"CI", redistest.EnvRequire} {
+		t.Setenv(env, "true")
+		r := &recorder{TB: t}
+		redistest.Require(r)
+		if r.failed == "" {
+			t.Fatalf("with %s=true and no binary: skipped %q; want a failure", env, r.skipped)
+		}
+		t.Setenv(env, "")
 	}
 }
