@@ -203,8 +203,12 @@ func Default() *Config {
 
 // Load reads the YAML file at path, then the ATTRCACHE_* variables of the
 // process environment, and returns the validated Config. An empty path
-// means no file: environment and defaults only. The error names every
-// key with a problem.
+// means no file: environment and defaults only. The error joins one
+// *KeyError per problem, each naming its key: first every value of the
+// wrong form (unknown key, duration without unit, list for a number...);
+// when there is none, every problem Validate finds. A missing or
+// unreadable file is an error wrapping the os error (fs.ErrNotExist,
+// fs.ErrPermission).
 func Load(path string) (*Config, error) {
 	return LoadWith(path, os.Environ())
 }
