@@ -102,7 +102,7 @@ func BenchmarkEncrypted(b *testing.B) {
 			b.Run(c.name, func(b *testing.B) {
 				st, opts := c.store(b, e)
 				sess := e.sessionOf(b, st)
-				loop(b, perSession, func() { sess.empty(b) }, func(i int) error {
+				loop(b, e.rdb, perSession, func() { sess.empty(b) }, func(i int) error {
 					return sess.Create(ctx, ns[i], v, opts...)
 				})
 				reportStored(b, sess, ns[0], len(v))
@@ -114,7 +114,7 @@ func BenchmarkEncrypted(b *testing.B) {
 			b.Run(c.name, func(b *testing.B) {
 				st, opts := c.store(b, e)
 				sess := e.sessionOf(b, st)
-				loop(b, 1, func() { sess.empty(b) }, func(int) error {
+				loop(b, e.rdb, 1, func() { sess.empty(b) }, func(int) error {
 					return sess.CreateMany(ctx, batch, opts...)
 				})
 				reportStored(b, sess, ns[0], len(v))

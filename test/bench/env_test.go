@@ -161,21 +161,26 @@ func attrs(names []string, value []byte) []attrcache.Attr {
 // fresh. When every > 0, op sees i counting 0..every-1 and fresh runs with
 // the timer off after each every operations, so the state op works on
 // (session size, free names) is the same for attrcache and its baselines
-// whatever b.N is.
-func loop(b *testing.B, every int, fresh func(), op func(i int) error) {
+// whatever b.N is. Besides the usual figures it reports the CPU time of
+// client and server per operation (see cpuMeter).
+func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i int) error) {
 	b.Helper()
 	fresh()
 	if err := op(0); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}
 	fresh()
+	cpu := newCPUMeter(rdb)
 	b.ReportAllocs()
+	cpu.start()
 	b.ResetTimer()
 	j := 0
 	for range b.N {
 		if every > 0 && j == every {
 			b.StopTimer()
+			cpu.stop()
 			fresh()
+			cpu.start()
 			b.StartTimer()
 			j = 0
 		}
@@ -185,6 +190,8 @@ func loop(b *testing.B, every int, fresh func(), op func(i int) error) {
 		j++
 	}
 	b.StopTimer()
+	cpu.stop()
+	cpu.report(b)
 }
 
 func nothing() {}

@@ -3,6 +3,8 @@ package bench
 import (
 	"sync/atomic"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // parallelism multiplies GOMAXPROCS into the goroutines of the parallel
@@ -12,14 +14,16 @@ const parallelism = 4
 
 // parallel runs op from parallelism*GOMAXPROCS goroutines; each gets its
 // own index g for picking the attribute it works on.
-func parallel(b *testing.B, op func(g int) error) {
+func parallel(b *testing.B, rdb *redis.Client, op func(g int) error) {
 	b.Helper()
 	if err := op(0); err != nil {
 		b.Fatalf("warm-up: %v", err)
 	}
 	var next atomic.Int64
+	cpu := newCPUMeter(rdb)
 	b.SetParallelism(parallelism)
 	b.ReportAllocs()
+	cpu.start()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		g := int(next.Add(1))
@@ -30,6 +34,9 @@ func parallel(b *testing.B, op func(g int) error) {
 			}
 		}
 	})
+	b.StopTimer()
+	cpu.stop()
+	cpu.report(b)
 }
 
 // BenchmarkParallelGet: Get vs raw HGET from many goroutines, each reading
@@ -40,7 +47,7 @@ func BenchmarkParallelGet(b *testing.B) {
 	b.Run("attrcache", func(b *testing.B) {
 		sess := e.session(b)
 		fill(b, sess, ns, v)
-		parallel(b, func(g int) error {
+		parallel(b, e.rdb, func(g int) error {
 			_, err := sess.Get(ctx, ns[g%len(ns)])
 			return err
 		})
@@ -48,7 +55,7 @@ func BenchmarkParallelGet(b *testing.B) {
 	b.Run("raw-HGET", func(b *testing.B) {
 		key := e.rawKey()
 		e.fillRaw(b, key, ns, v)
-		parallel(b, func(g int) error {
+		parallel(b, e.rdb, func(g int) error {
 			return e.rdb.HGet(ctx, key, ns[g%len(ns)]).Err()
 		})
 	})
@@ -62,14 +69,14 @@ func BenchmarkParallelSet(b *testing.B) {
 	b.Run("attrcache", func(b *testing.B) {
 		sess := e.session(b)
 		fill(b, sess, ns, v)
-		parallel(b, func(g int) error {
+		parallel(b, e.rdb, func(g int) error {
 			return sess.Set(ctx, ns[g%len(ns)], v)
 		})
 	})
 	b.Run("raw-HSET", func(b *testing.B) {
 		key := e.rawKey()
 		e.fillRaw(b, key, ns, v)
-		parallel(b, func(g int) error {
+		parallel(b, e.rdb, func(g int) error {
 			return e.rdb.HSet(ctx, key, ns[g%len(ns)], v).Err()
 		})
 	})

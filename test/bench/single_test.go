@@ -17,13 +17,13 @@ func BenchmarkCreate(b *testing.B) {
 	ns, v := names(perSession), value(valueSize)
 	b.Run("attrcache", func(b *testing.B) {
 		sess := e.session(b)
-		loop(b, perSession, func() { sess.empty(b) }, func(i int) error {
+		loop(b, e.rdb, perSession, func() { sess.empty(b) }, func(i int) error {
 			return sess.Create(ctx, ns[i], v)
 		})
 	})
 	b.Run("raw-HSETNX", func(b *testing.B) {
 		key := e.rawKey()
-		loop(b, perSession, func() { e.emptyRaw(b, key) }, func(i int) error {
+		loop(b, e.rdb, perSession, func() { e.emptyRaw(b, key) }, func(i int) error {
 			return e.rdb.HSetNX(ctx, key, ns[i], v).Err()
 		})
 	})
@@ -40,7 +40,7 @@ func BenchmarkGet(b *testing.B) {
 	b.Run("attrcache", func(b *testing.B) {
 		sess := e.session(b)
 		fill(b, sess, ns, v)
-		loop(b, 0, nothing, func(int) error {
+		loop(b, e.rdb, 0, nothing, func(int) error {
 			_, err := sess.Get(ctx, ns[getSessionSize/2])
 			return err
 		})
@@ -48,7 +48,7 @@ func BenchmarkGet(b *testing.B) {
 	b.Run("raw-HGET", func(b *testing.B) {
 		key := e.rawKey()
 		e.fillRaw(b, key, ns, v)
-		loop(b, 0, nothing, func(int) error {
+		loop(b, e.rdb, 0, nothing, func(int) error {
 			return e.rdb.HGet(ctx, key, ns[getSessionSize/2]).Err()
 		})
 	})
@@ -61,7 +61,7 @@ func BenchmarkExists(b *testing.B) {
 	b.Run("attrcache", func(b *testing.B) {
 		sess := e.session(b)
 		fill(b, sess, ns, v)
-		loop(b, 0, nothing, func(int) error {
+		loop(b, e.rdb, 0, nothing, func(int) error {
 			_, err := sess.Exists(ctx, ns[getSessionSize/2])
 			return err
 		})
@@ -69,7 +69,7 @@ func BenchmarkExists(b *testing.B) {
 	b.Run("raw-HEXISTS", func(b *testing.B) {
 		key := e.rawKey()
 		e.fillRaw(b, key, ns, v)
-		loop(b, 0, nothing, func(int) error {
+		loop(b, e.rdb, 0, nothing, func(int) error {
 			return e.rdb.HExists(ctx, key, ns[getSessionSize/2]).Err()
 		})
 	})
