@@ -68,7 +68,7 @@ if adds > 0 then
   end
 end
 
-local limit = deadline(key, now)
+local limit -- the session's deadline, read only when an expiration is given
 local args = {}
 for i = 1, n do
   local old = olds[i]
@@ -80,7 +80,10 @@ for i = 1, n do
       if mode ~= 'create' then created = u48(old, 2) end
       if exp < 0 then at = u48(old, 14) end
     end
-    if exp > 0 then at = clamp(now, exp, limit) end
+    if exp > 0 then
+      limit = limit or deadline(key, now)
+      at = clamp(now, exp, limit)
+    end
     args[#args + 1] = ARGV[b]
     args[#args + 1] = string.char(16 + flags) .. p48(created) .. p48(now) .. p48(at) .. token .. ARGV[b + 3]
   end
