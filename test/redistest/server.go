@@ -366,28 +366,40 @@ func (s *Server) launch() error {
 		addr, s.dir, err, logTails(s.dir, outputName, logName))
 }
 
-// waitReady polls until the server answers PING and has loaded its data.
+// waitReady polls until the server answers, is the process we started
+// and has loaded its data.
 func (s *Server) waitReady(ctx context.Context, p *process) error {
 	s.mu.Lock()
-	c := redis.NewClient(s.quickOptions())
+	o := s.quickOptions()
 	s.mu.Unlock()
+	// Should another process hold the port and accept without answering,
+	// a short timeout lets the loop notice that redis exited.
+	o.ReadTimeout = 500 * time.Millisecond
+	c := redis.NewClient(o)
 	defer c.Close()
+	pid := fmt.Sprintf("process_id:%d\r\n", p.cmd.Process.Pid)
+	sections := []string{"server", "persistence"}
+	if s.sentinel {
+		sections = sections[:1]
+	}
 	var last error
 	for {
 		if p.exited() {
 			return fmt.Errorf("process exited: %v", p.err)
 		}
-		last = c.Ping(ctx).Err()
-		if last == nil && !s.sentinel {
+		var info string
+		info, last = c.Info(ctx, sections...).Result()
+		switch {
+		case last != nil:
+		case !strings.Contains(info, pid):
+			// Another test's server that took the port first, while
+			// ours is about to exit for want of it.
+			last = errors.New("another process answers on the port")
+		case !s.sentinel && !strings.Contains(info, "loading:0\r\n"):
 			// The port opens before the data set is loaded; until then
 			// commands fail with LOADING.
-			var info string
-			info, last = c.Info(ctx, "persistence").Result()
-			if last == nil && !strings.Contains(info, "loading:0") {
-				last = errors.New("still loading its data set")
-			}
-		}
-		if last == nil {
+			last = errors.New("still loading its data set")
+		default:
 			return nil
 		}
 		if err := sleepCtx(ctx, pollInterval); err != nil {
