@@ -457,3 +457,26 @@ func TestRequire(t *testing.T) {
 		t.Setenv(env, "")
 	}
 }
+
+func TestClusterWithACLUser(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	c := redistest.StartCluster(t, redistest.WithACLUser("app", "pw"))
+	if err := c.Client(t).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET as ACL user: %v", err)
+	}
+	anon := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), MaxRedirects: 1})
+	defer anon.Close()
+	if err := anon.Set(ctx, "k", "v", 0).Err(); err == nil {
+		t.Fatal("SET without credentials succeeded")
+	}
+}
+
+func TestSentinelWithPassword(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	s := redistest.StartSentinel(t, redistest.WithPassword("pw"))
+	if err := s.FailoverClient(t).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET with the password: %v", err)
+	}
+}
