@@ -454,6 +454,19 @@ func testEncryption(t *testing.T, b Backend) {
 	must(t, b.Client.HSet(ctx, other.Key(), "sealed", rec).Err())
 	_, err = other.Get(ctx, "sealed")
 	wantErr(t, "Get of a ciphertext moved to another session", err, attrcache.ErrDecrypt)
+	// Two sealed fields swapped: neither opens under the other's name.
+	one := b.Client.HGet(ctx, s.Key(), "set-sealed").Val()
+	must(t, b.Client.HSet(ctx, s.Key(), "set-sealed", rec, "swapped", one).Err())
+	_, err = s.GetMany(ctx, []string{"set-sealed", "swapped"})
+	wantErr(t, "GetMany of swapped ciphertexts", err, attrcache.ErrDecrypt)
+	wantNames(t, err, "set-sealed", "swapped")
+	// Truncated: inside the ciphertext it does not open; inside the header
+	// it is corrupt.
+	for cut, want := range map[int]error{len(rec) - 1: attrcache.ErrDecrypt, 30: attrcache.ErrDecrypt, 10: attrcache.ErrCorrupt} {
+		must(t, b.Client.HSet(ctx, s.Key(), "cut", rec[:cut]).Err())
+		_, err = s.Get(ctx, "cut")
+		wantErr(t, fmt.Sprintf("Get of a ciphertext cut to %d bytes", cut), err, want)
+	}
 	flipped := []byte(rec)
 	flipped[len(flipped)-1] ^= 1
 	must(t, b.Client.HSet(ctx, s.Key(), "sealed", flipped).Err())
