@@ -145,6 +145,17 @@ type Store struct {
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
 	// Limits are the Store's limits; 0 means the attrcache default.
 	Limits Limits `mapstructure:"limits"`
+	// ReplicaWait makes writes wait for replicas (attrcache.WithReplicaWait).
+	ReplicaWait ReplicaWait `mapstructure:"replica_wait"`
+}
+
+// ReplicaWait holds the attrcache.replica_wait.* settings.
+type ReplicaWait struct {
+	// Replicas is how many replicas must acknowledge each write; 0 means
+	// writes do not wait.
+	Replicas int `mapstructure:"replicas"`
+	// Timeout bounds the wait; it must be below redis.read_timeout.
+	Timeout time.Duration `mapstructure:"timeout"`
 }
 
 // Limits holds the attrcache.limits.* settings; they map one to one onto
@@ -194,8 +205,9 @@ func Default() *Config {
 			MaxRetries:   3,
 		},
 		Store: Store{
-			Namespace:  "attrcache",
-			SessionTTL: 30 * time.Minute,
+			Namespace:   "attrcache",
+			SessionTTL:  30 * time.Minute,
+			ReplicaWait: ReplicaWait{Timeout: time.Second},
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -229,6 +229,8 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 		"attrcache.limits.max_value_bytes": "2000",
 		"attrcache.limits.max_attributes":  "300",
 		"attrcache.limits.max_batch":       "40",
+		"attrcache.replica_wait.replicas":  "1",
+		"attrcache.replica_wait.timeout":   "500ms",
 		"encryption.keyset_file":           "",
 		"encryption.keyset_env":            "MY_KEYSET",
 		"encryption.master_keyset_file":    master,
@@ -272,9 +274,10 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 			MaxRetries:   7,
 		},
 		Store: config.Store{
-			Namespace:  "ns1",
-			SessionTTL: 2 * time.Hour,
-			Limits:     config.Limits{MaxNameBytes: 100, MaxValueBytes: 2000, MaxAttributes: 300, MaxBatch: 40},
+			Namespace:   "ns1",
+			SessionTTL:  2 * time.Hour,
+			Limits:      config.Limits{MaxNameBytes: 100, MaxValueBytes: 2000, MaxAttributes: 300, MaxBatch: 40},
+			ReplicaWait: config.ReplicaWait{Replicas: 1, Timeout: 500 * time.Millisecond},
 		},
 		Encryption: config.Encryption{KeysetEnv: "MY_KEYSET", MasterKeysetFile: master},
 		Log:        config.Log{Level: "error", Format: "json"},
@@ -299,7 +302,7 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
 		}
 	}
-	if n := len(config.Keys()); n != 30 {
+	if n := len(config.Keys()); n != 32 {
 		t.Errorf("%d keys; update this test, example.yaml and README.md when adding one", n)
 	}
 }

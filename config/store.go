@@ -7,7 +7,8 @@ import (
 )
 
 // StoreOptions returns the attrcache.New options the attrcache.* settings
-// describe: WithNamespace and WithLimits, and WithLogger when logger is
+// describe: WithNamespace and WithLimits, WithReplicaWait when replicas
+// are awaited, and WithLogger when logger is
 // not nil. An empty namespace leaves the library default. The cipher is
 // not among them; the caller adds attrcache.WithCipher.
 func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
@@ -16,6 +17,9 @@ func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
 		opts = append(opts, attrcache.WithNamespace(c.Store.Namespace))
 	}
 	opts = append(opts, attrcache.WithLimits(c.Store.Limits.AttrcacheLimits()))
+	if w := c.Store.ReplicaWait; w.Replicas > 0 {
+		opts = append(opts, attrcache.WithReplicaWait(w.Replicas, w.Timeout))
+	}
 	if logger != nil {
 		opts = append(opts, attrcache.WithLogger(logger))
 	}

@@ -261,6 +261,15 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.session_ttl", "must be at most %s (attrcache.MaxExpiration), got %s", attrcache.MaxExpiration, s.SessionTTL)
 	}
 
+	switch w := s.ReplicaWait; {
+	case w.Replicas < 0:
+		p.add("attrcache.replica_wait.replicas", "must not be negative, got %d", w.Replicas)
+	case w.Replicas > 0 && w.Timeout < time.Millisecond:
+		p.add("attrcache.replica_wait.timeout", "must be at least 1ms when replicas are awaited, got %s", w.Timeout)
+	case w.Replicas > 0 && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
+		p.add("attrcache.replica_wait.timeout", "must be below redis.read_timeout (%s), got %s", c.Redis.ReadTimeout, w.Timeout)
+	}
+
 	l := s.Limits
 	negative := false
 	for _, f := range []struct {

@@ -60,6 +60,11 @@ func TestValidationProblems(t *testing.T) {
 		{"bad namespace", func(c *config.Config) { c.Store.Namespace = "a{b}" }, "attrcache.namespace", "'{'"},
 		{"empty namespace", func(c *config.Config) { c.Store.Namespace = "" }, "attrcache.namespace", "1 to 64"},
 		{"zero TTL", func(c *config.Config) { c.Store.SessionTTL = 0 }, "attrcache.session_ttl", "positive"},
+		{"negative replicas", func(c *config.Config) { c.Store.ReplicaWait.Replicas = -1 }, "attrcache.replica_wait.replicas", "negative"},
+		{"replica wait without timeout", func(c *config.Config) { c.Store.ReplicaWait = config.ReplicaWait{Replicas: 1} }, "attrcache.replica_wait.timeout", "at least 1ms"},
+		{"replica wait past read timeout", func(c *config.Config) {
+			c.Store.ReplicaWait = config.ReplicaWait{Replicas: 1, Timeout: 5 * time.Second}
+		}, "attrcache.replica_wait.timeout", "below redis.read_timeout"},
 		{"negative TTL", func(c *config.Config) { c.Store.SessionTTL = -time.Minute }, "attrcache.session_ttl", "positive"},
 		{"sub-millisecond TTL", func(c *config.Config) { c.Store.SessionTTL = time.Microsecond }, "attrcache.session_ttl", "1ms"},
 		{"TTL over MaxExpiration", func(c *config.Config) { c.Store.SessionTTL = attrcache.MaxExpiration + time.Hour }, "attrcache.session_ttl", "at most"},
