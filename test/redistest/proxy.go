@@ -102,8 +102,12 @@ func (p *Proxy) DropNextReply() { p.DropReplies(1) }
 // CLIENT SETINFO): open the connection first, with a PING, to be sure the
 // intended command's reply is the one lost. go-redis retries a command
 // that failed on a broken connection unless MaxRetries is -1, in which case
-// it returns the error. n adds to replies still pending.
+// it returns the error. n adds to replies still pending; n <= 0 does
+// nothing.
 func (p *Proxy) DropReplies(n int) {
+	if n <= 0 {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drop += n
