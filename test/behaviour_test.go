@@ -74,6 +74,18 @@ func TestBehaviourCluster(t *testing.T) {
 	}
 }
 
+// TestBehaviourSentinel runs the suite through a Sentinel failover
+// client: the client the application would use to follow a master.
+func TestBehaviourSentinel(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartSentinel(t)
+	suite.Run(t, suite.Backend{
+		Client:    s.FailoverClient(t),
+		NewClient: func() redis.UniversalClient { return redis.NewFailoverClient(s.FailoverOptions()) },
+		Advance:   time.Sleep,
+	})
+}
+
 func minCount(m map[string]int) int {
 	least := -1
 	for _, n := range m {
