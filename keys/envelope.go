@@ -172,7 +172,7 @@ func (e *Envelope) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
 	if !hit {
 		var err error
 		if a, err = k.derive(sc); err != nil {
-			return nil, &decryptError{reason: err.Error()}
+			return nil, decryptErrorf("cannot derive the data key of key %d", id)
 		}
 	}
 	pt, err := a.Decrypt(ciphertext, associatedData)

@@ -118,6 +118,12 @@ func ReadFile(path string, master tink.AEAD, log *slog.Logger) (*keyset.Handle, 
 	if log == nil {
 		log = slog.Default()
 	}
+	// Checked before opening, so that a FIFO or device does not block us.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("keys: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
@@ -126,9 +132,6 @@ func ReadFile(path string, master tink.AEAD, log *slog.Logger) (*keyset.Handle, 
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("keys: %s is not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); perm&^FileMode != 0 && runtime.GOOS != "windows" {
 		log.Warn("keys: keyset file permissions are wider than 0600; restrict them with chmod 600",

@@ -99,7 +99,10 @@ func Promote(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 		if e.KeyStatus() != keyset.Enabled {
 			return fmt.Errorf("keys: key %d is %s; enable it before making it primary", id, statusName(e.KeyStatus()))
 		}
-		return m.SetPrimary(id)
+		if err := m.SetPrimary(id); err != nil {
+			return fmt.Errorf("keys: cannot make key %d primary: %v", id, err)
+		}
+		return nil
 	})
 }
 
@@ -112,7 +115,10 @@ func Disable(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 		if e.IsPrimary() {
 			return fmt.Errorf("%w: key %d; make another key primary first", ErrPrimary, id)
 		}
-		return m.Disable(id)
+		if err := m.Disable(id); err != nil {
+			return fmt.Errorf("keys: cannot disable key %d: %v", id, err)
+		}
+		return nil
 	})
 }
 
@@ -120,21 +126,26 @@ func Disable(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 // It returns ErrKeyNotFound when h has no such key.
 func Enable(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 	return changeKey(h, id, func(m *keyset.Manager, _ *keyset.Entry) error {
-		return m.Enable(id)
+		if err := m.Enable(id); err != nil {
+			return fmt.Errorf("keys: cannot enable key %d: %v", id, err)
+		}
+		return nil
 	})
 }
 
+// changeKey applies change to a manager over a copy of h, given h's entry
+// for key id, and returns the changed keyset.
 func changeKey(h *keyset.Handle, id uint32, change func(*keyset.Manager, *keyset.Entry) error) (*keyset.Handle, error) {
+	if h == nil || h.Len() == 0 {
+		return nil, errors.New("keys: keyset is empty")
+	}
 	e := findEntry(h, id)
 	if e == nil {
 		return nil, fmt.Errorf("%w: %d", ErrKeyNotFound, id)
 	}
 	m := keyset.NewManagerFromHandle(h)
 	if err := change(m, e); err != nil {
-		if errors.Is(err, ErrPrimary) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("keys: key %d: %v", id, err)
+		return nil, err
 	}
 	nh, err := m.Handle()
 	if err != nil {
