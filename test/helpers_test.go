@@ -55,7 +55,6 @@ func must(t testing.TB, err error) {
 // of this package are an independent reading of what is in Redis.
 const (
 	rawMarkerField = "\x00"
-	rawMarkerSize  = 16
 	rawHeaderSize  = 24
 )
 
@@ -68,8 +67,10 @@ func rawKey(ns, sid string) string {
 
 // rawMarker is a decoded session marker.
 type rawMarker struct {
-	state   byte // 'L' live, 'E' ended
-	created int64
+	state    byte // 'L' live, 'E' ended
+	created  int64
+	token    string
+	deadline int64 // ms; 0 when the marker carries none (the key's TTL is the deadline)
 }
 
 // rawRecord is a decoded attribute record.
@@ -88,14 +89,20 @@ func u48(s string) int64 {
 	return n
 }
 
+// decodeMarker reads a marker of format 1: state, created and token in 16
+// bytes, followed in the current layout by the 6-byte deadline.
 func decodeMarker(s string) (rawMarker, error) {
-	if len(s) != rawMarkerSize || s[0] != 1 {
+	if (len(s) != 16 && len(s) != 22) || s[0] != 1 {
 		return rawMarker{}, fmt.Errorf("marker of %d bytes, format %d", len(s), firstByte(s))
 	}
 	if s[1] != 'L' && s[1] != 'E' {
 		return rawMarker{}, fmt.Errorf("marker state %q", s[1])
 	}
-	return rawMarker{state: s[1], created: u48(s[2:8])}, nil
+	m := rawMarker{state: s[1], created: u48(s[2:8]), token: s[8:16]}
+	if len(s) == 22 {
+		m.deadline = u48(s[16:22])
+	}
+	return m, nil
 }
 
 func decodeRecord(s string) (rawRecord, error) {

@@ -722,11 +722,18 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 		c.problem(s, "the session ended in the model but is live in Redis")
 		return
 	}
-	// PEXPIRE counts from Redis's own command time, not from the TIME the
-	// script read, and PTTL rounds: allow a few milliseconds.
-	deadline := nowMS + pttl.Val().Milliseconds()
-	if pttl.Val() <= 0 || deadline < s.deadline.lo-5 || deadline > s.deadline.hi+5 {
+	// The deadline is in the marker; a marker without one leaves it to the
+	// key's TTL, which PEXPIRE counts from Redis's own command time, not
+	// from the TIME the script read: allow a few milliseconds then.
+	deadline, slack := mk.deadline, int64(0)
+	if deadline == 0 {
+		deadline, slack = nowMS+pttl.Val().Milliseconds(), 5
+	}
+	if pttl.Val() <= 0 || deadline <= nowMS || deadline < s.deadline.lo-slack || deadline > s.deadline.hi+slack {
 		c.problem(s, "session deadline %d (PTTL %v), model %v", deadline, pttl.Val(), s.deadline)
+	}
+	if mk.deadline != 0 && nowMS+pttl.Val().Milliseconds() < mk.deadline {
+		c.problem(s, "the session key expires %v before the session's deadline", time.Duration(mk.deadline-nowMS)*time.Millisecond-pttl.Val())
 	}
 	seen := map[string]bool{}
 	for field, v := range hash {
