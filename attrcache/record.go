@@ -9,17 +9,22 @@ import (
 // comment is the reference for both.
 //
 // A session is one Redis hash at key "<namespace>:s:<base64url(SHA-256(sid))>".
-// Its TTL is the session's lifetime.
 //
 // Field "\x00" is the session marker (no attribute name can contain a
-// control character, so it never collides). 16 bytes:
+// control character, so it never collides). 22 bytes:
 //
 //	offset size
 //	0      1    marker format, 1
-//	1      1    state: 'L' live, 'E' ended (a tombstone kept at most a
-//	            minute so that a resent End still succeeds)
+//	1      1    state: 'L' live, 'E' ended (a tombstone kept a minute so
+//	            that a resent End still succeeds)
 //	2      6    created, ms since the Unix epoch, big-endian
 //	8      8    token of the Start (or End) call that wrote it
+//	16     6    deadline: when the session ends, ms
+//
+// The deadline, not the key's TTL, decides whether a session is alive. The
+// key expires 30 seconds after the deadline, so that a Start resent after
+// a lost reply still finds its own token instead of starting the session
+// again; Redis reclaims everything then.
 //
 // Every other field is one attribute, named by the field. Its value is a
 // 24-byte header followed by the value bytes:

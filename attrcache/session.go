@@ -100,9 +100,6 @@ func (s *Session) ttl(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if ms < 0 {
-		return 0, errors.New("attrcache: session key has no expiry")
-	}
 	return time.Duration(ms) * time.Millisecond, nil
 }
 

@@ -4,7 +4,8 @@
 -- -> {OK} | {NOSESSION} | {CORRUPT}
 -- Corrupt records are deleted too: Delete is how an operator clears them.
 local key = KEYS[1]
-local st = session(key)
+local now = now_ms()
+local st = session(key, now)
 if st ~= 'live' then return gone(st) end
 hcall('HDEL', key, ARGV)
 return {OK}

@@ -6,11 +6,11 @@
 -- -> {OK} | {NOSESSION} | {CORRUPT, names...} | {NOTFOUND, names...}
 -- The value and its Created and Modified times are kept. A record that
 -- already carries this call's token was changed by this call's first run
--- (a resent script) and is left alone.
+-- (a resent script) and is left alone, even if it has expired since.
 local key, token = KEYS[1], ARGV[1]
-local st = session(key)
-if st ~= 'live' then return gone(st) end
 local now = now_ms()
+local st, _, limit = session(key, now)
+if st ~= 'live' then return gone(st) end
 local n = (#ARGV - 1) / 2
 local olds, corrupt, missing = {}, {}, {}
 for i = 1, n do
@@ -18,6 +18,8 @@ for i = 1, n do
   local old = redis.call('HGET', key, name)
   if old and not rec_ok(old) then
     corrupt[#corrupt + 1] = name
+  elseif old and string.sub(old, 20, 24) == token then
+    old = 'own' -- changed by this call's first run, perhaps since expired
   elseif not old or not live(old, now) then
     missing[#missing + 1] = name
   end
@@ -26,11 +28,10 @@ end
 if #corrupt > 0 then return reply(CORRUPT, corrupt) end
 if #missing > 0 then return reply(NOTFOUND, missing) end
 
-local limit = deadline(key, now)
 local args = {}
 for i = 1, n do
   local old = olds[i]
-  if string.sub(old, 20, 24) ~= token then
+  if old ~= 'own' then
     local at = clamp(now, tonumber(ARGV[2 * i + 1]), limit)
     args[#args + 1] = ARGV[2 * i]
     args[#args + 1] = string.sub(old, 1, 13) .. p48(at) .. token .. string.sub(old, HDR + 1)

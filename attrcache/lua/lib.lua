@@ -2,9 +2,11 @@
 -- this file to each script, so each script stays one EVALSHA.
 --
 -- Layout (see record.go for the authoritative description):
---   session hash field "\0" (MARK)   session marker, 16 bytes:
+--   session hash field "\0" (MARK)   session marker, 22 bytes:
 --     [1] format 1  [2] state 'L' live / 'E' ended (tombstone)
 --     [3..8] created ms  [9..16] token of the Start or End that wrote it
+--     [17..22] deadline ms: the session's end. The key itself lives
+--     GRACE longer, so a resent Start can still recognise its first run.
 --   any other field                  attribute record:
 --     [1] version<<4 | flags  [2..7] created ms  [8..13] modified ms
 --     [14..19] expires-at ms (0: lives as long as the session)
@@ -15,6 +17,8 @@
 local OK, NOSESSION, EXISTS, NOTFOUND, CORRUPT, TOOMANY, SESSIONEXISTS = 0, 1, 2, 3, 4, 5, 6
 local MARK = '\0'
 local HDR = 24
+local MARKLEN = 22
+local GRACE = 30000
 
 -- u48 reads a 6-byte big-endian integer at 1-based offset i. Lua numbers
 -- are doubles: 48 bits are exact.
@@ -50,31 +54,32 @@ local function live(s, now)
   return e == 0 or e > now
 end
 
--- session returns the state of the session key: 'live' (with the marker),
--- 'ended' (tombstone, with the marker), 'none', or 'corrupt' (wrong key
--- type or a marker these scripts did not write).
-local function session(key)
+-- session returns the state of the session key at now: 'live' or
+-- 'expired' (past its deadline, key not yet reclaimed), each with the
+-- marker and the deadline; 'ended' (tombstone) with the marker; 'none';
+-- or 'corrupt' (wrong key type, or a marker these scripts did not write).
+local function session(key, now)
   local m = redis.pcall('HGET', key, MARK)
   if type(m) == 'table' then return 'corrupt' end
   if not m then return 'none' end
-  if #m ~= 16 or string.byte(m, 1) ~= 1 then return 'corrupt' end
+  if #m ~= MARKLEN or string.byte(m, 1) ~= 1 then return 'corrupt' end
   local st = string.sub(m, 2, 2)
-  if st == 'L' then return 'live', m end
   if st == 'E' then return 'ended', m end
-  return 'corrupt'
+  if st ~= 'L' then return 'corrupt' end
+  local dl = u48(m, 17)
+  if dl > now then return 'live', m, dl end
+  return 'expired', m, dl
+end
+
+-- marker builds a session marker.
+local function marker(state, created, token, dl)
+  return string.char(1) .. state .. p48(created) .. token .. p48(dl)
 end
 
 -- gone maps a non-live session state to its reply.
 local function gone(st)
   if st == 'corrupt' then return {CORRUPT} end
   return {NOSESSION}
-end
-
--- deadline is the absolute ms at which the session key expires (0: none).
-local function deadline(key, now)
-  local pttl = redis.call('PTTL', key)
-  if pttl > 0 then return now + pttl end
-  return 0
 end
 
 -- clamp turns a relative expiration into an absolute one that never

@@ -10,9 +10,9 @@
 -- Expired attributes read as absent and are deleted here, when touched.
 -- Records of an unknown format are passed through for Go to report.
 local key, op = KEYS[1], ARGV[1]
-local st = session(key)
-if st ~= 'live' then return gone(st) end
 local now = now_ms()
+local st = session(key, now)
+if st ~= 'live' then return gone(st) end
 local out, dead = {OK}, {}
 
 if op == 'get' or op == 'exists' then

@@ -13,15 +13,15 @@
 --    | {NOTFOUND, names...} | {TOOMANY, live count}
 --
 -- Checks come first and writes last, so a refused call writes nothing.
--- A live record that already holds this call's token, flags and value is
+-- A record that already holds this call's token, flags and value is
 -- this call's own first run (go-redis resent the script after a lost
 -- reply): it is left alone and counts as success.
 local key, mode, token = KEYS[1], ARGV[1], ARGV[2]
 local maxn = tonumber(ARGV[3])
-local st = session(key)
+local now = now_ms()
+local st, _, limit = session(key, now)
 if st ~= 'live' then return gone(st) end
 
-local now = now_ms()
 local n = (#ARGV - 3) / 4
 local olds, corrupt, refused = {}, {}, {}
 local adds = 0
@@ -33,11 +33,13 @@ for i = 1, n do
     adds = adds + 1
   elseif not rec_ok(old) then
     corrupt[#corrupt + 1] = name
-  elseif not live(old, now) then
-    old = false
   elseif string.sub(old, 20, 24) == token and string.byte(old, 1) % 16 == tonumber(ARGV[b + 1])
       and string.sub(old, HDR + 1) == ARGV[b + 3] then
+    -- Checked before expiry: the first run may have given a short expiry
+    -- that has passed by the time go-redis resends.
     old = 'own'
+  elseif not live(old, now) then
+    old = false
   end
   olds[i] = old
   if mode == 'create' and old and old ~= 'own' then refused[#refused + 1] = name end
@@ -68,7 +70,6 @@ if adds > 0 then
   end
 end
 
-local limit -- the session's deadline, read only when an expiration is given
 local args = {}
 for i = 1, n do
   local old = olds[i]
@@ -81,7 +82,6 @@ for i = 1, n do
       if exp < 0 then at = u48(old, 14) end
     end
     if exp > 0 then
-      limit = limit or deadline(key, now)
       at = clamp(now, exp, limit)
     end
     args[#args + 1] = ARGV[b]

@@ -61,6 +61,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("Limits", func(t *testing.T) { testLimits(t, b) })
 	t.Run("Corrupt", func(t *testing.T) { testCorrupt(t, b) })
 	t.Run("Resend", func(t *testing.T) { testResend(t, b) })
+	t.Run("ResendAfterExpiry", func(t *testing.T) { testResendAfterExpiry(t, b) })
 	t.Run("OneRoundTrip", func(t *testing.T) { testOneRoundTrip(t, b) })
 	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, b) })
 	t.Run("ConcurrentCreateMany", func(t *testing.T) { testConcurrentCreateMany(t, b) })
@@ -262,14 +263,28 @@ func testMissingSession(t *testing.T, b Backend) {
 
 func testExpiredSession(t *testing.T, b Backend) {
 	st := newStore(t, b.Client)
-	s := start(t, st, 200*time.Millisecond)
+	sid := "sid-" + randHex(16)
+	s, err := st.Start(ctx, sid, 200*time.Millisecond)
+	must(t, err)
 	must(t, s.Create(ctx, "a", v("1")))
 	b.Advance(300 * time.Millisecond)
+	// The key outlives the session by a grace period (for resent
+	// Starts); nothing may change it meanwhile.
+	before := snapshot(t, b, s.Key())
 	for call, err := range everyCall(s) {
 		wantErr(t, call+" on an expired session", err, attrcache.ErrSessionNotFound)
 	}
-	if n := b.Client.Exists(ctx, s.Key()).Val(); n != 0 {
-		t.Fatal("calls on an expired session brought its key back")
+	sameSnapshot(t, "calls on an expired session", before, snapshot(t, b, s.Key()))
+	if ttl := b.Client.PTTL(ctx, s.Key()).Val(); ttl > 31*time.Second {
+		t.Fatalf("an expired session's key lingers %v, want at most the 30s grace", ttl)
+	}
+	// Its id can be started again, and the new session starts empty.
+	s2, err := st.Start(ctx, sid, time.Hour)
+	must(t, err)
+	names, err := s2.Names(ctx)
+	must(t, err)
+	if len(names) != 0 {
+		t.Fatalf("a session restarted after expiry holds %q", names)
 	}
 }
 
@@ -467,6 +482,7 @@ func testEncryption(t *testing.T, b Backend) {
 		_, err = s.Get(ctx, "cut")
 		wantErr(t, fmt.Sprintf("Get of a ciphertext cut to %d bytes", cut), err, want)
 	}
+	must(t, s.Delete(ctx, "cut"))
 	flipped := []byte(rec)
 	flipped[len(flipped)-1] ^= 1
 	must(t, b.Client.HSet(ctx, s.Key(), "sealed", flipped).Err())
@@ -873,6 +889,39 @@ func testResend(t *testing.T, b Backend) {
 	must(t, s.End(ctx))
 	_, err = s.Names(ctx)
 	wantErr(t, "Names after a resent End", err, attrcache.ErrSessionNotFound)
+}
+
+// testResendAfterExpiry resends writes whose expiry passes before the
+// resend arrives: the resend must still recognise its first run, neither
+// failing nor writing again (which would make the attribute or session
+// live past the expiry the caller asked for).
+func testResendAfterExpiry(t *testing.T, b Backend) {
+	rdb := b.NewClient()
+	defer rdb.Close()
+	rdb.AddHook(twice{advance: func(time.Duration) { b.Advance(150 * time.Millisecond) }})
+	st := newStore(t, rdb)
+	plain, err := attrcache.New(b.Client, attrcache.WithNamespace(st.Namespace()))
+	must(t, err)
+	const d = 100 * time.Millisecond
+
+	sid := "sid-" + randHex(8)
+	_, err = st.Start(ctx, sid, d)
+	must(t, err)
+	_, err = plain.Session(sid).Names(ctx)
+	wantErr(t, "a session whose Start was resent after its end", err, attrcache.ErrSessionNotFound)
+
+	sid = "sid-" + randHex(8)
+	p, err := plain.Start(ctx, sid, time.Hour)
+	must(t, err)
+	must(t, p.CreateMany(ctx, []attrcache.Attr{{Name: "u", Value: v("1")}, {Name: "x", Value: v("1")}}))
+	s := st.Session(sid)
+	must(t, s.Create(ctx, "c", v("1"), attrcache.WithExpiration(d)))
+	must(t, s.Set(ctx, "s", v("1"), attrcache.WithExpiration(d)))
+	must(t, s.Update(ctx, "u", v("2"), attrcache.WithExpiration(d)))
+	must(t, s.SetExpiry(ctx, "x", d))
+	for _, name := range []string{"c", "s", "u", "x"} {
+		wantAbsent(t, p, name)
+	}
 }
 
 // counter counts commands and pipelined commands sent to Redis.
