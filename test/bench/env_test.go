@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -161,8 +162,12 @@ func attrs(names []string, value []byte) []attrcache.Attr {
 // fresh. When every > 0, op sees i counting 0..every-1 and fresh runs with
 // the timer off after each every operations, so the state op works on
 // (session size, free names) is the same for attrcache and its baselines
-// whatever b.N is. Besides the usual figures it reports the CPU time of
-// client and server per operation (see cpuMeter).
+// whatever b.N is.
+//
+// Besides the usual figures it reports p50-ns/op, the median latency of
+// one operation, which other processes' bursts on a shared machine move
+// much less than the mean, and the CPU time of client and server per
+// operation (see cpuMeter).
 func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i int) error) {
 	b.Helper()
 	fresh()
@@ -170,12 +175,13 @@ func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i in
 		b.Fatalf("warm-up: %v", err)
 	}
 	fresh()
+	lat := make([]time.Duration, b.N)
 	cpu := newCPUMeter(rdb)
 	b.ReportAllocs()
 	cpu.start()
 	b.ResetTimer()
 	j := 0
-	for range b.N {
+	for n := range b.N {
 		if every > 0 && j == every {
 			b.StopTimer()
 			cpu.stop()
@@ -184,7 +190,10 @@ func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i in
 			b.StartTimer()
 			j = 0
 		}
-		if err := op(j); err != nil {
+		t0 := time.Now()
+		err := op(j)
+		lat[n] = time.Since(t0)
+		if err != nil {
 			b.Fatal(err)
 		}
 		j++
@@ -192,6 +201,8 @@ func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i in
 	b.StopTimer()
 	cpu.stop()
 	cpu.report(b)
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns/op")
 }
 
 func nothing() {}

@@ -77,6 +77,7 @@ var checks = []check{
 	{what: "Parallel Set vs HSET", ours: "BenchmarkParallelSet/attrcache", base: "BenchmarkParallelSet/raw-HSET"},
 	{what: "Redis memory per attr beyond raw hash", ours: "BenchmarkMemory/values=32B", unit: "extra-B/attr", kind: valueKind, max: 24, stated: "<= 24 B", oursUnit: "B/attr", baseUnit: "raw-B/attr"},
 	{what: "Redis memory per attr beyond raw hash, encrypted", ours: "BenchmarkMemory/values=32B-encrypted", unit: "extra-B/attr", kind: valueKind, oursUnit: "B/attr", baseUnit: "raw-B/attr"},
+	{what: "  same, hash-max-listpack-value 128", ours: "BenchmarkMemory/values=32B-encrypted-listpack128", unit: "extra-B/attr", kind: valueKind, oursUnit: "B/attr", baseUnit: "raw-B/attr"},
 	{what: "Encrypted Create (Tink AES-GCM) vs plaintext", ours: "BenchmarkEncrypted/Create/tink-aes256gcm", base: "BenchmarkEncrypted/Create/plaintext", max: 1.15, stated: "<= 1.15x"},
 	{what: "Encrypted Create (keys.Envelope) vs plaintext", ours: "BenchmarkEncrypted/Create/keys-envelope", base: "BenchmarkEncrypted/Create/plaintext", max: 1.15, stated: "<= 1.15x"},
 	{what: "Encrypted CreateMany(100) (Tink) vs plaintext", ours: "BenchmarkEncrypted/CreateMany-100/tink-aes256gcm", base: "BenchmarkEncrypted/CreateMany-100/plaintext", max: 1.5, stated: "<= 1.5x"},
@@ -158,13 +159,15 @@ type row struct {
 	ours, base       float64 // medians
 	ratio, low, high float64 // value checks: ratio is the value
 	ok               bool    // the figures exist
+	p50              float64 // ratio of median per-op latencies, NaN if unknown
+	cpu              float64 // ratio of client+server CPU per op, NaN if unknown
 }
 
 func (r *results) compute(c check) row {
 	if c.unit == "" {
 		c.unit = "ns/op"
 	}
-	out := row{check: c}
+	out := row{check: c, p50: math.NaN(), cpu: math.NaN()}
 	ours := r.get(c.ours, c.unit)
 	if len(ours) == 0 {
 		return out
@@ -180,18 +183,43 @@ func (r *results) compute(c check) row {
 		return out
 	}
 	out.base = median(base)
-	if len(ours) == len(base) {
-		// The k-th samples ran side by side: compare them run by run.
-		rs := make([]float64, len(ours))
-		for i := range ours {
-			rs[i] = ours[i] / base[i]
-		}
-		out.ratio, out.low, out.high = median(rs), slices.Min(rs), slices.Max(rs)
-	} else {
-		out.ratio = out.ours / out.base
-		out.low, out.high = out.ratio, out.ratio
-	}
+	out.ratio, out.low, out.high = pairRatio(ours, base)
 	out.ok = true
+	if c.unit == "ns/op" {
+		out.cpu, _, _ = pairRatio(r.cpu(c.ours), r.cpu(c.base))
+		out.p50, _, _ = pairRatio(r.get(c.ours, "p50-ns/op"), r.get(c.base, "p50-ns/op"))
+	}
+	return out
+}
+
+// pairRatio returns the median, lowest and highest of the per-run ratios
+// ours[k]/base[k] when the samples pair up (the k-th samples ran side by
+// side), otherwise the ratio of the medians; NaN without data.
+func pairRatio(ours, base []float64) (med, low, high float64) {
+	if len(ours) == 0 || len(base) == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	if len(ours) != len(base) {
+		r := median(ours) / median(base)
+		return r, r, r
+	}
+	rs := make([]float64, len(ours))
+	for i := range ours {
+		rs[i] = ours[i] / base[i]
+	}
+	return median(rs), slices.Min(rs), slices.Max(rs)
+}
+
+// cpu returns the client+server CPU per op of every sample of name.
+func (r *results) cpu(name string) []float64 {
+	cli, srv := r.get(name, "cli-us/op"), r.get(name, "srv-us/op")
+	if len(cli) == 0 || len(cli) != len(srv) {
+		return nil
+	}
+	out := make([]float64, len(cli))
+	for i := range cli {
+		out[i] = cli[i] + srv[i]
+	}
 	return out
 }
 
@@ -229,12 +257,19 @@ func fmtNs(ns float64) string {
 
 func (w row) cells() []string {
 	if !w.ok {
-		return []string{w.what, "-", "-", "-", w.target(), w.verdict()}
+		return []string{w.what, "-", "-", "-", w.target(), w.verdict(), "", ""}
 	}
 	if w.kind == valueKind {
-		return []string{w.what, w.figure(w.ours), w.figure(w.base), w.figure(w.ratio) + spread(w, 1), w.target(), w.verdict()}
+		return []string{w.what, w.figure(w.ours), w.figure(w.base), w.figure(w.ratio) + spread(w, 1), w.target(), w.verdict(), "", ""}
 	}
-	return []string{w.what, w.figure(w.ours), w.figure(w.base), strconv.FormatFloat(w.ratio, 'f', 2, 64) + "x" + spread(w, 2), w.target(), w.verdict()}
+	return []string{w.what, w.figure(w.ours), w.figure(w.base), strconv.FormatFloat(w.ratio, 'f', 2, 64) + "x" + spread(w, 2), w.target(), w.verdict(), times(w.p50), times(w.cpu)}
+}
+
+func times(r float64) string {
+	if math.IsNaN(r) {
+		return ""
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64) + "x"
 }
 
 func spread(w row, prec int) string {
@@ -258,7 +293,7 @@ func (w row) target() string {
 	return t
 }
 
-// allocCells are the allocation figures of a latency check's pair.
+// allocCells are the allocation and CPU figures of a latency check's pair.
 func (r *results) allocCells(c check) []string {
 	if c.kind != ratioKind {
 		return nil
@@ -270,7 +305,15 @@ func (r *results) allocCells(c check) []string {
 		}
 		return strconv.FormatFloat(median(xs), 'f', 0, 64)
 	}
-	return []string{c.what, f(c.ours, "allocs/op"), f(c.base, "allocs/op"), f(c.ours, "B/op"), f(c.base, "B/op")}
+	g := func(name, unit string) string {
+		xs := r.get(name, unit)
+		if len(xs) == 0 {
+			return "-"
+		}
+		return strconv.FormatFloat(median(xs), 'f', 1, 64)
+	}
+	return []string{c.what, f(c.ours, "allocs/op"), f(c.base, "allocs/op"), f(c.ours, "B/op"), f(c.base, "B/op"),
+		g(c.ours, "cli-us/op"), g(c.ours, "srv-us/op"), g(c.base, "cli-us/op"), g(c.base, "srv-us/op")}
 }
 
 type table struct {
@@ -337,8 +380,9 @@ func report(w io.Writer, res *results, md bool) {
 	for _, h := range res.header {
 		fmt.Fprintln(w, h)
 	}
-	ratios := table{head: []string{"pair", "attrcache", "baseline", "ratio or value (range)", "target", "result"}}
-	allocs := table{head: []string{"pair", "attrcache allocs/op", "baseline allocs/op", "attrcache B/op", "baseline B/op"}}
+	ratios := table{head: []string{"pair", "attrcache", "baseline", "ratio or value (range)", "target", "result", "p50 ratio", "CPU ratio"}}
+	allocs := table{head: []string{"pair", "attrcache allocs/op", "baseline allocs/op", "attrcache B/op", "baseline B/op",
+		"attrcache client CPU µs/op", "attrcache server CPU µs/op", "baseline client CPU µs/op", "baseline server CPU µs/op"}}
 	var pass, miss, missing int
 	for _, c := range checks {
 		r := res.compute(c)

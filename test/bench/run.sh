@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# run.sh: run the attrcache benchmark suite, summarise it with benchstat,
+# and print the attrcache/baseline ratios against the project's targets.
+#
+# Usage: test/bench/run.sh            (from anywhere in the module)
+# Environment:
+#   COUNT      runs of every benchmark (default 6)
+#   BENCHTIME  -benchtime of every run (default 500ms)
+#   BENCH      -bench regexp (default .)
+#   OUT        directory for the outputs (default: a new temporary one)
+#
+# Outputs in $OUT: bench.txt (raw go test output), benchstat.txt,
+# ratios.txt and ratios.md (the tables for test/bench/README.md).
+# Regenerate the tables from a saved run with:
+#   go run ./test/bench/ratio [-md] bench.txt
+set -euo pipefail
+
+count=${COUNT:-6}
+benchtime=${BENCHTIME:-500ms}
+bench=${BENCH:-.}
+cd "$(dirname "$0")/../.."
+out=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/attrcache-bench.XXXXXX")}
+mkdir -p "$out"
+
+benchstat=$(command -v benchstat || true)
+if [[ -z $benchstat ]]; then
+	gobin=$(go env GOBIN)
+	benchstat=${gobin:-$(go env GOPATH)/bin}/benchstat
+	if [[ ! -x $benchstat ]]; then
+		echo "installing benchstat..." >&2
+		go install golang.org/x/perf/cmd/benchstat@latest
+	fi
+fi
+
+machine() {
+	echo "nproc: $(nproc)"
+	echo "cpu model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	echo "go: $(go version)"
+	echo "redis: $(redis-server --version)"
+}
+load() {
+	echo "$1: load average $(cut -d' ' -f1-3 /proc/loadavg)$(
+		[[ -r /proc/pressure/cpu ]] && echo "; cpu pressure: $(head -1 /proc/pressure/cpu)")"
+}
+
+{
+	machine
+	load "before"
+} | tee "$out/machine.txt"
+echo "go test -bench '$bench' -count $count -benchtime $benchtime ./test/bench/ (outputs in $out)"
+
+start=$SECONDS
+go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 30m \
+	./test/bench/ | tee "$out/bench.txt"
+load "after" | tee -a "$out/machine.txt"
+echo "took $((SECONDS - start))s" | tee -a "$out/machine.txt"
+
+echo
+"$benchstat" "$out/bench.txt" | tee "$out/benchstat.txt"
+
+echo
+go run ./test/bench/ratio "$out/bench.txt" | tee "$out/ratios.txt"
+go run ./test/bench/ratio -md "$out/bench.txt" >"$out/ratios.md"
+echo
+echo "outputs in $out"
