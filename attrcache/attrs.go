@@ -162,7 +162,13 @@ func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Ent
 	if !found {
 		return nil, &NamesError{Err: ErrNotFound, Names: []string{name}}
 	}
-	return s.entry(name, rec, readOptions(opts))
+	e, err := s.entry(name, rec, readOptions(opts))
+	if err != nil {
+		var bad badRecords
+		bad.add(name, err)
+		return nil, bad.err()
+	}
+	return e, nil
 }
 
 // GetMany returns the named attributes; absent and expired ones map to
@@ -438,7 +444,7 @@ func (s *Session) entry(name, rec string, ro readSpec) (*Entry, error) {
 	}
 	pt, err := s.store.cipher.Decrypt([]byte(r.value), s.associatedData(name))
 	if err != nil {
-		return nil, &NamesError{Err: ErrDecrypt, Names: []string{name}}
+		return nil, &openError{cause: err}
 	}
 	e.Value = pt
 	return e, nil
@@ -457,9 +463,17 @@ func recordAt(payload []any, i int) (rec string, found bool, err error) {
 	return "", false, fmt.Errorf("%w: get reply element of type %T", ErrCorrupt, payload[i])
 }
 
+// openError is a value the cipher would not open; badRecords turns it
+// into the call's ErrDecrypt.
+type openError struct{ cause error }
+
+func (e *openError) Error() string   { return ErrDecrypt.Error() + ": " + e.cause.Error() }
+func (e *openError) Unwrap() []error { return []error{ErrDecrypt, e.cause} }
+
 // badRecords gathers the names of records a read could not return.
 type badRecords struct {
 	corrupt, undecryptable []string
+	cause                  error // the first decryption failure's reason
 	other                  error
 }
 
@@ -467,8 +481,11 @@ func (b *badRecords) add(name string, err error) {
 	switch {
 	case errors.Is(err, ErrCorrupt):
 		b.corrupt = append(b.corrupt, name)
-	case errors.Is(err, ErrDecrypt):
+	case errors.As(err, new(*openError)):
 		b.undecryptable = append(b.undecryptable, name)
+		if b.cause == nil {
+			b.cause = err.(*openError).cause
+		}
 	default:
 		b.other = err
 	}
@@ -479,7 +496,9 @@ func (b *badRecords) err() error {
 	case b.corrupt != nil:
 		return &NamesError{Err: ErrCorrupt, Names: b.corrupt}
 	case b.undecryptable != nil:
-		return &NamesError{Err: ErrDecrypt, Names: b.undecryptable}
+		// The cipher's reason (a disabled key, say) helps operators; a
+		// cipher that failed has no plaintext to put in it.
+		return fmt.Errorf("%w: %w", &NamesError{Err: ErrDecrypt, Names: b.undecryptable}, b.cause)
 	}
 	return b.other
 }

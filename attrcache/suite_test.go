@@ -7,6 +7,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/keys"
 	"github.com/attrcache/attrcache/test/suite"
 )
 
@@ -26,6 +28,31 @@ func TestBehaviour(t *testing.T) {
 			now = now.Add(d)
 			mr.SetTime(now)
 			mr.FastForward(d)
+		},
+	})
+}
+
+// TestEnvelopeBehaviour runs the encryption tests on miniredis with the
+// envelope cipher of package keys, the cipher production code uses.
+func TestEnvelopeBehaviour(t *testing.T) {
+	mr := miniredis.RunT(t)
+	newClient := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: mr.Addr()}) }
+	rdb := newClient()
+	t.Cleanup(func() { rdb.Close() })
+	suite.RunEncryption(t, suite.Backend{
+		Client:    rdb,
+		NewClient: newClient,
+		Advance:   mr.FastForward,
+		Cipher: func(t testing.TB) attrcache.Cipher {
+			h, err := keys.Generate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := keys.NewEnvelope(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
 		},
 	})
 }

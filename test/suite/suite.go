@@ -36,6 +36,24 @@ type Backend struct {
 	// Advance moves the server's clock forward by d: miniredis jumps,
 	// a real server is waited for.
 	Advance func(d time.Duration)
+	// Cipher makes the cipher of the encryption tests; nil means a fresh
+	// Tink AES-256-GCM AEAD (TinkCipher).
+	Cipher func(testing.TB) attrcache.Cipher
+}
+
+func (b Backend) cipher(t testing.TB) attrcache.Cipher {
+	if b.Cipher != nil {
+		return b.Cipher(t)
+	}
+	return TinkCipher(t)
+}
+
+// RunEncryption runs the tests that seal values: every write path with
+// per-item overrides in both directions, raw reads, and ciphertexts
+// moved, swapped, flipped or cut in Redis.
+func RunEncryption(t *testing.T, b Backend) {
+	t.Run("Encryption", func(t *testing.T) { testEncryption(t, b) })
+	t.Run("NoCipherRead", func(t *testing.T) { testNoCipherRead(t, b) })
 }
 
 // Run runs every behaviour test on b.
@@ -416,7 +434,7 @@ func TinkCipher(t testing.TB) attrcache.Cipher {
 }
 
 func testEncryption(t *testing.T, b Backend) {
-	st := newStore(t, b.Client, attrcache.WithCipher(TinkCipher(t)))
+	st := newStore(t, b.Client, attrcache.WithCipher(b.cipher(t)))
 	s := start(t, st, time.Hour)
 	secret := "plaintext-" + randHex(8)
 	must(t, s.Create(ctx, "one", v(secret), attrcache.WithEncryption()))
@@ -501,7 +519,7 @@ func testEncryption(t *testing.T, b Backend) {
 // cipher: opening them is ErrNoCipher, reading them raw works.
 func testNoCipherRead(t *testing.T, b Backend) {
 	sid := "sid-" + randHex(8)
-	sealed := newStore(t, b.Client, attrcache.WithCipher(TinkCipher(t)))
+	sealed := newStore(t, b.Client, attrcache.WithCipher(b.cipher(t)))
 	s, err := sealed.Start(ctx, sid, time.Hour)
 	must(t, err)
 	must(t, s.Create(ctx, "a", v("secret"), attrcache.WithEncryption()))
@@ -946,7 +964,7 @@ func testOneRoundTrip(t *testing.T, b Backend) {
 	defer rdb.Close()
 	c := &counter{}
 	rdb.AddHook(c)
-	st := newStore(t, rdb, attrcache.WithCipher(TinkCipher(t)))
+	st := newStore(t, rdb, attrcache.WithCipher(b.cipher(t)))
 	batch := func(prefix string) []attrcache.Attr {
 		out := make([]attrcache.Attr, 100)
 		for i := range out {

@@ -1,0 +1,109 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+
+	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/keys"
+	"github.com/attrcache/attrcache/test/redistest"
+	"github.com/attrcache/attrcache/test/suite"
+)
+
+func envelope(t testing.TB, h *keyset.Handle) *keys.Envelope {
+	t.Helper()
+	e, err := keys.NewEnvelope(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestEnvelopeOnRealRedis runs the encryption tests with the envelope
+// cipher of package keys on a real redis-server: every write path, the
+// per-item overrides both ways, and ciphertexts swapped between fields,
+// copied to another session, flipped and truncated in Redis.
+func TestEnvelopeOnRealRedis(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartServer(t)
+	suite.RunEncryption(t, suite.Backend{
+		Client:    s.Client(t),
+		NewClient: func() redis.UniversalClient { return redis.NewClient(s.Options()) },
+		Advance:   time.Sleep,
+		Cipher: func(t testing.TB) attrcache.Cipher {
+			h, err := keys.Generate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return envelope(t, h)
+		},
+	})
+}
+
+// TestKeyRotation writes under key A, rotates to B, and reads: old values
+// open under the rotated keyset while new ones are sealed with B; once A
+// is disabled its values fail with ErrDecrypt naming them, and the reason
+// says the key is disabled.
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	a, err := keys.Generate()
+	must(t, err)
+	store := func(h *keyset.Handle) *attrcache.Store {
+		st, err := attrcache.New(rdb, attrcache.WithNamespace("rotation"), attrcache.WithCipher(envelope(t, h)))
+		must(t, err)
+		return st
+	}
+	const sid = "rotation-session"
+	sa, err := store(a).Start(ctx, sid, time.Hour)
+	must(t, err)
+	must(t, sa.CreateMany(ctx, []attrcache.Attr{{Name: "old1", Value: []byte("one")}, {Name: "old2", Value: []byte("two")}}, attrcache.WithEncryption()))
+	keyA := envelope(t, a).PrimaryKeyID()
+
+	b, keyB, err := keys.Rotate(a)
+	must(t, err)
+	sb := store(b).Session(sid)
+	must(t, sb.Create(ctx, "new", []byte("three"), attrcache.WithEncryption()))
+	m, err := sb.GetMany(ctx, []string{"old1", "old2", "new"})
+	must(t, err)
+	for name, want := range map[string]string{"old1": "one", "old2": "two", "new": "three"} {
+		if string(m[name].Value) != want {
+			t.Fatalf("after rotation %s reads %d bytes, not the value written", name, len(m[name].Value))
+		}
+	}
+	for name, want := range map[string]uint32{"old1": keyA, "new": keyB} {
+		raw, err := sb.Get(ctx, name, attrcache.WithoutDecryption())
+		must(t, err)
+		if id, ok := keys.CiphertextKeyID(raw.Value); !ok || id != want {
+			t.Fatalf("%s is sealed under key %d, want %d", name, id, want)
+		}
+	}
+	// Processes still on the old keyset open values sealed under B only
+	// once they load it: staged rollouts add first, promote later.
+	if _, err := sa.Get(ctx, "new"); !errors.Is(err, attrcache.ErrDecrypt) {
+		t.Fatalf("a value sealed under the new key opened with the old keyset: %v", err)
+	}
+
+	disabled, err := keys.Disable(b, keyA)
+	must(t, err)
+	sd := store(disabled).Session(sid)
+	if e, err := sd.Get(ctx, "new"); err != nil || string(e.Value) != "three" {
+		t.Fatalf("value under the new key after disabling the old one: %v", err)
+	}
+	_, err = sd.GetMany(ctx, []string{"old1", "old2", "new"})
+	if !errors.Is(err, attrcache.ErrDecrypt) || !errors.Is(err, keys.ErrKeyDisabled) {
+		t.Fatalf("values under a disabled key: %v, want ErrDecrypt for a disabled key", err)
+	}
+	var ne *attrcache.NamesError
+	if !errors.As(err, &ne) || len(ne.Names) != 2 || ne.Names[0] != "old1" || ne.Names[1] != "old2" {
+		t.Fatalf("error %v does not name old1 and old2", err)
+	}
+	t.Logf("disabled-key error: %v", err)
+}
