@@ -790,10 +790,20 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 			c.problem(s, "%s expires %d, model %v", field, rec.expires, a.expires)
 		}
 	}
+	modelLive, modelUnsure := 0, 0
 	for name, a := range s.attrs {
-		if !seen[name] && a.stateIn(at) == live {
-			c.problem(s, "acknowledged write of %s is missing", name)
+		switch a.stateIn(at) {
+		case live:
+			modelLive++
+			if !seen[name] {
+				c.problem(s, "acknowledged write of %s is missing", name)
+			}
+		case unsure:
+			modelUnsure++
 		}
+	}
+	if n := len(seen); n < modelLive || n > modelLive+modelUnsure {
+		c.problem(s, "%d live attributes in Redis, the model has %d live and %d uncertain", n, modelLive, modelUnsure)
 	}
 	// The API must agree: nothing past its expiry is returned.
 	entries, err := s.h.GetAll(ctx)
