@@ -45,8 +45,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -356,6 +358,51 @@ func TestResendIsSafe(t *testing.T) {
 			t.Fatalf("a second Start: %v, want ErrSessionExists", err)
 		}
 	})
+}
+
+// TestResendReplicaWait loses the reply of writes made WithReplicaWait,
+// where the script and WAIT travel in one pipeline: go-redis resends the
+// pipeline, and the caller must still see one successful call.
+func TestResendReplicaWait(t *testing.T) {
+	t.Parallel()
+	r := newResendRig(t, 3)
+	ctx := testCtx(t, 60*time.Second)
+	host, port, err := net.SplitHostPort(r.srv.Addr())
+	must(t, err)
+	replica := redistest.StartServer(t, redistest.WithArgs("--replicaof", host, port))
+	rc := replica.Client(t)
+	must(t, retryCall(ctx, 10*time.Second, func() error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err == nil && !strings.Contains(info, "master_link_status:up") {
+			err = errors.New("replica not in sync yet")
+		}
+		return err
+	}))
+	r.st, err = attrcache.New(r.client, attrcache.WithNamespace(r.st.Namespace()), attrcache.WithReplicaWait(1, time.Second))
+	must(t, err)
+	r.warmUp(t)
+
+	s, err := r.st.Start(ctx, "resend-wait-"+randHex(8), time.Hour)
+	must(t, err)
+	for _, c := range []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Create", func(ctx context.Context) error { return s.Create(ctx, "a", []byte("1")) }},
+		{"CreateMany", func(ctx context.Context) error {
+			return s.CreateMany(ctx, []attrcache.Attr{{Name: "b", Value: []byte("2")}, {Name: "c", Value: []byte("3")}})
+		}},
+		{"Update", func(ctx context.Context) error { return s.Update(ctx, "a", []byte("11")) }},
+		{"SetExpiry", func(ctx context.Context) error { return s.SetExpiry(ctx, "b", time.Minute) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err, first, final := r.dropped(t, s.Key(), true, c.call)
+			if err != nil {
+				t.Fatalf("%s WithReplicaWait whose reply was lost and resent: %v, want success", c.name, err)
+			}
+			sameAsFirst(t, first, final)
+		})
+	}
 }
 
 // TestResendOffIsAmbiguous shows the ambiguous write of a client that
