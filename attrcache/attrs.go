@@ -122,7 +122,7 @@ func (s *Session) write(ctx context.Context, mode string, attrs []Attr, defaults
 		}
 		args = append(args, a.Name, flags, exp, value)
 	}
-	code, payload, err := s.run(ctx, writeScript, args)
+	code, payload, err := s.runWrite(ctx, writeScript, args)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (s *Session) delete(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
-	code, payload, err := s.run(ctx, deleteScript, args[1:])
+	code, payload, err := s.runWrite(ctx, deleteScript, args[1:])
 	if err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func (s *Session) setExpiry(ctx context.Context, names []string, ds []time.Durat
 	if err := checkDuplicates(names, func(n string) string { return n }); err != nil {
 		return err
 	}
-	code, payload, err := s.run(ctx, expireScript, args)
+	code, payload, err := s.runWrite(ctx, expireScript, args)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package attrcache
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -59,30 +61,35 @@ func (s *Session) runWrite(ctx context.Context, script *redis.Script, args []any
 	if w.replicas == 0 {
 		return s.run(ctx, script, args)
 	}
-	keys := []string{s.key}
-	var ev *redis.Cmd
-	var acked *redis.Cmd
-	for _, load := range []bool{false, true} {
-		pipe, err := s.store.pipeline(ctx, s.key)
-		if err != nil {
-			return 0, nil, err
-		}
-		if load {
-			ev = script.Eval(ctx, pipe, keys, args...)
-		} else {
-			ev = script.EvalSha(ctx, pipe, keys, args...)
-		}
-		acked = pipe.Do(ctx, "wait", w.replicas, w.timeout.Milliseconds())
-		_, _ = pipe.Exec(ctx) // errors are read from each command below
-		if !redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+	var (
+		ev    *redis.Cmd
+		acked *redis.Cmd
+		err   error
+	)
+	// A pipeline on one node does not follow MOVED or notice a failover
+	// the way the client's own commands do: on such errors, ask a cluster
+	// client to reload its slot map and try again. Resending is safe, the
+	// call's token makes the script recognise a run that did land.
+	for attempt := 0; ; attempt++ {
+		ev, acked, err = s.pipelineWait(ctx, script, args)
+		if err == nil || attempt == 2 || !rerouted(err) {
 			break
 		}
+		c, ok := s.store.rdb.(*redis.ClusterClient)
+		if !ok {
+			break
+		}
+		c.ReloadState(ctx)
+		select {
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		}
 	}
-	v, err := ev.Result()
 	if err != nil {
 		return 0, nil, err
 	}
-	code, payload, err := splitReply(v)
+	code, payload, err := splitReply(ev.Val())
 	if err != nil || code != stOK {
 		return code, payload, err
 	}
@@ -94,6 +101,42 @@ func (s *Session) runWrite(ctx context.Context, script *redis.Script, args []any
 		return 0, nil, fmt.Errorf("%w: %d of %d replicas acknowledged within %v", ErrNotReplicated, n, w.replicas, w.timeout)
 	}
 	return code, payload, nil
+}
+
+// pipelineWait sends the script and WAIT in one pipeline to the key's
+// master, loading the script when the server lacks it. err is the
+// script's error; WAIT's is read by the caller.
+func (s *Session) pipelineWait(ctx context.Context, script *redis.Script, args []any) (ev, acked *redis.Cmd, err error) {
+	keys := []string{s.key}
+	for _, load := range []bool{false, true} {
+		pipe, err := s.store.pipeline(ctx, s.key)
+		if err != nil {
+			return nil, nil, err
+		}
+		if load {
+			ev = script.Eval(ctx, pipe, keys, args...)
+		} else {
+			ev = script.EvalSha(ctx, pipe, keys, args...)
+		}
+		acked = pipe.Do(ctx, "wait", s.store.wait.replicas, s.store.wait.timeout.Milliseconds())
+		_, _ = pipe.Exec(ctx) // errors are read from each command
+		if !redis.HasErrorPrefix(ev.Err(), "NOSCRIPT") {
+			break
+		}
+	}
+	return ev, acked, ev.Err()
+}
+
+// rerouted reports errors after which the key's master may have moved:
+// a redirection, a cluster in transition, or a connection that failed.
+func rerouted(err error) bool {
+	for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	var rerr redis.Error
+	return !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // splitReply splits a script reply into status and payload. A reply of

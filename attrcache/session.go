@@ -31,7 +31,7 @@ func (s *Session) start(ctx context.Context, sid string, ttl time.Duration) erro
 	if !validDuration(ttl) {
 		return invalidf("session ttl must be between 1ms and MaxExpiration")
 	}
-	code, payload, err := s.run(ctx, sessionScript, []any{"start", ttl.Milliseconds(), token(8)})
+	code, payload, err := s.runWrite(ctx, sessionScript, []any{"start", ttl.Milliseconds(), token(8)})
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (s *Session) renew(ctx context.Context, ttl time.Duration) (time.Time, erro
 	if !validDuration(ttl) {
 		return time.Time{}, invalidf("session ttl must be between 1ms and MaxExpiration")
 	}
-	code, payload, err := s.run(ctx, sessionScript, []any{"renew", ttl.Milliseconds()})
+	code, payload, err := s.runWrite(ctx, sessionScript, []any{"renew", ttl.Milliseconds()})
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -74,7 +74,7 @@ func (s *Session) renew(ctx context.Context, ttl time.Duration) (time.Time, erro
 // not exist returns ErrSessionNotFound; a resent End reports success.
 func (s *Session) End(ctx context.Context) error {
 	t0 := time.Now()
-	code, payload, err := s.run(ctx, sessionScript, []any{"end", token(8)})
+	code, payload, err := s.runWrite(ctx, sessionScript, []any{"end", token(8)})
 	if err == nil && code != stOK {
 		err = statusError(code, payload)
 	}

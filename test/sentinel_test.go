@@ -46,8 +46,8 @@ func TestSentinelFailoverReplicaWait(t *testing.T) {
 	t.Parallel()
 	for _, cut := range []bool{false, true} {
 		t.Run(failoverCase(cut), func(t *testing.T) {
-			rep := sentinelFailover(t, cut, []attrcache.Option{attrcache.WithReplicaWait(1, 500*time.Millisecond)})
-			t.Logf("sentinel failover, WithReplicaWait(1, 500ms), %s: %v", failoverCase(cut), rep)
+			rep := sentinelFailover(t, cut, []attrcache.Option{attrcache.WithReplicaWait(1, replicaWaitTimeout)})
+			t.Logf("sentinel failover, WithReplicaWait(1, %v), %s: %v", replicaWaitTimeout, failoverCase(cut), rep)
 			if rep.lost != 0 || rep.lostSessions != 0 {
 				t.Errorf("WithReplicaWait: %d acknowledged writes and %d sessions lost in the failover, want 0", rep.lost, rep.lostSessions)
 			}
