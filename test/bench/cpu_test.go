@@ -18,13 +18,12 @@ import (
 // (a getrusage and an INFO cpu) is measured first and taken off every
 // timed segment.
 type cpuMeter struct {
-	rdb                *redis.Client
-	cli, srv           time.Duration // accumulated over timed segments
-	cli0, srv0         time.Duration // at the start of the current segment
-	readCli, readSrv   time.Duration // cost of one reading
-	segments           int
-	failed             error
-	calibrated, inSegm bool
+	rdb                 *redis.Client
+	cli, srv            time.Duration // accumulated over timed segments
+	cli0, srv0          time.Duration // at the start of the current segment
+	readCli, readSrv    time.Duration // cost of one reading
+	failed              error
+	calibrated, running bool
 }
 
 func newCPUMeter(rdb *redis.Client) *cpuMeter { return &cpuMeter{rdb: rdb} }
@@ -74,19 +73,18 @@ func (m *cpuMeter) start() {
 		m.calibrate()
 	}
 	m.cli0, m.srv0 = m.read()
-	m.inSegm = true
+	m.running = true
 }
 
 // stop ends a timed segment; call it just after the timer stops.
 func (m *cpuMeter) stop() {
-	if !m.inSegm {
+	if !m.running {
 		return
 	}
 	c, s := m.read()
 	m.cli += max(0, c-m.cli0-m.readCli)
 	m.srv += max(0, s-m.srv0-m.readSrv)
-	m.segments++
-	m.inSegm = false
+	m.running = false
 }
 
 // report adds cli-us/op and srv-us/op to b's results.

@@ -36,15 +36,15 @@ type env struct {
 }
 
 // newEnv starts a redis-server for the top-level benchmark b; it stops
-// when b ends. opts are added to the Store's options.
-func newEnv(b *testing.B, opts ...attrcache.Option) *env {
+// when b ends.
+func newEnv(b *testing.B) *env {
 	b.Helper()
 	srv := redistest.StartServer(b)
 	rdb := srv.Client(b) // Addr and no credentials: go-redis defaults otherwise
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		b.Fatalf("ping: %v", err)
 	}
-	store, err := attrcache.New(rdb, append([]attrcache.Option{attrcache.WithLimits(bigLimits)}, opts...)...)
+	store, err := attrcache.New(rdb, attrcache.WithLimits(bigLimits))
 	if err != nil {
 		b.Fatalf("attrcache.New: %v", err)
 	}
