@@ -11,11 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// Write modes of write.lua.
-const (
-	modeCreate = "create"
-	modeSet    = "set"
-	modeUpdate = "update"
+// Script arguments boxed once: converting a value to an interface on every
+// call would allocate.
+var (
+	modeCreate any = "create"
+	modeSet    any = "set"
+	modeUpdate any = "update"
+	expKeep    any = int64(-1) // write.lua: expiration not given
+	expNone    any = int64(0)  // write.lua: lives as long as the session
 )
 
 // Create adds an attribute. It returns ErrExists (a *NamesError) when a
@@ -74,7 +77,7 @@ func (s *Session) UpdateMany(ctx context.Context, attrs []Attr, defaults ...Writ
 
 // write validates and encodes a batch, seals what must be sealed, and runs
 // write.lua once. Nothing reaches Redis unless every item is valid.
-func (s *Session) write(ctx context.Context, mode string, attrs []Attr, defaults []WriteOption) error {
+func (s *Session) write(ctx context.Context, mode any, attrs []Attr, defaults []WriteOption) error {
 	st := s.store
 	if err := st.checkBatch(len(attrs)); err != nil {
 		return err
@@ -82,12 +85,10 @@ func (s *Session) write(ctx context.Context, mode string, attrs []Attr, defaults
 	if err := checkDuplicates(attrs, func(a Attr) string { return a.Name }); err != nil {
 		return err
 	}
-	var def writeSpec
-	for _, o := range defaults {
-		o(&def)
-	}
+	def := applyWrite(writeSpec{}, defaults)
 	args := make([]any, 3, 3+4*len(attrs))
-	args[0], args[1], args[2] = mode, token(tokenSize), st.limits.MaxAttributes
+	args[0], args[1], args[2] = mode, token(tokenSize), st.maxAttrs
+	var ad []byte // reused: ciphers do not keep the associated data
 	for i := range attrs {
 		a := &attrs[i]
 		if err := st.checkName(a.Name); err != nil {
@@ -97,15 +98,15 @@ func (s *Session) write(ctx context.Context, mode string, attrs []Attr, defaults
 			return invalidf(fmt.Sprintf("value of %q is %d bytes, over MaxValueBytes %d", a.Name, len(a.Value), st.limits.MaxValueBytes))
 		}
 		spec := def
-		for _, o := range a.Options {
-			o(&spec)
+		if len(a.Options) > 0 {
+			spec = applyWrite(def, a.Options)
 		}
 		if spec.badDuration {
 			return invalidf(fmt.Sprintf("expiration of %q must be between 1ms and MaxExpiration", a.Name))
 		}
-		exp := int64(-1) // not given
+		exp := expKeep
 		if spec.noExpire {
-			exp = 0
+			exp = expNone
 		} else if spec.expire > 0 {
 			exp = spec.expire.Milliseconds()
 		}
@@ -114,7 +115,8 @@ func (s *Session) write(ctx context.Context, mode string, attrs []Attr, defaults
 			if st.cipher == nil {
 				return ErrNoCipher
 			}
-			ct, err := st.cipher.Encrypt(value, s.associatedData(a.Name))
+			ad = s.appendAD(ad[:0], a.Name)
+			ct, err := st.cipher.Encrypt(value, ad)
 			if err != nil {
 				return fmt.Errorf("attrcache: encrypting %q: %w", a.Name, err)
 			}
@@ -264,18 +266,41 @@ func (s *Session) getAll(ctx context.Context, opts []ReadOption) (map[string]*En
 // Exists reports whether a live attribute has the name.
 func (s *Session) Exists(ctx context.Context, name string) (bool, error) {
 	t0 := time.Now()
-	m, err := s.exists(ctx, []string{name})
-	return m[name], s.finish(ctx, call{op: "exists", start: t0, name: name}, err)
+	ok, err := s.exists(ctx, name)
+	return ok, s.finish(ctx, call{op: "exists", start: t0, name: name}, err)
+}
+
+func (s *Session) exists(ctx context.Context, name string) (bool, error) {
+	if err := s.store.checkName(name); err != nil {
+		return false, err
+	}
+	code, payload, err := s.run(ctx, readScript, []any{"exists", name})
+	if err != nil {
+		return false, err
+	}
+	if code != stOK {
+		return false, statusError(code, payload)
+	}
+	if len(payload) != 1 {
+		return false, fmt.Errorf("%w: exists reply has %d elements, want 1", ErrCorrupt, len(payload))
+	}
+	switch payload[0] {
+	case int64(1):
+		return true, nil
+	case int64(0):
+		return false, nil
+	}
+	return false, &NamesError{Err: ErrCorrupt, Names: []string{name}}
 }
 
 // ExistsMany reports, for each name, whether a live attribute has it.
 func (s *Session) ExistsMany(ctx context.Context, names []string) (map[string]bool, error) {
 	t0 := time.Now()
-	m, err := s.exists(ctx, names)
+	m, err := s.existsMany(ctx, names)
 	return m, s.finish(ctx, call{op: "exists_many", start: t0, names: names}, err)
 }
 
-func (s *Session) exists(ctx context.Context, names []string) (map[string]bool, error) {
+func (s *Session) existsMany(ctx context.Context, names []string) (map[string]bool, error) {
 	args, err := s.nameArgs("exists", names)
 	if err != nil {
 		return nil, err
@@ -442,7 +467,7 @@ func (s *Session) entry(name, rec string, ro readSpec) (*Entry, error) {
 	if s.store.cipher == nil {
 		return nil, fmt.Errorf("%w: %q is encrypted", ErrNoCipher, name)
 	}
-	pt, err := s.store.cipher.Decrypt([]byte(r.value), s.associatedData(name))
+	pt, err := s.store.cipher.Decrypt([]byte(r.value), s.appendAD(nil, name))
 	if err != nil {
 		return nil, &openError{cause: err}
 	}
@@ -562,16 +587,27 @@ func (st *Store) checkName(name string) error {
 	return nil
 }
 
-// checkDuplicates refuses a batch that names an attribute twice.
+// checkDuplicates refuses a batch that names an attribute twice. Small
+// batches are compared pairwise, which is cheaper than building a map.
 func checkDuplicates[T any](items []T, name func(T) string) error {
-	if len(items) < 2 {
+	dup := func(n string) error {
+		return invalidf(fmt.Sprintf("attribute %q is named twice in one call", n))
+	}
+	if len(items) <= 16 {
+		for i := 1; i < len(items); i++ {
+			for j := range i {
+				if n := name(items[i]); n == name(items[j]) {
+					return dup(n)
+				}
+			}
+		}
 		return nil
 	}
 	seen := make(map[string]struct{}, len(items))
 	for _, it := range items {
 		n := name(it)
-		if _, dup := seen[n]; dup {
-			return invalidf(fmt.Sprintf("attribute %q is named twice in one call", n))
+		if _, ok := seen[n]; ok {
+			return dup(n)
 		}
 		seen[n] = struct{}{}
 	}

@@ -14,7 +14,7 @@ import (
 // Encrypt must be safe for concurrent use and must bind the ciphertext to
 // associatedData: Decrypt with any other associated data must fail. The
 // associated data attrcache passes is namespace, session digest and
-// attribute name, each separated by a NUL byte (see associatedData), so a
+// attribute name, each separated by a NUL byte (see Session.appendAD), so a
 // ciphertext copied to another attribute or session does not open.
 // Decrypt must return an error, never panic, on arbitrary input.
 type Cipher interface {
@@ -133,6 +133,7 @@ func WithLimits(l Limits) Option {
 			return err
 		}
 		s.limits = l.withDefaults()
+		s.maxAttrs = s.limits.MaxAttributes
 		return nil
 	}
 }
@@ -156,6 +157,14 @@ func WithReplicaWait(replicas int, timeout time.Duration) Option {
 
 // WriteOption refines one write: a call's defaults, or one Attr of a batch.
 type WriteOption func(*writeSpec)
+
+// applyWrite returns base refined by opts.
+func applyWrite(base writeSpec, opts []WriteOption) writeSpec {
+	for _, o := range opts {
+		o(&base)
+	}
+	return base
+}
 
 type writeSpec struct {
 	expire      time.Duration // > 0 set, 0 not given

@@ -69,7 +69,7 @@ func FuzzEntry(f *testing.F) {
 		f.Fatal(err)
 	}
 	sess := st.Session("fuzz-session")
-	ct, err := st.cipher.Encrypt([]byte("plaintext"), sess.associatedData("name"))
+	ct, err := st.cipher.Encrypt([]byte("plaintext"), sess.appendAD(nil, "name"))
 	if err != nil {
 		f.Fatal(err)
 	}

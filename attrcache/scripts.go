@@ -46,7 +46,7 @@ const (
 
 // run executes one script and splits its reply into status and payload.
 func (s *Session) run(ctx context.Context, script *redis.Script, args []any) (int64, []any, error) {
-	v, err := script.Run(ctx, s.store.rdb, []string{s.key}, args...).Result()
+	v, err := script.Run(ctx, s.store.rdb, s.keys[:], args...).Result()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -107,7 +107,7 @@ func (s *Session) runWrite(ctx context.Context, script *redis.Script, args []any
 // master, loading the script when the server lacks it. err is the
 // script's error; WAIT's is read by the caller.
 func (s *Session) pipelineWait(ctx context.Context, script *redis.Script, args []any) (ev, acked *redis.Cmd, err error) {
-	keys := []string{s.key}
+	keys := s.keys[:]
 	for _, load := range []bool{false, true} {
 		pipe, err := s.store.pipeline(ctx, s.key)
 		if err != nil {

@@ -34,6 +34,8 @@ type Store struct {
 	log    *slog.Logger
 	limits Limits
 	wait   replicaWait
+
+	maxAttrs any // limits.MaxAttributes, boxed once for the write script
 }
 
 type replicaWait struct {
@@ -50,10 +52,11 @@ func New(rdb redis.Scripter, opts ...Option) (*Store, error) {
 		return nil, invalidf("redis client is nil")
 	}
 	s := &Store{
-		rdb:    rdb,
-		ns:     "attrcache",
-		log:    slog.New(slog.DiscardHandler),
-		limits: DefaultLimits,
+		rdb:      rdb,
+		ns:       "attrcache",
+		log:      slog.New(slog.DiscardHandler),
+		limits:   DefaultLimits,
+		maxAttrs: DefaultLimits.MaxAttributes,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -110,9 +113,11 @@ func (s *Store) Limits() Limits { return s.limits }
 func (s *Store) Session(sid string) *Session {
 	sum := sha256.Sum256([]byte(sid))
 	digest := base64.RawURLEncoding.EncodeToString(sum[:])
+	key := s.ns + ":s:" + digest
 	return &Session{
 		store:  s,
-		key:    s.ns + ":s:" + digest,
+		key:    key,
+		keys:   [1]string{key},
 		digest: digest,
 		logID:  hex.EncodeToString(sum[:4]),
 	}
@@ -123,6 +128,7 @@ func (s *Store) Session(sid string) *Session {
 type Session struct {
 	store  *Store
 	key    string // Redis key: namespace ":s:" base64url(SHA-256(sid))
+	keys   [1]string
 	digest string // base64url(SHA-256(sid)), bound into ciphertexts
 	logID  string // first 4 bytes of the digest, hex: safe to log
 }
@@ -135,14 +141,14 @@ func (s *Session) Key() string { return s.key }
 // show operators; it is what this package logs as "session".
 func (s *Session) ID() string { return s.logID }
 
-// associatedData binds a ciphertext to its namespace, session and
-// attribute name. The NUL separators cannot occur in any of the three
-// (namespaces and names exclude control characters, the digest is
-// base64url), so the encoding is unambiguous. The part before the last NUL
-// is the same for every attribute of a session: a cipher may use it to
-// pick a per-session data key (package keys does).
-func (s *Session) associatedData(name string) []byte {
-	ad := make([]byte, 0, len(s.store.ns)+len(s.digest)+len(name)+2)
+// appendAD appends to ad the associated data that binds a ciphertext to
+// its namespace, session and attribute name. The NUL separators cannot
+// occur in any of the three (namespaces and names exclude control
+// characters, the digest is base64url), so the encoding is unambiguous.
+// The part before the last NUL is the same for every attribute of a
+// session: a cipher may use it to pick a per-session data key (package
+// keys does).
+func (s *Session) appendAD(ad []byte, name string) []byte {
 	ad = append(ad, s.store.ns...)
 	ad = append(ad, 0)
 	ad = append(ad, s.digest...)

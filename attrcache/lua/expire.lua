@@ -9,19 +9,22 @@
 -- (a resent script) and is left alone, even if it has expired since.
 local key, token = KEYS[1], ARGV[1]
 local now = now_ms()
-local st, _, limit = session(key, now)
-if st ~= 'live' then return gone(st) end
 local n = (#ARGV - 1) / 2
+local names = {}
+for i = 1, n do names[i] = ARGV[2 * i] end
+local recs = fetch(key, names, 1)
+if not recs then return {CORRUPT} end
+local st, _, limit = state(recs[1], now)
+if st ~= 'live' then return gone(st) end
 local olds, corrupt, missing = {}, {}, {}
 for i = 1, n do
-  local name = ARGV[2 * i]
-  local old = redis.call('HGET', key, name)
+  local old = recs[i + 1]
   if old and not rec_ok(old) then
-    corrupt[#corrupt + 1] = name
+    corrupt[#corrupt + 1] = names[i]
   elseif old and string.sub(old, 20, 24) == token then
     old = 'own' -- changed by this call's first run, perhaps since expired
   elseif not old or not live(old, now) then
-    missing[#missing + 1] = name
+    missing[#missing + 1] = names[i]
   end
   olds[i] = old
 end

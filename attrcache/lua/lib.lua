@@ -54,13 +54,11 @@ local function live(s, now)
   return e == 0 or e > now
 end
 
--- session returns the state of the session key at now: 'live' or
+-- state reads a session marker m (false when absent) at now: 'live' or
 -- 'expired' (past its deadline, key not yet reclaimed), each with the
 -- marker and the deadline; 'ended' (tombstone) with the marker; 'none';
--- or 'corrupt' (wrong key type, or a marker these scripts did not write).
-local function session(key, now)
-  local m = redis.pcall('HGET', key, MARK)
-  if type(m) == 'table' then return 'corrupt' end
+-- or 'corrupt' (a marker these scripts did not write).
+local function state(m, now)
   if not m then return 'none' end
   if #m ~= MARKLEN or string.byte(m, 1) ~= 1 then return 'corrupt' end
   local st = string.sub(m, 2, 2)
@@ -69,6 +67,28 @@ local function session(key, now)
   local dl = u48(m, 17)
   if dl > now then return 'live', m, dl end
   return 'expired', m, dl
+end
+
+-- session reads the marker of key and returns its state (see state); a
+-- key of another type is 'corrupt'.
+local function session(key, now)
+  local m = redis.pcall('HGET', key, MARK)
+  if type(m) == 'table' then return 'corrupt' end
+  return state(m, now)
+end
+
+-- fetch reads the marker and the named fields of key in one HMGET (in
+-- chunks, for Lua's stack): t[1] is the marker, t[i + 1] the field
+-- names[i + from - 1]. nil when key is of another type.
+local function fetch(key, names, from)
+  local args, t = {MARK}, {}
+  for i = from, #names do args[#args + 1] = names[i] end
+  for i = 1, #args, 1000 do
+    local part = redis.pcall('HMGET', key, unpack(args, i, math.min(i + 999, #args)))
+    if part.err then return nil end
+    for j = 1, #part do t[#t + 1] = part[j] end
+  end
+  return t
 end
 
 -- marker builds a session marker.

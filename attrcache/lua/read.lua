@@ -11,18 +11,16 @@
 -- Records of an unknown format are passed through for Go to report.
 local key, op = KEYS[1], ARGV[1]
 local now = now_ms()
-local st = session(key, now)
-if st ~= 'live' then return gone(st) end
 local out, dead = {OK}, {}
 
 if op == 'get' or op == 'exists' then
-  local recs = {}
-  for i = 2, #ARGV, 1000 do
-    local part = redis.call('HMGET', key, unpack(ARGV, i, math.min(i + 999, #ARGV)))
-    for j = 1, #part do recs[#recs + 1] = part[j] end
-  end
+  -- One HMGET reads the marker and the records.
+  local recs = fetch(key, ARGV, 2)
+  if not recs then return {CORRUPT} end
+  local st = state(recs[1], now)
+  if st ~= 'live' then return gone(st) end
   for i = 1, #ARGV - 1 do
-    local r = recs[i]
+    local r = recs[i + 1]
     local v
     if not r then
       v = 0
@@ -43,18 +41,23 @@ if op == 'get' or op == 'exists' then
     end
   end
 else
-  local all = redis.call('HGETALL', key)
+  -- HGETALL brings the marker too.
+  local all = redis.pcall('HGETALL', key)
+  if all.err then return {CORRUPT} end
+  local m = false
   for j = 1, #all, 2 do
     local f, r = all[j], all[j + 1]
-    if f ~= MARK then
-      if rec_ok(r) and not live(r, now) then
-        dead[#dead + 1] = f
-      else
-        out[#out + 1] = f
-        if op == 'all' then out[#out + 1] = r end
-      end
+    if f == MARK then
+      m = r
+    elseif rec_ok(r) and not live(r, now) then
+      dead[#dead + 1] = f
+    else
+      out[#out + 1] = f
+      if op == 'all' then out[#out + 1] = r end
     end
   end
+  local st = state(m, now)
+  if st ~= 'live' then return gone(st) end
 end
 
 hcall('HDEL', key, dead)

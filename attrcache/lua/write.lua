@@ -13,26 +13,32 @@
 --    | {NOTFOUND, names...} | {TOOMANY, live count}
 --
 -- Checks come first and writes last, so a refused call writes nothing.
--- A record that already holds this call's token, flags and value is
--- this call's own first run (go-redis resent the script after a lost
--- reply): it is left alone and counts as success.
+-- A record that already holds this call's token, flags and value is this
+-- call's own first run (go-redis resent the script after a lost reply): it
+-- is left alone and counts as success.
 local key, mode, token = KEYS[1], ARGV[1], ARGV[2]
 local maxn = tonumber(ARGV[3])
+local n = (#ARGV - 3) / 4
 local now = now_ms()
-local st, _, limit = session(key, now)
+
+-- One HMGET reads the marker and every named record: each redis.call
+-- from Lua costs about as much as a small command from a client.
+local names = {}
+for i = 1, n do names[i] = ARGV[4 * i] end
+local recs = fetch(key, names, 1)
+if not recs then return {CORRUPT} end
+local st, _, limit = state(recs[1], now)
 if st ~= 'live' then return gone(st) end
 
-local n = (#ARGV - 3) / 4
 local olds, corrupt, refused = {}, {}, {}
 local adds = 0
 for i = 1, n do
   local b = 4 * i
-  local name = ARGV[b]
-  local old = redis.call('HGET', key, name)
+  local old = recs[i + 1]
   if not old then
     adds = adds + 1
   elseif not rec_ok(old) then
-    corrupt[#corrupt + 1] = name
+    corrupt[#corrupt + 1] = names[i]
   elseif string.sub(old, 20, 24) == token and string.byte(old, 1) % 16 == tonumber(ARGV[b + 1])
       and string.sub(old, HDR + 1) == ARGV[b + 3] then
     -- Checked before expiry: the first run may have given a short expiry
@@ -42,8 +48,8 @@ for i = 1, n do
     old = false
   end
   olds[i] = old
-  if mode == 'create' and old and old ~= 'own' then refused[#refused + 1] = name end
-  if mode == 'update' and not old then refused[#refused + 1] = name end
+  if mode == 'create' and old and old ~= 'own' then refused[#refused + 1] = names[i] end
+  if mode == 'update' and not old then refused[#refused + 1] = names[i] end
 end
 if #corrupt > 0 then return reply(CORRUPT, corrupt) end
 if #refused > 0 then
@@ -57,7 +63,7 @@ if adds > 0 then
     -- Expired records still count until touched: reclaim them, then count
     -- again. Rare, and O(session size) only on this path.
     local mine = {}
-    for i = 1, n do mine[ARGV[4 * i]] = true end
+    for i = 1, n do mine[names[i]] = true end
     local all = redis.call('HGETALL', key)
     local dead = {}
     for j = 1, #all, 2 do
@@ -70,22 +76,22 @@ if adds > 0 then
   end
 end
 
+-- Header pieces are bytes: kept ones are copied, not decoded and encoded.
+local nowb, never = p48(now), p48(0)
 local args = {}
 for i = 1, n do
   local old = olds[i]
   if old ~= 'own' then
     local b = 4 * i
-    local flags, exp = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-    local created, at = now, 0
+    local exp = tonumber(ARGV[b + 2])
+    local created, at = nowb, never
     if old then
-      if mode ~= 'create' then created = u48(old, 2) end
-      if exp < 0 then at = u48(old, 14) end
+      if mode ~= 'create' then created = string.sub(old, 2, 7) end
+      if exp < 0 then at = string.sub(old, 14, 19) end
     end
-    if exp > 0 then
-      at = clamp(now, exp, limit)
-    end
-    args[#args + 1] = ARGV[b]
-    args[#args + 1] = string.char(16 + flags) .. p48(created) .. p48(now) .. p48(at) .. token .. ARGV[b + 3]
+    if exp > 0 then at = p48(clamp(now, exp, limit)) end
+    args[#args + 1] = names[i]
+    args[#args + 1] = string.char(16 + tonumber(ARGV[b + 1])) .. created .. nowb .. at .. token .. ARGV[b + 3]
   end
 end
 hcall('HSET', key, args)
