@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -35,12 +36,7 @@ func clusterClientOptions(c *redistest.Cluster) *redis.ClusterOptions {
 // (a partition), the case where asynchronous replication does lose them.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
-	for _, cut := range []bool{false, true} {
-		t.Run(failoverCase(cut), func(t *testing.T) {
-			rep := clusterFailover(t, cut, nil)
-			t.Logf("cluster failover, asynchronous replication, %s: %v", failoverCase(cut), rep)
-		})
-	}
+	failoverCases(t, "cluster", clusterFailover, nil)
 }
 
 // TestClusterFailoverReplicaWait does the same with WithReplicaWait(1):
@@ -49,10 +45,30 @@ func TestClusterFailover(t *testing.T) {
 // ErrNotReplicated instead.
 func TestClusterFailoverReplicaWait(t *testing.T) {
 	t.Parallel()
+	failoverCases(t, "cluster", clusterFailover, []attrcache.Option{attrcache.WithReplicaWait(1, replicaWaitTimeout)})
+}
+
+// replicaWaitTimeout is the WAIT bound of the failover tests: well inside
+// the 500ms between cutting the replica off and killing the master, so
+// writes in that window return ErrNotReplicated before the kill.
+const replicaWaitTimeout = 150 * time.Millisecond
+
+// failoverCases runs a failover test for a plain kill and for a kill after
+// the replica was cut off, and reports what it measured. With
+// WithReplicaWait among opts no acknowledged write may be lost, and
+// writes the cut-off replica did not get must return ErrNotReplicated.
+func failoverCases(t *testing.T, what string, failover func(*testing.T, bool, []attrcache.Option) failoverReport, opts []attrcache.Option) {
+	mode := "asynchronous replication"
+	if opts != nil {
+		mode = fmt.Sprintf("WithReplicaWait(1, %v)", replicaWaitTimeout)
+	}
 	for _, cut := range []bool{false, true} {
 		t.Run(failoverCase(cut), func(t *testing.T) {
-			rep := clusterFailover(t, cut, []attrcache.Option{attrcache.WithReplicaWait(1, replicaWaitTimeout)})
-			t.Logf("cluster failover, WithReplicaWait(1, %v), %s: %v", replicaWaitTimeout, failoverCase(cut), rep)
+			rep := failover(t, cut, opts)
+			t.Logf("%s failover, %s, %s: %v", what, mode, failoverCase(cut), rep)
+			if opts == nil {
+				return
+			}
 			if rep.lost != 0 || rep.lostSessions != 0 {
 				t.Errorf("WithReplicaWait: %d acknowledged writes and %d sessions lost in the failover, want 0", rep.lost, rep.lostSessions)
 			}
@@ -62,11 +78,6 @@ func TestClusterFailoverReplicaWait(t *testing.T) {
 		})
 	}
 }
-
-// replicaWaitTimeout is the WAIT bound of the failover tests: well inside
-// the 500ms between cutting the replica off and killing the master, so
-// writes in that window return ErrNotReplicated before the kill.
-const replicaWaitTimeout = 150 * time.Millisecond
 
 func failoverCase(cut bool) string {
 	if cut {

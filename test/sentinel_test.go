@@ -32,30 +32,14 @@ func sentinelClientOptions(s *redistest.Sentinel) *redis.FailoverOptions {
 // a plain kill and for a kill after the replica lost its link.
 func TestSentinelFailover(t *testing.T) {
 	t.Parallel()
-	for _, cut := range []bool{false, true} {
-		t.Run(failoverCase(cut), func(t *testing.T) {
-			rep := sentinelFailover(t, cut, nil)
-			t.Logf("sentinel failover, asynchronous replication, %s: %v", failoverCase(cut), rep)
-		})
-	}
+	failoverCases(t, "sentinel", sentinelFailover, nil)
 }
 
 // TestSentinelFailoverReplicaWait does the same with WithReplicaWait(1):
 // no acknowledged write may be lost.
 func TestSentinelFailoverReplicaWait(t *testing.T) {
 	t.Parallel()
-	for _, cut := range []bool{false, true} {
-		t.Run(failoverCase(cut), func(t *testing.T) {
-			rep := sentinelFailover(t, cut, []attrcache.Option{attrcache.WithReplicaWait(1, replicaWaitTimeout)})
-			t.Logf("sentinel failover, WithReplicaWait(1, %v), %s: %v", replicaWaitTimeout, failoverCase(cut), rep)
-			if rep.lost != 0 || rep.lostSessions != 0 {
-				t.Errorf("WithReplicaWait: %d acknowledged writes and %d sessions lost in the failover, want 0", rep.lost, rep.lostSessions)
-			}
-			if cut && rep.errors["ErrNotReplicated"] == 0 {
-				t.Errorf("WithReplicaWait: no write returned ErrNotReplicated while the replica was cut off")
-			}
-		})
-	}
+	failoverCases(t, "sentinel", sentinelFailover, []attrcache.Option{attrcache.WithReplicaWait(1, replicaWaitTimeout)})
 }
 
 func sentinelFailover(t *testing.T, cut bool, opts []attrcache.Option) failoverReport {

@@ -257,7 +257,7 @@ func (d *demo) walk(ctx context.Context) error {
 		return err
 	}
 	d.say("In a session with 2s left, Create step-up expiring in 1h: it expires %v after creation, with its session",
-		e.Expires.Sub(e.Created))
+		e.Expires.Sub(e.Created).Round(100*time.Millisecond))
 
 	// Session lifecycle.
 	exp, err := sess.Renew(ctx, time.Hour)
