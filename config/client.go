@@ -19,7 +19,8 @@ import (
 //     when none is configured.
 //
 // TLS, the ACL user and password, the database, timeouts, pool size and
-// retries are applied to every shape. NewClient does no I/O: go-redis
+// retries are applied to every shape, and context deadlines are honoured
+// (ContextTimeoutEnabled). NewClient does no I/O: go-redis
 // connects on first use (see Connect). It returns the redis.* problems of
 // Validate, if any. The caller closes the client.
 func (c *Config) NewClient() (redis.UniversalClient, error) {
@@ -41,49 +42,36 @@ func (c *Config) NewClient() (redis.UniversalClient, error) {
 		retries = -1
 	}
 
+	// go-redis picks the shape from the options as the comment above
+	// says; only the fields of the chosen mode are set, so an explicit
+	// mode always wins.
+	opts := &redis.UniversalOptions{
+		Addrs:        addrs,
+		Username:     r.Username,
+		Password:     r.Password.Value(),
+		DB:           r.DB,
+		TLSConfig:    tlsConf,
+		DialTimeout:  r.DialTimeout,
+		ReadTimeout:  r.ReadTimeout,
+		WriteTimeout: r.WriteTimeout,
+		PoolSize:     r.PoolSize,
+		MaxRetries:   retries,
+		// Without it go-redis ignores context deadlines on reads and
+		// writes; attrcache callers rely on them to bound a call.
+		ContextTimeoutEnabled: true,
+	}
 	switch r.ResolvedMode() {
 	case ModeSentinel:
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       r.MasterName,
-			SentinelAddrs:    addrs,
-			SentinelUsername: r.SentinelUsername,
-			SentinelPassword: r.SentinelPassword.Value(),
-			Username:         r.Username,
-			Password:         r.Password.Value(),
-			DB:               r.DB,
-			TLSConfig:        tlsConf,
-			DialTimeout:      r.DialTimeout,
-			ReadTimeout:      r.ReadTimeout,
-			WriteTimeout:     r.WriteTimeout,
-			PoolSize:         r.PoolSize,
-			MaxRetries:       retries,
-		}), nil
+		opts.MasterName = r.MasterName
+		opts.SentinelUsername = r.SentinelUsername
+		opts.SentinelPassword = r.SentinelPassword.Value()
 	case ModeCluster:
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:        addrs,
-			Username:     r.Username,
-			Password:     r.Password.Value(),
-			TLSConfig:    tlsConf,
-			DialTimeout:  r.DialTimeout,
-			ReadTimeout:  r.ReadTimeout,
-			WriteTimeout: r.WriteTimeout,
-			PoolSize:     r.PoolSize,
-			MaxRetries:   retries,
-		}), nil
+		opts.IsClusterMode = true
+		opts.DB = 0
 	default:
-		return redis.NewClient(&redis.Options{
-			Addr:         addrs[0],
-			Username:     r.Username,
-			Password:     r.Password.Value(),
-			DB:           r.DB,
-			TLSConfig:    tlsConf,
-			DialTimeout:  r.DialTimeout,
-			ReadTimeout:  r.ReadTimeout,
-			WriteTimeout: r.WriteTimeout,
-			PoolSize:     r.PoolSize,
-			MaxRetries:   retries,
-		}), nil
+		opts.Addrs = addrs[:1]
 	}
+	return redis.NewUniversalClient(opts), nil
 }
 
 // Connect is NewClient followed by a PING, so a service can refuse to

@@ -42,7 +42,7 @@ func TestNewClientSingle(t *testing.T) {
 	o := rdb.Options()
 	if o.Addr != "10.1.2.3:6380" || o.Username != "app" || o.Password != "pw" || o.DB != 3 ||
 		o.DialTimeout != time.Second || o.ReadTimeout != 2*time.Second || o.WriteTimeout != 4*time.Second ||
-		o.PoolSize != 17 || o.MaxRetries != 5 || o.TLSConfig != nil {
+		o.PoolSize != 17 || o.MaxRetries != 5 || o.TLSConfig != nil || !o.ContextTimeoutEnabled {
 		t.Errorf("options: %+v", o)
 	}
 }
@@ -74,7 +74,7 @@ func TestNewClientCluster(t *testing.T) {
 	}
 	o := rdb.Options()
 	if !slices.Equal(o.Addrs, c.Redis.Addrs) || o.Username != "app" || o.Password != "pw" ||
-		o.PoolSize != 8 || o.MaxRetries != 2 || o.ReadTimeout != 3*time.Second {
+		o.PoolSize != 8 || o.MaxRetries != 2 || o.ReadTimeout != 3*time.Second || !o.ContextTimeoutEnabled {
 		t.Errorf("options: %+v", o)
 	}
 
@@ -104,7 +104,7 @@ func TestNewClientSentinel(t *testing.T) {
 	if o.Addr == "s1:26379" || o.Addr == config.DefaultAddr || o.Dialer == nil {
 		t.Errorf("not a failover client: Addr %q", o.Addr)
 	}
-	if o.Username != "app" || o.Password != "pw" || o.DB != 1 {
+	if o.Username != "app" || o.Password != "pw" || o.DB != 1 || !o.ContextTimeoutEnabled {
 		t.Errorf("options: %+v", o)
 	}
 }
