@@ -183,7 +183,7 @@ func (s *Session) GetMany(ctx context.Context, names []string, opts ...ReadOptio
 }
 
 func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption) (map[string]*Entry, error) {
-	args, err := s.nameArgs("get", names)
+	args, err := s.nameArgs(names, "get")
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +301,7 @@ func (s *Session) ExistsMany(ctx context.Context, names []string) (map[string]bo
 }
 
 func (s *Session) existsMany(ctx context.Context, names []string) (map[string]bool, error) {
-	args, err := s.nameArgs("exists", names)
+	args, err := s.nameArgs(names, "exists")
 	if err != nil {
 		return nil, err
 	}
@@ -377,11 +377,11 @@ func (s *Session) DeleteMany(ctx context.Context, names []string) error {
 }
 
 func (s *Session) delete(ctx context.Context, names []string) error {
-	args, err := s.nameArgs("", names)
+	args, err := s.nameArgs(names)
 	if err != nil {
 		return err
 	}
-	code, payload, err := s.runWrite(ctx, deleteScript, args[1:])
+	code, payload, err := s.runWrite(ctx, deleteScript, args)
 	if err != nil {
 		return err
 	}
@@ -537,14 +537,14 @@ func readOptions(opts []ReadOption) readSpec {
 }
 
 // nameArgs validates a batch of names and returns the script arguments:
-// op followed by the names.
-func (s *Session) nameArgs(op string, names []string) ([]any, error) {
+// lead (the script's op, if it takes one) followed by the names.
+func (s *Session) nameArgs(names []string, lead ...any) ([]any, error) {
 	st := s.store
 	if err := st.checkBatch(len(names)); err != nil {
 		return nil, err
 	}
-	args := make([]any, 1, 1+len(names))
-	args[0] = op
+	args := make([]any, len(lead), len(lead)+len(names))
+	copy(args, lead)
 	for _, name := range names {
 		if err := st.checkName(name); err != nil {
 			return nil, err
