@@ -112,6 +112,29 @@ func TestDemoRealRedis(t *testing.T) {
 	checkTranscript(t, out)
 }
 
+func TestDemoConfigFile(t *testing.T) {
+	srv := redistest.StartServer(t)
+	path := filepath.Join(t.TempDir(), "attrcache.yaml")
+	yaml := "redis:\n  addrs: [\"" + srv.Addr() + "\"]\nattrcache:\n  session_ttl: 1h\nlog:\n  level: warn\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ATTRCACHE_REDIS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	var buf bytes.Buffer
+	if err := run(context.Background(), &buf, path); err != nil {
+		t.Fatalf("demo with -config: %v\n%s", err, buf.String())
+	}
+	if !strings.HasPrefix(buf.String(), "attrcache demo on Redis at "+srv.Addr()+" (single)") {
+		t.Fatalf("first line does not name the configured Redis:\n%s", buf.String())
+	}
+	checkTranscript(t, buf.String())
+}
+
 func TestDemoUnreachable(t *testing.T) {
 	// A port that was free a moment ago: nothing listens there.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
