@@ -16,7 +16,9 @@ import (
 // associated data attrcache passes is namespace, session digest and
 // attribute name, each separated by a NUL byte (see Session.appendAD), so a
 // ciphertext copied to another attribute or session does not open.
-// Decrypt must return an error, never panic, on arbitrary input.
+// Decrypt must return an error, never panic, on arbitrary input. Errors
+// must not hold plaintext: attrcache wraps them into its own errors, which
+// reach logs.
 type Cipher interface {
 	Encrypt(plaintext, associatedData []byte) ([]byte, error)
 	Decrypt(ciphertext, associatedData []byte) ([]byte, error)
