@@ -109,7 +109,7 @@ func (s *Session) runWrite(ctx context.Context, script *redis.Script, args []any
 func (s *Session) pipelineWait(ctx context.Context, script *redis.Script, args []any) (ev, acked *redis.Cmd, err error) {
 	keys := s.keys[:]
 	for _, load := range []bool{false, true} {
-		pipe, err := s.store.pipeline(ctx, s.key)
+		pipe, err := s.store.pipeline(ctx, s.keys[0])
 		if err != nil {
 			return nil, nil, err
 		}

@@ -67,25 +67,25 @@ func New(rdb redis.Scripter, opts ...Option) (*Store, error) {
 		}
 	}
 	if s.wait.replicas > 0 {
-		if _, err := s.pipelineCheck(); err != nil {
+		if err := s.pipelineCheck(); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// pipelineCheck tells whether WithReplicaWait can work on the client: WAIT
+// pipelineCheck refuses clients on which WithReplicaWait cannot work: WAIT
 // must reach the node that took the write, on the same connection.
-func (s *Store) pipelineCheck() (bool, error) {
+func (s *Store) pipelineCheck() error {
 	switch s.rdb.(type) {
 	case *redis.ClusterClient:
-		return true, nil
+		return nil
 	case *redis.Ring:
-		return false, invalidf("WithReplicaWait does not work on a *redis.Ring")
+		return invalidf("WithReplicaWait does not work on a *redis.Ring")
 	case interface{ Pipeline() redis.Pipeliner }:
-		return true, nil
+		return nil
 	}
-	return false, invalidf(fmt.Sprintf("WithReplicaWait needs a client with pipelines; %T has none", s.rdb))
+	return invalidf(fmt.Sprintf("WithReplicaWait needs a client with pipelines; %T has none", s.rdb))
 }
 
 // pipeline returns a pipeline on the connection pool of the master that
@@ -113,11 +113,9 @@ func (s *Store) Limits() Limits { return s.limits }
 func (s *Store) Session(sid string) *Session {
 	sum := sha256.Sum256([]byte(sid))
 	digest := base64.RawURLEncoding.EncodeToString(sum[:])
-	key := s.ns + ":s:" + digest
 	return &Session{
 		store:  s,
-		key:    key,
-		keys:   [1]string{key},
+		keys:   [1]string{s.ns + ":s:" + digest},
 		digest: digest,
 		logID:  hex.EncodeToString(sum[:4]),
 	}
@@ -127,15 +125,14 @@ func (s *Store) Session(sid string) *Session {
 // concurrent use, and holds a digest of the session id, never the id.
 type Session struct {
 	store  *Store
-	key    string // Redis key: namespace ":s:" base64url(SHA-256(sid))
-	keys   [1]string
-	digest string // base64url(SHA-256(sid)), bound into ciphertexts
-	logID  string // first 4 bytes of the digest, hex: safe to log
+	keys   [1]string // the Redis key, namespace ":s:" base64url(SHA-256(sid)), as scripts take it
+	digest string    // base64url(SHA-256(sid)), bound into ciphertexts
+	logID  string    // first 4 bytes of the digest, hex: safe to log
 }
 
 // Key returns the Redis key holding the session's hash, for operators
 // and tests. It contains a digest of the session id, never the id.
-func (s *Session) Key() string { return s.key }
+func (s *Session) Key() string { return s.keys[0] }
 
 // ID returns a short digest of the session id that is safe to log and to
 // show operators; it is what this package logs as "session".
