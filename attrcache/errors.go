@@ -9,6 +9,9 @@ import (
 // these or wraps one, so callers test with errors.Is and never match
 // strings. Error texts name attributes (names may be logged) but never
 // values or session ids.
+//
+// A write that fails with ErrUnavailable or ErrNotReplicated may have
+// been applied; after any other error, nothing was written.
 var (
 	// ErrSessionNotFound is returned by every call on a session that was
 	// never started, has ended or has expired. Nothing is written.
@@ -32,9 +35,22 @@ var (
 	ErrInvalid = errors.New("attrcache: invalid argument")
 
 	// ErrTooManyAttributes is returned when a write would leave the
-	// session with more live attributes than Limits.MaxAttributes.
-	// Nothing is written.
+	// session with more attributes than Limits.MaxAttributes. Nothing is
+	// written.
 	ErrTooManyAttributes = errors.New("attrcache: too many attributes in session")
+
+	// ErrTooBig is returned when a write would leave the session holding
+	// more bytes than Limits.MaxSessionBytes. Nothing is written. (A
+	// single call over MaxCallBytes is ErrInvalid: it is refused before
+	// it is sent.)
+	ErrTooBig = errors.New("attrcache: session would hold too many bytes")
+
+	// ErrUnavailable wraps every error that comes from Redis, the network
+	// or the context rather than from attrcache's rules: a refused
+	// connection, a timeout, a cancelled context, an error reply. The
+	// cause is wrapped too, so errors.Is(err, context.Canceled) works.
+	// A write that fails with it may have been applied.
+	ErrUnavailable = errors.New("attrcache: redis call failed")
 
 	// ErrNoCipher is returned when encryption is asked for, or an
 	// encrypted value must be decrypted, and the Store has no Cipher.
@@ -42,7 +58,8 @@ var (
 
 	// ErrDecrypt is returned when a stored ciphertext does not open: it
 	// was tampered with, moved to another attribute or session, or sealed
-	// under a key the cipher no longer accepts.
+	// under a key the cipher no longer accepts. A *NamesError names the
+	// attributes.
 	ErrDecrypt = errors.New("attrcache: value does not decrypt")
 
 	// ErrNotReplicated is returned, with WithReplicaWait, by a write that
@@ -51,7 +68,8 @@ var (
 	ErrNotReplicated = errors.New("attrcache: write not acknowledged by enough replicas")
 
 	// ErrCorrupt is returned when bytes in Redis are not a record this
-	// package wrote (truncated, unknown version, wrong key type).
+	// package wrote (truncated, unknown version, wrong key type). End
+	// clears a corrupt session; Purge deletes its key whatever it holds.
 	ErrCorrupt = errors.New("attrcache: corrupt data in redis")
 )
 

@@ -9,14 +9,26 @@ import (
 	"time"
 )
 
+// Session script operations, boxed once: converting a value to an
+// interface on every call would allocate.
+var (
+	opStart  any = "start"
+	opRenew  any = "renew"
+	opEnd    any = "end"
+	opFreeze any = "freeze"
+	opThaw   any = "thaw"
+	opCommit any = "commit"
+)
+
 // Start begins a session with id sid that lives for ttl (at least a
-// millisecond, at most MaxExpiration) and holds no attributes. It returns
-// ErrSessionExists when a live session has the id. A resent Start (after
-// a lost reply) reports the first run's success.
-func (s *Store) Start(ctx context.Context, sid string, ttl time.Duration) (*Session, error) {
+// millisecond, at most MaxExpiration) and holds no attributes. sid must
+// be 1 to MaxSessionIDBytes bytes; NewSessionID makes good ones. It
+// returns ErrSessionExists when a live session has the id. A resent
+// Start (after a lost reply) reports the first run's success.
+func (s *Store) Start(ctx context.Context, sid string, ttl time.Duration, opts ...StartOption) (*Session, error) {
 	t0 := time.Now()
 	sess := s.Session(sid)
-	err := sess.start(ctx, sid, ttl)
+	err := sess.start(ctx, ttl, opts)
 	sess.finish(ctx, call{op: "start", start: t0}, err)
 	if err != nil {
 		return nil, err
@@ -24,27 +36,38 @@ func (s *Store) Start(ctx context.Context, sid string, ttl time.Duration) (*Sess
 	return sess, nil
 }
 
-func (s *Session) start(ctx context.Context, sid string, ttl time.Duration) error {
-	if sid == "" {
-		return invalidf("session id is empty")
+func (s *Session) start(ctx context.Context, ttl time.Duration, opts []StartOption) error {
+	if s.bad != nil {
+		return s.bad
 	}
 	if !validDuration(ttl) {
 		return invalidf("session ttl must be between 1ms and MaxExpiration")
 	}
-	code, payload, err := s.runWrite(ctx, sessionScript, []any{"start", ttl.Milliseconds(), token(8)})
+	var spec startSpec
+	for _, o := range opts {
+		if o != nil {
+			o(&spec)
+		}
+	}
+	if spec.bad {
+		return invalidf("max lifetime must be between 1ms and MaxExpiration")
+	}
+	rep, err := s.runScript(ctx, sessionScript, opStart, []any{4: ttl.Milliseconds(), 5: spec.maxLifetime.Milliseconds()})
 	if err != nil {
 		return err
 	}
-	if code != stOK {
-		return statusError(code, payload)
+	if rep.code != stOK && rep.code != stResent {
+		return statusError(rep)
 	}
 	return nil
 }
 
-// Renew makes the session live for ttl from now (Redis's clock) and
-// returns its new expiry time. Attributes keep their own expiry times.
-// It returns ErrSessionNotFound when the session has ended or expired:
-// an expired session cannot be brought back.
+// Renew makes the session live for ttl from now (Redis's clock), but not
+// past its WithMaxLifetime, and returns its new expiry time: earlier than
+// now + ttl when the lifetime cut it. Attributes keep their own expiry
+// times. It returns ErrSessionNotFound when the session has ended or
+// expired: an expired session cannot be brought back. A resent Renew
+// reports the session's expiry at the time of the resend.
 func (s *Session) Renew(ctx context.Context, ttl time.Duration) (time.Time, error) {
 	t0 := time.Now()
 	exp, err := s.renew(ctx, ttl)
@@ -52,65 +75,105 @@ func (s *Session) Renew(ctx context.Context, ttl time.Duration) (time.Time, erro
 }
 
 func (s *Session) renew(ctx context.Context, ttl time.Duration) (time.Time, error) {
+	if s.bad != nil {
+		return time.Time{}, s.bad
+	}
 	if !validDuration(ttl) {
 		return time.Time{}, invalidf("session ttl must be between 1ms and MaxExpiration")
 	}
-	code, payload, err := s.runWrite(ctx, sessionScript, []any{"renew", ttl.Milliseconds()})
+	rep, err := s.runScript(ctx, sessionScript, opRenew, []any{4: ttl.Milliseconds()})
 	if err != nil {
 		return time.Time{}, err
 	}
-	if code != stOK {
-		return time.Time{}, statusError(code, payload)
+	if rep.code != stOK && rep.code != stResent {
+		return time.Time{}, statusError(rep)
 	}
-	ms, err := int64At(payload, 0)
+	ms, err := int64At(rep.payload, 0)
 	if err != nil {
 		return time.Time{}, err
+	}
+	if ms == 0 { // resent, and the session has ended since
+		return time.Time{}, ErrSessionNotFound
 	}
 	return time.UnixMilli(ms), nil
 }
 
 // End ends the session: all its attributes are gone at once, and every
 // later call on it returns ErrSessionNotFound. Ending a session that does
-// not exist returns ErrSessionNotFound; a resent End reports success.
+// not exist returns ErrSessionNotFound; a resent End reports success and
+// never ends a session started on the same id after it. End also clears
+// a session that attrcache cannot read (ErrCorrupt), so that the id can
+// be started again.
 func (s *Session) End(ctx context.Context) error {
 	t0 := time.Now()
-	code, payload, err := s.runWrite(ctx, sessionScript, []any{"end", token(8)})
-	if err == nil && code != stOK {
-		err = statusError(code, payload)
-	}
+	err := s.end(ctx)
 	return s.finish(ctx, call{op: "end", start: t0}, err)
 }
 
-// TTL returns how long the session has left to live.
-func (s *Session) TTL(ctx context.Context) (time.Duration, error) {
+func (s *Session) end(ctx context.Context) error {
+	if s.bad != nil {
+		return s.bad
+	}
+	rep, err := s.runScript(ctx, sessionScript, opEnd, make([]any, 4))
+	if err != nil {
+		return err
+	}
+	if rep.code != stOK && rep.code != stResent {
+		return statusError(rep)
+	}
+	return nil
+}
+
+// Purge deletes the session's key, whatever it holds: the operator's way
+// out when a key holds something attrcache did not write. Unlike End it
+// leaves no tombstone, so a resent End or Start that was still in flight
+// is not recognised. Purging a key that does not exist is not an error.
+func (s *Session) Purge(ctx context.Context) error {
 	t0 := time.Now()
-	ttl, err := s.ttl(ctx)
-	return ttl, s.finish(ctx, call{op: "ttl", start: t0}, err)
+	err := s.bad
+	if err == nil {
+		err = unavailable(s.store.rdb.Del(ctx, s.keys[0]).Err())
+		s.evict()
+	}
+	return s.finish(ctx, call{op: "purge", start: t0}, err)
 }
 
-func (s *Session) ttl(ctx context.Context) (time.Duration, error) {
-	code, payload, err := s.run(ctx, sessionScript, []any{"ttl"})
+// runScript runs a write script on the session and evicts the session
+// from the near cache. args[:4] are filled here with what makes a write
+// exactly-once: op, a fresh call token, the earliest Redis time the call
+// can have begun at, and its deadline (the resend window, or the
+// context's deadline if that comes first, but at least minResendWindow).
+func (s *Session) runScript(ctx context.Context, sc *script, op any, args []any) (reply, error) {
+	st := s.store
+	now, bound, err := st.clock.ensure(ctx, st.rdb)
 	if err != nil {
-		return 0, err
+		return reply{}, err
 	}
-	if code != stOK {
-		return 0, statusError(code, payload)
+	w := st.window
+	if d, ok := ctx.Deadline(); ok {
+		w = min(w, max(time.Until(d), minResendWindow))
 	}
-	ms, err := int64At(payload, 0)
-	if err != nil {
-		return 0, err
-	}
-	return time.Duration(ms) * time.Millisecond, nil
+	args[0], args[1], args[2], args[3] = op, token(), now-bound.Milliseconds()-1, now+w.Milliseconds()
+	rep, err := s.exec(ctx, sc, args)
+	s.evict()
+	return rep, err
 }
 
-// token returns n random bytes (n <= 8) that identify one call, so that a
-// resent script recognises its own first run. They need to be unique, not
-// secret: math/rand/v2's per-thread ChaCha8 source is fast and unseeded
-// by callers.
-func token(n int) string {
-	var b [8]byte
+// evict drops the session's key from the near cache, so that a read
+// after this write, on this Store, sees it.
+func (s *Session) evict() {
+	if nc := s.store.near; nc != nil {
+		nc.evict(s.keys[0])
+	}
+}
+
+// token returns 8 random bytes that identify one call in the session's
+// resend log. They need to be unique, not secret: math/rand/v2's
+// per-thread ChaCha8 source is fast and unseeded by callers.
+func token() string {
+	var b [tokenSize]byte
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	return string(b[:n])
+	return string(b[:])
 }
 
 // call describes one public call for its log line.
@@ -125,7 +188,7 @@ type call struct {
 
 // expected reports outcomes that are answers, not faults.
 func expected(err error) bool {
-	for _, e := range []error{ErrNotFound, ErrExists, ErrSessionNotFound, ErrSessionExists, ErrInvalid, ErrNoCipher, ErrTooManyAttributes} {
+	for _, e := range []error{ErrNotFound, ErrExists, ErrSessionNotFound, ErrSessionExists, ErrInvalid, ErrNoCipher, ErrTooManyAttributes, ErrTooBig} {
 		if errors.Is(err, e) {
 			return true
 		}

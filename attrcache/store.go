@@ -1,15 +1,28 @@
 // Package attrcache keeps per-session named attributes in Redis.
 //
 // Each session is one Redis hash whose key holds a SHA-256 digest of the
-// session id, never the id itself. Every call, single or batch, is one Lua
-// script on that one key: atomic, one round trip, and slot-local on Redis
-// Cluster. Time comes from the Redis server, so every application instance
-// agrees on expiry. Attributes may expire on their own, never outlive their
+// session id, never the id itself. Every write, single or batch, is one
+// Lua script on that one key: atomic, one round trip, and slot-local on
+// Redis Cluster. Every read is one plain command (HMGET or HGETALL),
+// judged in Go from the same bytes, so it costs Redis what the raw command
+// costs and go-redis's client-side cache can answer it (see NearCache).
+// Time comes from the Redis server, so every application instance agrees
+// on expiry. Attributes may expire on their own, never outlive their
 // session, and may be sealed with a Cipher (see package keys).
 //
-// Writes are safe to resend: go-redis retries a script whose reply was
-// lost, and a resent Create, Start, Set, Update or SetExpiry reports the
-// first run's success rather than a conflict.
+// Writes are exactly-once: go-redis resends a call whose reply was lost,
+// and a resent call reports its first run's outcome and changes nothing,
+// even when other writes came in between (see the resend log in
+// record.go). No call does work in Redis that grows with the session: the
+// limits are checked from counters the session keeps, and expired
+// records are reclaimed a few at a time by writes.
+//
+// Every error returned is, or wraps, one of the package's sentinels, so
+// errors.Is tells them apart. Errors from Redis or the network, and
+// cancelled or expired contexts, wrap ErrUnavailable together with the
+// cause (errors.Is(err, context.Canceled) still works). A write that
+// fails with ErrUnavailable or ErrNotReplicated may have been applied;
+// any other error means it was not.
 package attrcache
 
 import (
@@ -17,6 +30,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -24,18 +38,39 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Client is what a Store needs from go-redis: scripts and functions for
+// writes, plain hash reads, pipelines for WithReplicaWait and rotation,
+// TIME for Redis's clock. *redis.Client, *redis.ClusterClient,
+// *redis.Ring and the Sentinel failover client all satisfy it, as do
+// wrappers that embed one.
+type Client interface {
+	redis.Scripter
+	FCall(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd
+	FunctionLoad(ctx context.Context, code string) *redis.StringCmd
+	HMGet(ctx context.Context, key string, fields ...string) *redis.SliceCmd
+	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Time(ctx context.Context) *redis.TimeCmd
+	Ping(ctx context.Context) *redis.StatusCmd
+	Pipeline() redis.Pipeliner
+}
+
 // Store is the entry point: it holds the Redis client, the namespace, the
 // optional Cipher, the logger and the limits. A Store is safe for
 // concurrent use and holds no per-session state.
 type Store struct {
-	rdb    redis.Scripter
+	rdb    Client
 	ns     string
 	cipher Cipher
 	log    *slog.Logger
 	limits Limits
 	wait   replicaWait
+	window time.Duration // resend window of a write
+	near   *NearCache    // the client's near cache, evicted after writes
+	clock  clock
+	run    runner
 
-	maxAttrs any // limits.MaxAttributes, boxed once for the write script
+	maxAttrs, maxBytes any // limits.MaxAttributes and MaxSessionBytes, boxed once for write.lua
 }
 
 type replicaWait struct {
@@ -43,21 +78,33 @@ type replicaWait struct {
 	timeout  time.Duration
 }
 
+const (
+	minResendWindow     = time.Second
+	maxResendWindow     = 15 * time.Second
+	defaultResendWindow = 15 * time.Second
+)
+
 // New returns a Store on the client the application already has: any
 // *redis.Client, *redis.ClusterClient, *redis.Ring, a Sentinel failover
-// client or a wrapper of them fits (it needs only the script commands).
-// It does no I/O; scripts are loaded on first use.
-func New(rdb redis.Scripter, opts ...Option) (*Store, error) {
+// client or a wrapper of them. It does no I/O; scripts are loaded and
+// Redis's clock is sampled on first use.
+//
+// A *redis.Client built with a client-side cache must use a NearCache
+// (Options.ClientSideCache: attrcache.NewNearCache(...)), so that a read
+// after a write on this Store sees the write; New refuses any other
+// client-side cache with ErrInvalid.
+func New(rdb Client, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, invalidf("redis client is nil")
 	}
 	s := &Store{
-		rdb:      rdb,
-		ns:       "attrcache",
-		log:      slog.New(slog.DiscardHandler),
-		limits:   DefaultLimits,
-		maxAttrs: DefaultLimits.MaxAttributes,
+		rdb:    rdb,
+		ns:     "attrcache",
+		log:    slog.New(slog.DiscardHandler),
+		limits: DefaultLimits,
 	}
+	s.clock.now = time.Now
+	s.window = resendWindow(rdb)
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -67,25 +114,81 @@ func New(rdb redis.Scripter, opts ...Option) (*Store, error) {
 		}
 	}
 	if s.wait.replicas > 0 {
-		if err := s.pipelineCheck(); err != nil {
+		if err := s.waitCheck(); err != nil {
 			return nil, err
 		}
 	}
+	if c, ok := rdb.(*redis.Client); ok {
+		o := c.Options()
+		switch cache := o.ClientSideCache.(type) {
+		case *NearCache:
+			if o.Protocol == 3 && o.DB == 0 {
+				s.near = cache
+			}
+		case nil:
+			if o.ClientSideCacheConfig != nil && o.Protocol == 3 {
+				return nil, invalidf("the client's ClientSideCacheConfig builds a cache attrcache cannot evict after its writes; " +
+					"set Options.ClientSideCache to attrcache.NewNearCache(config) instead")
+			}
+		default:
+			if o.Protocol == 3 {
+				return nil, invalidf(fmt.Sprintf("the client's client-side cache is a %T; attrcache needs an *attrcache.NearCache "+
+					"so that a read after a write sees it", cache))
+			}
+		}
+	}
+	s.maxAttrs, s.maxBytes = s.limits.MaxAttributes, s.limits.MaxSessionBytes
+	s.run.init(s)
 	return s, nil
 }
 
-// pipelineCheck refuses clients on which WithReplicaWait cannot work: WAIT
-// must reach the node that took the write, on the same connection.
-func (s *Store) pipelineCheck() error {
-	switch s.rdb.(type) {
+// resendWindow derives the resend window from the client's retry
+// settings, when they are visible.
+func resendWindow(rdb Client) time.Duration {
+	var retries, redirects int
+	var read, backoff time.Duration
+	switch c := rdb.(type) {
+	case *redis.Client:
+		o := c.Options()
+		retries, read, backoff = o.MaxRetries, o.ReadTimeout, o.MaxRetryBackoff
 	case *redis.ClusterClient:
-		return nil
+		o := c.Options()
+		retries, redirects, read, backoff = o.MaxRetries, o.MaxRedirects, o.ReadTimeout, o.MaxRetryBackoff
+	case *redis.Ring:
+		o := c.Options()
+		retries, read, backoff = o.MaxRetries, o.ReadTimeout, o.MaxRetryBackoff
+	default:
+		return defaultResendWindow
+	}
+	retries = max(retries, redirects, 0)
+	if read <= 0 { // -1 and -2 mean no deadline: go-redis waits as long as the context lets it
+		return maxResendWindow
+	}
+	if backoff < 0 {
+		backoff = 0
+	}
+	w := time.Duration(retries+1)*read + time.Duration(retries)*backoff
+	return min(max(w, minResendWindow), maxResendWindow)
+}
+
+// waitCheck refuses clients on which WithReplicaWait cannot work: WAIT
+// must reach the node that took the write, on the same connection, and
+// must answer before the client's read timeout gives up on it.
+func (s *Store) waitCheck() error {
+	var read time.Duration
+	switch c := s.rdb.(type) {
 	case *redis.Ring:
 		return invalidf("WithReplicaWait does not work on a *redis.Ring")
-	case interface{ Pipeline() redis.Pipeliner }:
-		return nil
+	case *redis.Client:
+		read = c.Options().ReadTimeout
+	case *redis.ClusterClient:
+		read = c.Options().ReadTimeout
 	}
-	return invalidf(fmt.Sprintf("WithReplicaWait needs a client with pipelines; %T has none", s.rdb))
+	if read > 0 && s.wait.timeout >= read {
+		return invalidf(fmt.Sprintf("WithReplicaWait timeout %v must be below the client's ReadTimeout %v, "+
+			"or every write would time out waiting for it", s.wait.timeout, read))
+	}
+	return nil
 }
 
 // pipeline returns a pipeline on the connection pool of the master that
@@ -94,11 +197,11 @@ func (s *Store) pipeline(ctx context.Context, key string) (redis.Pipeliner, erro
 	if c, ok := s.rdb.(*redis.ClusterClient); ok {
 		node, err := c.MasterForKey(ctx, key)
 		if err != nil {
-			return nil, err
+			return nil, unavailable(err)
 		}
 		return node.Pipeline(), nil
 	}
-	return s.rdb.(interface{ Pipeline() redis.Pipeliner }).Pipeline(), nil
+	return s.rdb.Pipeline(), nil
 }
 
 // Namespace returns the Store's key prefix.
@@ -107,18 +210,31 @@ func (s *Store) Namespace() string { return s.ns }
 // Limits returns the limits in force, defaults filled in.
 func (s *Store) Limits() Limits { return s.limits }
 
+// ResendWindow returns how long after it began a write may still be
+// applied (see WithResendWindow).
+func (s *Store) ResendWindow() time.Duration { return s.window }
+
 // Session returns a handle on the session with id sid. It does no I/O and
 // does not check that the session exists; calls on the handle do. The
-// handle keeps only a digest of sid.
+// handle keeps only a digest of sid. An empty id, or one longer than
+// MaxSessionIDBytes, gives a handle whose every call fails with
+// ErrInvalid without reaching Redis.
 func (s *Store) Session(sid string) *Session {
 	sum := sha256.Sum256([]byte(sid))
 	digest := base64.RawURLEncoding.EncodeToString(sum[:])
-	return &Session{
+	sess := &Session{
 		store:  s,
 		keys:   [1]string{s.ns + ":s:" + digest},
 		digest: digest,
 		logID:  hex.EncodeToString(sum[:4]),
 	}
+	switch {
+	case sid == "":
+		sess.bad = invalidf("session id is empty")
+	case len(sid) > MaxSessionIDBytes:
+		sess.bad = invalidf(fmt.Sprintf("session id of %d bytes is over MaxSessionIDBytes %d", len(sid), MaxSessionIDBytes))
+	}
+	return sess
 }
 
 // Session is a handle on one session's attributes. It is cheap, safe for
@@ -128,6 +244,7 @@ type Session struct {
 	keys   [1]string // the Redis key, namespace ":s:" base64url(SHA-256(sid)), as scripts take it
 	digest string    // base64url(SHA-256(sid)), bound into ciphertexts
 	logID  string    // first 4 bytes of the digest, hex: safe to log
+	bad    error     // the id is not one any session can have
 }
 
 // Key returns the Redis key holding the session's hash, for operators
@@ -139,12 +256,7 @@ func (s *Session) Key() string { return s.keys[0] }
 func (s *Session) ID() string { return s.logID }
 
 // appendAD appends to ad the associated data that binds a ciphertext to
-// its namespace, session and attribute name. The NUL separators cannot
-// occur in any of the three (namespaces and names exclude control
-// characters, the digest is base64url), so the encoding is unambiguous.
-// The part before the last NUL is the same for every attribute of a
-// session: a cipher may use it to pick a per-session data key (package
-// keys does).
+// its namespace, session and attribute name (see Cipher).
 func (s *Session) appendAD(ad []byte, name string) []byte {
 	ad = append(ad, s.store.ns...)
 	ad = append(ad, 0)
@@ -152,3 +264,41 @@ func (s *Session) appendAD(ad []byte, name string) []byte {
 	ad = append(ad, 0)
 	return append(ad, name...)
 }
+
+// Ping checks that the Store can work: Redis answers, the write scripts
+// are loaded or loadable, and, on a cluster, every master answers. It is
+// meant for readiness probes; it writes no session data.
+func (s *Store) Ping(ctx context.Context) error {
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		var errs []error
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			if err := s.run.ready(ctx, node); err != nil {
+				errs = append(errs, fmt.Errorf("master %s: %w", node.Options().Addr, err))
+			}
+			return nil
+		})
+		if err != nil {
+			return unavailable(err)
+		}
+		return errors.Join(errs...)
+	}
+	return s.run.ready(ctx, s.rdb)
+}
+
+// unavailable wraps an error from Redis, the network or the context in
+// ErrUnavailable, keeping the cause for errors.Is.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ours *unavailableError
+	if errors.As(err, &ours) {
+		return err
+	}
+	return &unavailableError{cause: err}
+}
+
+type unavailableError struct{ cause error }
+
+func (e *unavailableError) Error() string   { return ErrUnavailable.Error() + ": " + e.cause.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }

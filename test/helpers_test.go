@@ -33,7 +33,7 @@ func randHex(n int) string {
 
 // newStore returns a Store in a namespace of its own, so tests sharing a
 // server never see each other's sessions.
-func newStore(t testing.TB, rdb redis.Scripter, opts ...attrcache.Option) *attrcache.Store {
+func newStore(t testing.TB, rdb attrcache.Client, opts ...attrcache.Option) *attrcache.Store {
 	t.Helper()
 	opts = append([]attrcache.Option{attrcache.WithNamespace("t-" + randHex(4))}, opts...)
 	st, err := attrcache.New(rdb, opts...)
@@ -55,7 +55,8 @@ func must(t testing.TB, err error) {
 // of this package are an independent reading of what is in Redis.
 const (
 	rawMarkerField = "\x00"
-	rawHeaderSize  = 24
+	rawLogField    = "\x01"
+	rawHeaderSize  = 19
 )
 
 // rawKey is the documented key of session sid:
@@ -65,19 +66,24 @@ func rawKey(ns, sid string) string {
 	return ns + ":s:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// rawMarker is a decoded session marker.
+// rawMarker is a decoded session marker (format 2).
 type rawMarker struct {
-	state    byte // 'L' live, 'E' ended
+	state    byte // 'L' live, 'R' rotating, 'E' ended
 	created  int64
-	token    string
-	deadline int64 // ms; 0 when the marker carries none (the key's TTL is the deadline)
+	deadline int64 // ms
+	most     int64 // absolute deadline, 0: none
+	count    int64 // attribute fields stored
+	bytes    int64 // their names and records
+	next     int64 // no record expires before this
+	cycmin   int64
+	cursor   int64
+	rotation int64
 }
 
 // rawRecord is a decoded attribute record.
 type rawRecord struct {
 	flags                      byte
 	created, modified, expires int64 // ms since the epoch; expires 0: never
-	token                      string
 	value                      string
 }
 
@@ -89,24 +95,21 @@ func u48(s string) int64 {
 	return n
 }
 
-// decodeMarker reads a marker of format 1: state, created and token in 16
-// bytes, followed in the current layout by the 6-byte deadline.
+// decodeMarker reads a marker of format 2: 56 bytes.
 func decodeMarker(s string) (rawMarker, error) {
-	if (len(s) != 16 && len(s) != 22) || s[0] != 1 {
+	if len(s) != 56 || s[0] != 2 {
 		return rawMarker{}, fmt.Errorf("marker of %d bytes, format %d", len(s), firstByte(s))
 	}
-	if s[1] != 'L' && s[1] != 'E' {
+	if s[1] != 'L' && s[1] != 'E' && s[1] != 'R' {
 		return rawMarker{}, fmt.Errorf("marker state %q", s[1])
 	}
-	m := rawMarker{state: s[1], created: u48(s[2:8]), token: s[8:16]}
-	if len(s) == 22 {
-		m.deadline = u48(s[16:22])
-	}
-	return m, nil
+	f := func(i int) int64 { return u48(s[2+6*i:]) }
+	return rawMarker{state: s[1], created: f(0), deadline: f(1), most: f(2), count: f(3), bytes: f(4),
+		next: f(5), cycmin: f(6), cursor: f(7), rotation: f(8)}, nil
 }
 
 func decodeRecord(s string) (rawRecord, error) {
-	if len(s) < rawHeaderSize || s[0]>>4 != 1 {
+	if len(s) < rawHeaderSize || s[0]>>4 != 2 {
 		return rawRecord{}, fmt.Errorf("record of %d bytes, version %d", len(s), firstByte(s)>>4)
 	}
 	return rawRecord{
@@ -114,9 +117,39 @@ func decodeRecord(s string) (rawRecord, error) {
 		created:  u48(s[1:7]),
 		modified: u48(s[7:13]),
 		expires:  u48(s[13:19]),
-		token:    s[19:24],
 		value:    s[rawHeaderSize:],
 	}, nil
+}
+
+// rawLog is a decoded resend log.
+type rawLog struct {
+	base, dropped int64
+	tokens        []string
+	applied       []int64 // ms
+}
+
+func decodeLog(s string) (rawLog, error) {
+	if len(s) < 12 || (len(s)-12)%10 != 0 {
+		return rawLog{}, fmt.Errorf("resend log of %d bytes", len(s))
+	}
+	l := rawLog{base: u48(s), dropped: u48(s[6:])}
+	for i := 12; i < len(s); i += 10 {
+		l.tokens = append(l.tokens, s[i:i+8])
+		l.applied = append(l.applied, l.base+10*(int64(s[i+8])<<8|int64(s[i+9])))
+	}
+	return l, nil
+}
+
+// attrFields counts the attribute fields of a session hash: every field
+// but the marker and the resend log.
+func attrFields(hash map[string]string) int {
+	n := 0
+	for f := range hash {
+		if f != rawMarkerField && f != rawLogField {
+			n++
+		}
+	}
+	return n
 }
 
 func firstByte(s string) byte {
@@ -130,8 +163,10 @@ func firstByte(s string) byte {
 type rawSession struct {
 	exists bool
 	marker rawMarker
+	log    rawLog
 	pttl   time.Duration // -1: no expiry
 	attrs  map[string]rawRecord
+	size   int64 // names and records of the attribute fields
 }
 
 // readRaw reads a session hash with plain HGETALL and PTTL in one
@@ -162,6 +197,15 @@ func readRaw(ctx context.Context, rdb redis.Cmdable, key string) (rawSession, er
 			rs.marker = mk
 			continue
 		}
+		if f == rawLogField {
+			l, err := decodeLog(v)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			rs.log = l
+			continue
+		}
+		rs.size += int64(len(f) + len(v))
 		r, err := decodeRecord(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("field %q: %w", f, err))

@@ -706,8 +706,8 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 	}
 	if mk.state == 'E' {
 		c.dead++
-		if len(hash) != 1 {
-			c.problem(s, "an ended session holds %d attribute fields", len(hash)-1)
+		if n := attrFields(hash); n != 0 {
+			c.problem(s, "an ended session holds %d attribute fields", n)
 		}
 		if s.alive {
 			c.problem(s, "the session is alive in the model but ended in Redis")
@@ -735,9 +735,24 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 	if mk.deadline != 0 && nowMS+pttl.Val().Milliseconds() < mk.deadline {
 		c.problem(s, "the session key expires %v before the session's deadline", time.Duration(mk.deadline-nowMS)*time.Millisecond-pttl.Val())
 	}
+	// The counters the limits are checked against match what the hash
+	// holds, expired records included until they are reclaimed.
+	var count, size int64
+	for field, v := range hash {
+		if field != rawMarkerField && field != rawLogField {
+			count++
+			size += int64(len(field) + len(v))
+		}
+	}
+	if mk.count != count || mk.bytes != size {
+		c.problem(s, "the marker counts %d attributes of %d bytes, the hash holds %d of %d bytes", mk.count, mk.bytes, count, size)
+	}
+	if _, err := decodeLog(hash[rawLogField]); hash[rawLogField] != "" && err != nil {
+		c.problem(s, "%v", err)
+	}
 	seen := map[string]bool{}
 	for field, v := range hash {
-		if field == rawMarkerField {
+		if field == rawMarkerField || field == rawLogField {
 			continue
 		}
 		rec, err := decodeRecord(v)

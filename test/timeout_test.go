@@ -99,25 +99,26 @@ func (r *timeoutRig) settle(t *testing.T) {
 
 // batchState reads the session with the raw reader and reports whether
 // the batch named prefix is there: all of it, written once by one call
-// (one token), or none of it. Anything in between fails the test.
+// (one modification time: one script run), or none of it. Anything in
+// between fails the test.
 func (r *timeoutRig) batchState(ctx context.Context, t *testing.T, key, prefix string) bool {
 	t.Helper()
 	rs, err := readRaw(ctx, r.direct, key)
 	must(t, err)
-	n, tokens := 0, map[string]bool{}
+	n, runs := 0, map[int64]bool{}
 	for name, rec := range rs.attrs {
 		if strings.HasPrefix(name, prefix+"-") {
 			n++
-			tokens[rec.token] = true
+			runs[rec.modified] = true
 		}
 	}
 	switch {
 	case n == 0:
 		return false
-	case n == batchSize && len(tokens) == 1:
+	case n == batchSize && len(runs) == 1:
 		return true
 	}
-	t.Fatalf("batch %s half-written: %d of %d attributes, %d write tokens", prefix, n, batchSize, len(tokens))
+	t.Fatalf("batch %s half-written: %d of %d attributes, from %d script runs", prefix, n, batchSize, len(runs))
 	return false
 }
 
@@ -192,7 +193,7 @@ func TestTimeoutSlowServer(t *testing.T) {
 			s, err := st.Start(ctx, "slow-"+dir+"-"+randHex(8), time.Hour)
 			must(t, err)
 			must(t, c.Ping(ctx).Err())
-			calls0 := evalshaCalls(ctx, t, r.direct)
+			calls0 := scriptCalls(ctx, t, r.direct)
 			if dir == "reply" {
 				r.proxy.SetDelay(slowDelay)
 			} else {
@@ -213,7 +214,7 @@ func TestTimeoutSlowServer(t *testing.T) {
 			}
 			r.settle(t)
 			there := r.batchState(ctx, t, s.Key(), "b")
-			if n := evalshaCalls(ctx, t, r.direct) - calls0; n > 1 {
+			if n := scriptCalls(ctx, t, r.direct) - calls0; n > 1 {
 				t.Errorf("the server ran the script %d times: a context deadline must not be retried", n)
 			}
 			t.Logf("slow %s: CreateMany returned %q after %v; the batch is there afterwards: %v", dir, short(err), took.Round(time.Millisecond), there)
@@ -305,7 +306,7 @@ func TestTimeoutReadTimeoutResends(t *testing.T) {
 	s, err := st.Start(ctx, "read-timeout-"+randHex(8), time.Hour)
 	must(t, err)
 	must(t, c.Ping(ctx).Err())
-	calls0 := evalshaCalls(ctx, t, r.direct)
+	calls0 := scriptCalls(ctx, t, r.direct)
 	r.proxy.SetDelay(slowDelay)
 	// Only the first reply is late: the delay is gone before the resend.
 	time.AfterFunc(readTimeout+backoff/2, func() { r.proxy.SetDelay(0) })
@@ -314,7 +315,7 @@ func TestTimeoutReadTimeoutResends(t *testing.T) {
 		t.Fatalf("CreateMany whose first reply came after ReadTimeout: %v, want success from the resend", err)
 	}
 	r.settle(t)
-	if n := evalshaCalls(ctx, t, r.direct) - calls0; n != 2 {
+	if n := scriptCalls(ctx, t, r.direct) - calls0; n != 2 {
 		t.Errorf("the server ran the script %d times, want 2 (a read timeout is retried)", n)
 	}
 	if !r.batchState(ctx, t, s.Key(), "b") {

@@ -1,53 +1,118 @@
 -- session.lua: the session lifecycle on one session hash.
--- KEYS[1]  session key
--- ARGV[1]  'start' | 'renew' | 'end' | 'ttl'
--- start:  ARGV[2] ttl ms, ARGV[3] 8-byte call token
---         -> {OK, deadline ms} | {SESSIONEXISTS} | {CORRUPT}
---         A marker that carries the same token is this call's own first
---         run (a resent script): reported as success, even if the session
---         has since expired; nothing is started again.
--- renew:  ARGV[2] ttl ms -> {OK, deadline ms} | {NOSESSION} | {CORRUPT}
--- end:    ARGV[2] 8-byte call token -> {OK} | {NOSESSION} | {CORRUPT}
---         Leaves a tombstone (state 'E' with the token) for a minute, so
---         a resent End still reports success.
--- ttl:    -> {OK, remaining ms} | {NOSESSION} | {CORRUPT}
-local key, op = KEYS[1], ARGV[1]
-local now = now_ms()
-local st, m, dl = session(key, now)
+-- keys[1]  session key
+-- argv[1]  op; argv[2] 8-byte call token; argv[3] when the call began, ms
+--          at the earliest; argv[4] the call's deadline, ms
+-- 'start'   argv[5] ttl ms, argv[6] most lifetime ms (0: none)
+--           -> {OK, now, deadline} | {SESSIONEXISTS, now} | {CORRUPT, now}
+-- 'renew'   argv[5] ttl ms -> {OK, now, deadline} | {NOSESSION, now}
+--           The deadline never passes the session's most lifetime.
+-- 'end'     -> {OK, now} | {NOSESSION, now}. Ends a live or rotating
+--           session, and clears a key attrcache cannot read (corrupt).
+-- 'freeze'  argv[5] grace ms -> {OK, now, created, deadline, most deadline}
+--           | {NOSESSION, now} | {CORRUPT, now}. First step of a rotation:
+--           the session stays readable for grace ms and refuses writes.
+-- 'thaw'    -> {OK, now, deadline} | {NOSESSION, now}. Undoes a freeze.
+-- 'commit'  argv[5] created, argv[6] deadline, argv[7] most deadline (ms),
+--           then name, record pairs -> {OK, now, deadline}
+--           | {SESSIONEXISTS, now} | {CORRUPT, now} | {NOSESSION, now}.
+--           Last step of a rotation: the new session, already populated.
+-- Every op answers {RESENT, now, deadline} when its token is in the log
+-- (the session's current deadline, 0 once it has ended), {UNSURE, now}
+-- and {LATE, now} as write.lua does.
+--
+-- The log survives Start and End on the same key, so a resent End never
+-- ends a session started after it, and a resent Start never restarts one.
+local function session(keys, argv)
+  if not sub then bind() end
+  local key, op, token = keys[1], argv[1], argv[2]
+  local t0, dl = tonumber(argv[3]), tonumber(argv[4])
+  local now = now_ms()
+  local r = pcall('HMGET', key, MARK, LOG)
+  local log, M = '', false
+  if not r.err then
+    log = r[2] or ''
+    M = marker(r[1])
+    if log ~= '' and logged(log, token) then
+      if M and M.st ~= 'E' then return {RESENT, now, M.deadline} end
+      return {RESENT, now, 0}
+    end
+  end
+  if now > dl then return {LATE, now} end
+  local L = logopen(log, now)
+  if t0 <= L.dropped then return {UNSURE, now} end
+  local newlog = logput(L, token, now)
 
-if op == 'start' then
-  local ttl, token = tonumber(ARGV[2]), ARGV[3]
-  if st == 'corrupt' then return {CORRUPT} end
-  if (st == 'live' or st == 'expired') and string.sub(m, 9, 16) == token then return {OK, dl} end
-  if st == 'live' then return {SESSIONEXISTS} end
-  -- none, ended or expired: a fresh hash holding only the marker.
-  redis.call('DEL', key)
-  redis.call('HSET', key, MARK, marker('L', now, token, now + ttl))
-  redis.call('PEXPIRE', key, ttl + GRACE)
-  return {OK, now + ttl}
+  if op == 'end' then
+    -- M false: a key attrcache cannot read, which End clears.
+    if M == nil or (M and not alive(M, now)) then return {NOSESSION, now} end
+    local T = {st = 'E', created = now, deadline = 0, maxdl = 0, count = 0, bytes = 0,
+      nextexp = 0, cycmin = 0, cursor = 0, rotdl = 0}
+    call('DEL', key)
+    call('HSET', key, MARK, enc(T), LOG, newlog)
+    call('PEXPIRE', key, GRACE)
+    return {OK, now}
+  end
+
+  if M == false then return {CORRUPT, now} end
+
+  if op == 'start' or op == 'commit' then
+    if M and alive(M, now) then return {SESSIONEXISTS, now} end
+    local N = {st = 'L', created = now, deadline = 0, maxdl = 0, count = 0, bytes = 0,
+      nextexp = 0, cycmin = 0, cursor = 0, rotdl = 0}
+    local sets = {MARK, false, LOG, newlog}
+    if op == 'start' then
+      local ttl, most = tonumber(argv[5]), tonumber(argv[6])
+      N.deadline = now + ttl
+      if most > 0 then
+        N.maxdl = now + most
+        if N.deadline > N.maxdl then N.deadline = N.maxdl end
+      end
+    else
+      N.created, N.deadline, N.maxdl = tonumber(argv[5]), tonumber(argv[6]), tonumber(argv[7])
+      if N.deadline <= now then return {NOSESSION, now} end
+      for i = 8, #argv - 1, 2 do
+        local name, rec = argv[i], argv[i + 1]
+        sets[#sets + 1] = name
+        sets[#sets + 1] = rec
+        N.count = N.count + 1
+        N.bytes = N.bytes + #name + #rec
+        expiring(N, u48(rec, 14))
+      end
+    end
+    sets[2] = enc(N)
+    call('DEL', key)
+    hcall('HSET', key, sets)
+    call('PEXPIRE', key, N.deadline - now + GRACE)
+    return {OK, now, N.deadline}
+  end
+
+  if not M or not alive(M, now) then return {NOSESSION, now} end
+  more(M)
+  if M.legacy then upgrade(key, M, now) end
+
+  if op == 'thaw' then
+    if M.st ~= 'R' then return {NOSESSION, now} end
+    M.st, M.rotdl = 'L', 0
+    call('HSET', key, MARK, enc(M), LOG, newlog)
+    return {OK, now, M.deadline}
+  end
+
+  -- renew and freeze change a live session only.
+  if M.st ~= 'L' then return {NOSESSION, now} end
+
+  if op == 'renew' then
+    M.deadline = now + tonumber(argv[5])
+    if M.maxdl > 0 and M.deadline > M.maxdl then M.deadline = M.maxdl end
+    call('HSET', key, MARK, enc(M), LOG, newlog)
+    call('PEXPIRE', key, M.deadline - now + GRACE)
+    return {OK, now, M.deadline}
+  end
+
+  if op == 'freeze' then
+    M.st, M.rotdl = 'R', now + tonumber(argv[5])
+    call('HSET', key, MARK, enc(M), LOG, newlog)
+    return {OK, now, M.created, M.deadline, M.maxdl}
+  end
+
+  return redis.error_reply('attrcache: unknown session op')
 end
-
-if op == 'end' then
-  local token = ARGV[2]
-  if st == 'ended' and string.sub(m, 9, 16) == token then return {OK} end
-  if st ~= 'live' then return gone(st) end
-  redis.call('DEL', key)
-  redis.call('HSET', key, MARK, marker('E', now, token, now))
-  redis.call('PEXPIRE', key, 60000)
-  return {OK}
-end
-
-if st ~= 'live' then return gone(st) end
-
-if op == 'renew' then
-  local ttl = tonumber(ARGV[2])
-  redis.call('HSET', key, MARK, string.sub(m, 1, 16) .. p48(now + ttl))
-  redis.call('PEXPIRE', key, ttl + GRACE)
-  return {OK, now + ttl}
-end
-
-if op == 'ttl' then
-  return {OK, dl - now}
-end
-
-return redis.error_reply('attrcache: unknown session op')

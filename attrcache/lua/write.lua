@@ -1,98 +1,156 @@
--- write.lua: Create, Set and Update of one or many attributes, all or
--- nothing.
--- KEYS[1]  session key
--- ARGV[1]  'create' | 'set' | 'update'
--- ARGV[2]  5-byte call token, stored in every record written
--- ARGV[3]  most live attributes the session may hold
--- then per attribute, 4 arguments:
---   name, flags (0..15), expiration, value
---   expiration: ms > 0 relative to now (clamped to the session's
---   deadline), 0 = lives as long as the session, -1 = not given (create:
---   as 0; set/update: keep the attribute's current expiry)
--- -> {OK} | {NOSESSION} | {CORRUPT, names...} | {EXISTS, names...}
---    | {NOTFOUND, names...} | {TOOMANY, live count}
+-- write.lua: every write of attributes, all or nothing.
+-- keys[1]  session key
+-- argv[1]  'c' create | 's' set | 'u' update | 'x' set expiry | 'd' delete
+-- argv[2]  8-byte call token
+-- argv[3]  when the call began, ms, at the earliest (Redis's clock)
+-- argv[4]  the call's deadline, ms: a copy arriving later is not run
+-- argv[5]  most attributes the session may hold
+-- argv[6]  most bytes (names and records) the session may hold
+-- then per attribute:
+--   c, s, u: name, flags (0..15), expiration, value. expiration: ms > 0
+--            from now (clamped to the session's deadline), 0 = lives with
+--            the session, -1 = not given (create: as 0; set and update:
+--            keep the current expiry)
+--   x:       name, expiration ms > 0 (clamped)
+--   d:       name
+-- -> {OK|RESENT, now} | {NOSESSION, now} | {CORRUPT, now, names...}
+--    | {EXISTS, now, names...} | {NOTFOUND, now, names...}
+--    | {TOOMANY, now, count} | {TOOBIG, now, bytes} | {LATE, now} | {UNSURE, now}
 --
--- Checks come first and writes last, so a refused call writes nothing.
--- A record that already holds this call's token, flags and value is this
--- call's own first run (go-redis resent the script after a lost reply): it
--- is left alone and counts as success.
-local key, mode, token = KEYS[1], ARGV[1], ARGV[2]
-local maxn = tonumber(ARGV[3])
-local n = (#ARGV - 3) / 4
-local now = now_ms()
+-- The order matters. A call whose token is in the resend log ran already
+-- (go-redis resent it after a lost reply): it reports RESENT and changes
+-- nothing, whatever happened since. A call that began before the newest
+-- entry the log has dropped might be one of those: UNSURE, nothing done.
+-- A call past its deadline is LATE and not run, so no write lands after
+-- its caller gave up. Then the session, the records and the limits are
+-- checked; only then is anything written, in one HSET (and one HDEL): a
+-- refused call changes no attribute.
+local function write(keys, argv)
+  if not sub then bind() end
+  local key, mode, token = keys[1], argv[1], argv[2]
+  local t0, dl, maxn, maxb = tonumber(argv[3]), tonumber(argv[4]), tonumber(argv[5]), tonumber(argv[6])
+  local per = 4
+  if mode == 'x' then per = 2 elseif mode == 'd' then per = 1 end
+  local n = (#argv - 6) / per
+  local now = now_ms()
 
--- One HMGET reads the marker and every named record: each redis.call
--- from Lua costs about as much as a small command from a client.
-local names = {}
-for i = 1, n do names[i] = ARGV[4 * i] end
-local recs = fetch(key, names, 1)
-if not recs then return {CORRUPT} end
-local st, _, limit = state(recs[1], now)
-if st ~= 'live' then return gone(st) end
+  -- One HMGET reads the marker, the log and every named record.
+  local q = {MARK, LOG}
+  for i = 1, n do q[i + 2] = argv[7 + per * (i - 1)] end
+  local r = hmget(key, q)
+  if not r then return {CORRUPT, now} end
+  local log = r[2] or ''
+  if log ~= '' and logged(log, token) then return {RESENT, now} end
+  local M = marker(r[1])
+  if M == false then return {CORRUPT, now} end
+  if not M or M.st ~= 'L' or M.deadline <= now then return {NOSESSION, now} end
+  if now > dl then return {LATE, now} end
+  local L = logopen(log, now)
+  if t0 <= L.dropped then return {UNSURE, now} end
+  if M.legacy then upgrade(key, M, now) end
 
-local olds, corrupt, refused = {}, {}, {}
-local adds = 0
-for i = 1, n do
-  local b = 4 * i
-  local old = recs[i + 1]
-  if not old then
-    adds = adds + 1
-  elseif not rec_ok(old) then
-    corrupt[#corrupt + 1] = names[i]
-  elseif string.sub(old, 20, 24) == token and string.byte(old, 1) % 16 == tonumber(ARGV[b + 1])
-      and string.sub(old, HDR + 1) == ARGV[b + 3] then
-    -- Checked before expiry: the first run may have given a short expiry
-    -- that has passed by the time go-redis resends.
-    old = 'own'
-  elseif not live(old, now) then
-    old = false
-  end
-  olds[i] = old
-  if mode == 'create' and old and old ~= 'own' then refused[#refused + 1] = names[i] end
-  if mode == 'update' and not old then refused[#refused + 1] = names[i] end
-end
-if #corrupt > 0 then return reply(CORRUPT, corrupt) end
-if #refused > 0 then
-  if mode == 'create' then return reply(EXISTS, refused) end
-  return reply(NOTFOUND, refused)
-end
-
-if adds > 0 then
-  local count = redis.call('HLEN', key) - 1
-  if count + adds > maxn then
-    -- Expired records still count until touched: reclaim them, then count
-    -- again. Rare, and O(session size) only on this path.
-    local mine = {}
-    for i = 1, n do mine[names[i]] = true end
-    local all = redis.call('HGETALL', key)
-    local dead = {}
-    for j = 1, #all, 2 do
-      local f, r = all[j], all[j + 1]
-      if f ~= MARK and not mine[f] and rec_ok(r) and not live(r, now) then dead[#dead + 1] = f end
-    end
-    hcall('HDEL', key, dead)
-    count = count - #dead
-    if count + adds > maxn then return {TOOMANY, count} end
-  end
-end
-
--- Header pieces are bytes: kept ones are copied, not decoded and encoded.
-local nowb, never = p48(now), p48(0)
-local args = {}
-for i = 1, n do
-  local old = olds[i]
-  if old ~= 'own' then
-    local b = 4 * i
-    local exp = tonumber(ARGV[b + 2])
-    local created, at = nowb, never
+  -- Check every record before writing any.
+  local corrupt, refused = {}, {}
+  for i = 1, n do
+    local old = r[i + 2]
     if old then
-      if mode ~= 'create' then created = string.sub(old, 2, 7) end
-      if exp < 0 then at = string.sub(old, 14, 19) end
+      if not hdr(old) then
+        if mode ~= 'd' then corrupt[#corrupt + 1] = q[i + 2] end
+      else
+        local e = u48(old, 14)
+        local live = e == 0 or e > now
+        if mode == 'c' and live then refused[#refused + 1] = q[i + 2] end
+        if (mode == 'u' or mode == 'x') and not live then refused[#refused + 1] = q[i + 2] end
+      end
+    elseif mode == 'u' or mode == 'x' then
+      refused[#refused + 1] = q[i + 2]
     end
-    if exp > 0 then at = p48(clamp(now, exp, limit)) end
-    args[#args + 1] = names[i]
-    args[#args + 1] = string.char(16 + tonumber(ARGV[b + 1])) .. created .. nowb .. at .. token .. ARGV[b + 3]
   end
+  if #corrupt > 0 then return reply(CORRUPT, now, corrupt) end
+  if #refused > 0 then
+    if mode == 'c' then return reply(EXISTS, now, refused) end
+    return reply(NOTFOUND, now, refused)
+  end
+
+  -- One bounded reclaim step when a record may have expired.
+  -- A refused call still keeps what the step did.
+  local stepped
+  if M.nextexp ~= 0 and M.nextexp <= now then
+    local skip = {}
+    for i = 1, n do skip[q[i + 2]] = true end
+    reclaim(key, M, now, skip)
+    stepped = enc(M)
+  end
+  local count0, bytes0 = M.count, M.bytes
+
+  -- Build the new records and the counters.
+  local sets, dels = {MARK, false, LOG, false}, {}
+  local nowb = p48(now)
+  for i = 1, n do
+    local b = 7 + per * (i - 1)
+    local name, old = argv[b], r[i + 2]
+    local h = old and hdr(old)
+    if mode == 'd' then
+      if old then
+        dels[#dels + 1] = name
+        M.count = M.count - 1
+        M.bytes = M.bytes - #name - #old
+      end
+    else
+      local rec, at
+      if mode == 'x' then
+        at = now + tonumber(argv[b + 1])
+        if at > M.deadline then at = M.deadline end
+        rec = char(32 + byte(old, 1) % 16) .. sub(old, 2, 13) .. p48(at) .. sub(old, h + 1)
+      else
+        local e = 0
+        if h then e = u48(old, 14) end
+        local live = h and (e == 0 or e > now)
+        local exp = tonumber(argv[b + 2])
+        local created, atb = nowb, '\0\0\0\0\0\0'
+        at = 0
+        if live and mode ~= 'c' then created = sub(old, 2, 7) end
+        if exp > 0 then
+          at = now + exp
+          if at > M.deadline then at = M.deadline end
+          atb = p48(at)
+        elseif exp < 0 and live then
+          at, atb = e, sub(old, 14, 19)
+        end
+        rec = char(32 + tonumber(argv[b + 1])) .. created .. nowb .. atb .. argv[b + 3]
+      end
+      sets[#sets + 1] = name
+      sets[#sets + 1] = rec
+      if old then
+        M.bytes = M.bytes + #rec - #old
+      else
+        M.count = M.count + 1
+        M.bytes = M.bytes + #name + #rec
+      end
+      expiring(M, at)
+    end
+  end
+
+  -- Limits bind only writes that grow the session, so a session over a
+  -- lowered limit can still shrink.
+  local refusal
+  if M.count > count0 and M.count > maxn then
+    refusal = {TOOMANY, now, count0}
+  elseif M.bytes > bytes0 and M.bytes > maxb then
+    refusal = {TOOBIG, now, bytes0}
+  end
+  if refusal or (mode == 'd' and #dels == 0) then
+    if stepped then call('HSET', key, MARK, stepped) end
+    return refusal or {OK, now}
+  end
+
+  -- A record deleted by a call but never counted (written by something
+  -- other than attrcache) must not drive the counters below zero.
+  if M.count < 0 then M.count = 0 end
+  if M.bytes < 0 then M.bytes = 0 end
+  sets[2] = enc(M)
+  sets[4] = logput(L, token, now)
+  hcall('HSET', key, sets)
+  if #dels > 0 then hcall('HDEL', key, dels) end
+  return {OK, now}
 end
-hcall('HSET', key, args)
-return {OK}
