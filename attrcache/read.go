@@ -264,6 +264,9 @@ func (s *Session) hmget(ctx context.Context, fields []string) ([]any, view, erro
 		return nil, view{}, fmt.Errorf("%w: session marker of type %T", ErrCorrupt, x)
 	}
 	v, err := judge(m, now+bound.Milliseconds())
+	if err == nil {
+		s.seen.Store(v.m.deadline)
+	}
 	return vals, v, err
 }
 
@@ -289,6 +292,9 @@ func (s *Session) hgetall(ctx context.Context) (map[string]string, view, error) 
 		return nil, view{}, fmt.Errorf("%w: session hash has no marker", ErrCorrupt)
 	}
 	v, err := judge(m, now+bound.Milliseconds())
+	if err == nil {
+		s.seen.Store(v.m.deadline)
+	}
 	return all, v, err
 }
 

@@ -187,6 +187,15 @@ type reply struct {
 	payload []any
 }
 
+// payload0 returns the first payload element as an integer.
+func (r reply) payload0() (int64, bool) {
+	if len(r.payload) == 0 {
+		return 0, false
+	}
+	n, ok := r.payload[0].(int64)
+	return n, ok
+}
+
 // exec runs one script on the session's key: directly, or with WithReplicaWait
 // in a pipeline with WAIT. It samples Redis's clock from the reply.
 func (s *Session) exec(ctx context.Context, sc *script, args []any) (reply, error) {

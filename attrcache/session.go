@@ -156,6 +156,11 @@ func (s *Session) runScript(ctx context.Context, sc *script, op any, args []any)
 	args[0], args[1], args[2], args[3] = op, token(), now-bound.Milliseconds()-1, now+w.Milliseconds()
 	rep, err := s.exec(ctx, sc, args)
 	s.evict()
+	if err == nil && (rep.code == stOK || rep.code == stResent) && (sc == writeScript || op == opStart || op == opRenew || op == opCommit || op == opThaw) {
+		if dl, ok := rep.payload0(); ok {
+			s.seen.Store(dl)
+		}
+	}
 	return rep, err
 }
 

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -241,10 +242,24 @@ func (s *Store) Session(sid string) *Session {
 // concurrent use, and holds a digest of the session id, never the id.
 type Session struct {
 	store  *Store
-	keys   [1]string // the Redis key, namespace ":s:" base64url(SHA-256(sid)), as scripts take it
-	digest string    // base64url(SHA-256(sid)), bound into ciphertexts
-	logID  string    // first 4 bytes of the digest, hex: safe to log
-	bad    error     // the id is not one any session can have
+	keys   [1]string    // the Redis key, namespace ":s:" base64url(SHA-256(sid)), as scripts take it
+	digest string       // base64url(SHA-256(sid)), bound into ciphertexts
+	logID  string       // first 4 bytes of the digest, hex: safe to log
+	bad    error        // the id is not one any session can have
+	seen   atomic.Int64 // the session's deadline (ms) in the last reply seen
+}
+
+// Expiry returns the session's expiry as this handle last saw it, in the
+// reply of its last read, write, Start or Renew; ok is false before any.
+// It does no I/O. It lets a caller decide whether a session needs
+// renewing (web middleware renews when half its idle time is gone)
+// without a round trip of its own.
+func (s *Session) Expiry() (t time.Time, ok bool) {
+	ms := s.seen.Load()
+	if ms <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
 }
 
 // Key returns the Redis key holding the session's hash, for operators

@@ -13,7 +13,8 @@
 --            keep the current expiry)
 --   x:       name, expiration ms > 0 (clamped)
 --   d:       name
--- -> {OK|RESENT, now} | {NOSESSION, now} | {CORRUPT, now, names...}
+-- -> {OK|RESENT, now, session deadline (0 when resent after End)}
+--    | {NOSESSION, now} | {CORRUPT, now, names...}
 --    | {EXISTS, now, names...} | {NOTFOUND, now, names...}
 --    | {TOOMANY, now, count} | {TOOBIG, now, bytes} | {LATE, now} | {UNSURE, now}
 --
@@ -40,8 +41,11 @@ local function write(keys, argv)
   local r = hmget(key, q)
   if not r then return {CORRUPT, now} end
   local log = r[2] or ''
-  if log ~= '' and logged(log, token) then return {RESENT, now} end
   local M = marker(r[1])
+  if log ~= '' and logged(log, token) then
+    if M and M.st ~= 'E' then return {RESENT, now, M.deadline} end
+    return {RESENT, now, 0}
+  end
   if M == false then return {CORRUPT, now} end
   if not M or M.st ~= 'L' or M.deadline <= now then return {NOSESSION, now} end
   if now > dl then return {LATE, now} end
@@ -141,7 +145,7 @@ local function write(keys, argv)
   end
   if refusal or (mode == 'd' and #dels == 0) then
     if stepped then call('HSET', key, MARK, stepped) end
-    return refusal or {OK, now}
+    return refusal or {OK, now, M.deadline}
   end
 
   -- A record deleted by a call but never counted (written by something
@@ -152,5 +156,5 @@ local function write(keys, argv)
   sets[4] = logput(L, token, now)
   hcall('HSET', key, sets)
   if #dels > 0 then hcall('HDEL', key, dels) end
-  return {OK, now}
+  return {OK, now, M.deadline}
 end

@@ -1,0 +1,166 @@
+package attrcache
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SessionInfo is what Inspect finds in a session's key: everything an
+// operator needs to answer "what does this session hold, when does it
+// end, and what is wrong with it", and never a value.
+type SessionInfo struct {
+	// Key is the session's Redis key; ID the short digest logs use.
+	Key, ID string
+	// Exists reports whether the key exists at all.
+	Exists bool
+	// State is "live", "rotating" (being moved to a new id), "expired"
+	// (past its deadline; the key lingers briefly), "ended" (a
+	// tombstone), "corrupt" (the key holds something attrcache did not
+	// write), or "none" (no key).
+	State string
+	// Problem says what is wrong when State is "corrupt".
+	Problem string
+	// Created is when the session started (for a tombstone: when it
+	// ended). Expires is its deadline; MaxExpires its absolute lifetime
+	// (zero: none); RotationEnds when a rotating session stops being
+	// readable under this id.
+	Created, Expires, MaxExpires, RotationEnds time.Time
+	// KeyTTL is the key's own time to live in Redis (-1: none).
+	KeyTTL time.Duration
+	// Counted and CountedBytes are the session's counters, which the
+	// limits are checked against; Stored and StoredBytes what the hash
+	// holds. They differ only when something other than attrcache wrote
+	// to the hash, or for a session written before the counters existed.
+	Counted, CountedBytes, Stored, StoredBytes int64
+	// NextReclaim is when the writes' reclaim next looks for expired
+	// records (zero: no record has an expiry).
+	NextReclaim time.Time
+	// ResendLog is the number of recent calls the resend log holds.
+	ResendLog int
+	// Attributes are the attribute fields, sorted by name, expired and
+	// corrupt ones included.
+	Attributes []AttrInfo
+	// Now is Redis's clock, as estimated, when the session was read.
+	Now time.Time
+}
+
+// AttrInfo describes one attribute field without its value.
+type AttrInfo struct {
+	Name string
+	// Size is the field's stored size: name, header and value.
+	Size int
+	// ValueBytes is the stored value's length (the ciphertext's, when
+	// encrypted).
+	ValueBytes                 int
+	Created, Modified, Expires time.Time
+	Encrypted, Expired         bool
+	// Corrupt says why the record cannot be read; empty when it can.
+	Corrupt string
+}
+
+// Inspect reads the session's key with one HGETALL and one PTTL and
+// describes it, whatever state it is in; it never returns a value. It
+// fails only when Redis cannot be read (ErrUnavailable) or sid is
+// invalid (ErrInvalid).
+func (s *Session) Inspect(ctx context.Context) (*SessionInfo, error) {
+	t0 := time.Now()
+	info, err := s.inspect(ctx)
+	return info, s.finish(ctx, call{op: "inspect", start: t0}, err)
+}
+
+func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
+	if s.bad != nil {
+		return nil, s.bad
+	}
+	st := s.store
+	now, _, err := st.clock.ensure(ctx, st.rdb)
+	if err != nil {
+		return nil, err
+	}
+	info := &SessionInfo{Key: s.keys[0], ID: s.logID, Now: time.UnixMilli(now), State: "none"}
+	pipe, err := st.pipeline(ctx, s.keys[0])
+	if err != nil {
+		return nil, err
+	}
+	all := pipe.HGetAll(ctx, s.keys[0])
+	pttl := pipe.PTTL(ctx, s.keys[0])
+	typ := pipe.Type(ctx, s.keys[0])
+	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(all.Err(), "WRONGTYPE") {
+		return nil, unavailable(err)
+	}
+	info.KeyTTL = pttl.Val()
+	switch t := typ.Val(); t {
+	case "none":
+		return info, nil
+	case "hash":
+	default:
+		info.Exists, info.State, info.Problem = true, "corrupt", "the key is a "+t+", not a hash"
+		return info, nil
+	}
+	info.Exists = true
+	hash := all.Val()
+	raw, ok := hash[markerField]
+	if !ok {
+		info.State, info.Problem = "corrupt", "the hash has no session marker"
+	} else if m, err := decodeMarker(raw); err != nil {
+		info.State, info.Problem = "corrupt", err.Error()
+	} else {
+		info.Created, info.Expires, info.MaxExpires = msTime(m.created), msTime(m.deadline), msTime(m.most)
+		info.Counted, info.CountedBytes, info.NextReclaim = m.count, m.bytes, msTime(m.next)
+		switch {
+		case m.state == stateEnded:
+			info.State, info.Expires = "ended", time.Time{}
+		case m.deadline <= now:
+			info.State = "expired"
+		case m.state == stateRotating:
+			info.State, info.RotationEnds = "rotating", msTime(m.rotation)
+		default:
+			info.State = "live"
+		}
+		if m.legacy {
+			info.Problem = "format 1 marker (written before the counters); upgraded by the next write"
+		}
+	}
+	if l, ok := hash[logField]; ok {
+		if li, err := decodeLog(l); err == nil {
+			info.ResendLog = li.entries
+		} else if info.Problem == "" {
+			info.Problem = err.Error()
+		}
+	}
+	for name, v := range hash {
+		if internalField(name) {
+			continue
+		}
+		a := AttrInfo{Name: name, Size: len(name) + len(v)}
+		info.Stored++
+		info.StoredBytes += int64(a.Size)
+		if r, err := decodeRecord(v); err != nil {
+			a.Corrupt = err.Error()
+		} else {
+			a.ValueBytes = len(r.value)
+			a.Created, a.Modified, a.Expires = msTime(r.created), msTime(r.modified), msTime(r.expires)
+			a.Encrypted, a.Expired = r.encrypted(), !r.live(now)
+		}
+		info.Attributes = append(info.Attributes, a)
+	}
+	slices.SortFunc(info.Attributes, func(a, b AttrInfo) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return info, nil
+}
+
+// String summarises the session on one line, for logs.
+func (i *SessionInfo) String() string {
+	return fmt.Sprintf("session %s: %s, %d attributes (%d bytes)", i.ID, i.State, i.Stored, i.StoredBytes)
+}
