@@ -145,9 +145,11 @@ func testExactlyOnce(t *testing.T, b Backend) {
 			},
 		},
 		{
-			name:    "SetExpiryMany",
-			setup:   func(p *attrcache.Session) { must(t, p.CreateMany(ctx, append(one("x", "0"), one("y", "0")...))) },
-			call:    func(s *attrcache.Session) error { return s.SetExpiryMany(ctx, map[string]time.Duration{"x": time.Second, "y": time.Second}) },
+			name:  "SetExpiryMany",
+			setup: func(p *attrcache.Session) { must(t, p.CreateMany(ctx, append(one("x", "0"), one("y", "0")...))) },
+			call: func(s *attrcache.Session) error {
+				return s.SetExpiryMany(ctx, map[string]time.Duration{"x": time.Second, "y": time.Second})
+			},
 			between: func(p *attrcache.Session) { must(t, p.SetExpiry(ctx, "x", time.Hour)) },
 			check: func(t *testing.T, p *attrcache.Session) {
 				if e := get(t, p, "x"); time.Until(e.Expires) < 50*time.Minute {
