@@ -157,22 +157,29 @@ func keysetJSON(data []byte) ([]byte, error) {
 }
 
 // LooksLikeKeyset reports whether s has the shape of what Parse reads:
-// JSON, or base64 whose first bytes decode to JSON, even when truncated
-// or malformed. It does not parse s. Package config uses it to refuse,
-// without echoing it, a keyset typed where the name of a variable or of
-// a file belongs.
+// JSON, or base64 whose first bytes decode to the start of a JSON object
+// ('{', then a quoted member name), even when truncated or malformed. It
+// does not parse s. Package config uses it to refuse, without echoing it,
+// a keyset typed where the name of a variable or of a file belongs.
 func LooksLikeKeyset(s string) bool {
 	t := strings.TrimSpace(s)
 	if strings.HasPrefix(t, "{") {
 		return true
 	}
-	// Eight base64 characters are six bytes: enough to see a '{' after
-	// a little white space, and short enough for a truncated value.
-	if len(t) < 8 {
+	// Sixteen base64 characters are twelve bytes: room for '{', some
+	// white space and the '"' of the first member, which a name or a
+	// path made of base64 characters ("exports/kek.json" decodes to a
+	// '{' too) does not have; and short enough for a truncated value.
+	if len(t) < 16 {
 		return false
 	}
 	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(t[:8]); err == nil && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{")) {
+		b, err := enc.DecodeString(t[:16])
+		if err != nil {
+			continue
+		}
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if rest, ok := bytes.CutPrefix(b, []byte("{")); ok && bytes.HasPrefix(bytes.TrimLeft(rest, " \t\r\n"), []byte(`"`)) {
 			return true
 		}
 	}

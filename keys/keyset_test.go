@@ -289,7 +289,7 @@ func TestLooksLikeKeyset(t *testing.T) {
 		string(js[:20]), // truncated
 		base64.StdEncoding.EncodeToString(js),
 		base64.RawURLEncoding.EncodeToString(js),
-		base64.StdEncoding.EncodeToString(js)[:12],
+		base64.StdEncoding.EncodeToString(js)[:16],
 		base64.StdEncoding.EncodeToString([]byte("\n  " + string(js))),
 		`{"encryptedKeyset": "x"}`,
 	} {
@@ -297,7 +297,12 @@ func TestLooksLikeKeyset(t *testing.T) {
 			t.Errorf("LooksLikeKeyset(%.30q...) = false", s)
 		}
 	}
-	for _, s := range []string{"", "APP_KEYSET", "ATTRCACHE_KEYSET", "/etc/attrcache/kek.json", "kek.json", "s3cretPW", "my keyset"} {
+	for _, s := range []string{
+		"", "APP_KEYSET", "ATTRCACHE_KEYSET", "/etc/attrcache/kek.json", "kek.json", "s3cretPW", "my keyset",
+		// Names and paths of base64 characters whose first bytes decode
+		// to '{'.
+		"exports/keys/kek.json", "ex/keys/kek-2024.json", "exPORTED_KEYSET_1", "ezKEYSET_FOR_APP_1",
+	} {
 		if keys.LooksLikeKeyset(s) {
 			t.Errorf("LooksLikeKeyset(%q) = true", s)
 		}
