@@ -430,13 +430,29 @@ func unknownKeys(v *viper.Viper, path string) []error {
 		if _, isMap := v.Get(k).(map[string]any); group && isMap {
 			continue // an empty section: "redis:" with nothing under it
 		}
-		if group {
+		switch {
+		case group:
 			problems = append(problems, &KeyError{Key: k, Problem: "must be a mapping of settings, not a single value (in " + path + ")"})
-		} else {
+		case !plainKey(k):
+			// A line such as "redis://:password@host: x" makes a key of
+			// a URL; it is not shown, nor is anything else odd.
+			problems = append(problems, &KeyError{Key: "(a key not shown)", Problem: "unknown key with characters no setting has (in " + path + ")"})
+		default:
 			problems = append(problems, &KeyError{Key: k, Problem: "unknown key (in " + path + ")"})
 		}
 	}
 	return problems
+}
+
+// plainKey reports whether k is made only of what setting names are made
+// of: lower-case letters, digits, '_', '-' and '.'.
+func plainKey(k string) bool {
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return k != ""
 }
 
 // checkRaw returns what is wrong with the raw value of a setting, as the

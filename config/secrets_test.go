@@ -28,16 +28,19 @@ type secretSet struct {
 	pieces []string // checked in windows of 12 characters
 }
 
-// leaked returns the first piece of a secret that out shows, or "".
+// leaked returns the first piece of a secret that out shows, or "". Case
+// is ignored: viper lower-cases keys, and a secret that became a key
+// must not show either.
 func (s secretSet) leaked(out string) string {
+	out = strings.ToLower(out)
 	for _, w := range s.whole {
-		if strings.Contains(out, w) {
+		if strings.Contains(out, strings.ToLower(w)) {
 			return w
 		}
 	}
 	for _, p := range s.pieces {
 		for i := 0; i+12 <= len(p); i++ {
-			if strings.Contains(out, p[i:i+12]) {
+			if strings.Contains(out, strings.ToLower(p[i:i+12])) {
 				return p[i : i+12]
 			}
 		}
@@ -201,6 +204,8 @@ func secretCases(f *secretFixtures) []secretCase {
 		{name: "URL in redis.db", environ: []string{"ATTRCACHE_REDIS_DB=" + url}, secrets: pw, says: "whole number"},
 		{name: "URL in a duration", environ: []string{"ATTRCACHE_REDIS_DIAL_TIMEOUT=" + url}, secrets: pw, says: "not a duration"},
 		{name: "URL as an unknown variable", environ: []string{"ATTRCACHE_REDIS_URL=" + url}, secrets: pw, ok: true},
+		{name: "URL as a yaml key", yaml: "redis:\n  " + url + ": x\n", secrets: pw, says: "unknown key"},
+		{name: "URL as a top-level yaml key", yaml: yamlQuote(url) + ": x\n", secrets: pw, says: "unknown key"},
 	}
 }
 
