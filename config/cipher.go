@@ -1,10 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
@@ -17,23 +17,34 @@ func (e Encryption) Encrypted() bool { return e.KeysetFile != "" || e.KeysetEnv 
 
 // NewCipher builds the envelope cipher the encryption.* settings describe:
 // the keyset from encryption.keyset_file or the variable named by
-// encryption.keyset_env, decrypted with the cleartext AEAD keyset in
+// encryption.keyset_env (looked up in the environment Load was given),
+// decrypted with the cleartext AEAD keyset in
 // encryption.master_keyset_file when one is given. It returns nil and no
-// error when no keyset is configured. log receives the warning about key
-// files readable by others (nil: slog.Default).
+// error when no keyset is configured. It first checks the encryption.*
+// settings as Validate does. A keyset of the wrong kind (an AEAD keyset as
+// the keyset, the KEK as the master) is refused with an error wrapping
+// keys.ErrUnsupportedKeyset that names the kind needed and the
+// attrcache-keys command that makes one. Errors name the setting and
+// never hold key material. log receives the warning about key files that
+// every user may read (nil: slog.Default).
 func (c *Config) NewCipher(log *slog.Logger) (attrcache.Cipher, error) {
 	e := c.Encryption
 	if !e.Encrypted() {
 		return nil, nil
 	}
+	p := &problems{c: c}
+	c.checkEncryption(p)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
 	var master tink.AEAD
 	if e.MasterKeysetFile != "" {
 		h, err := keys.ReadFile(e.MasterKeysetFile, nil, log)
 		if err != nil {
-			return nil, fmt.Errorf("encryption.master_keyset_file: %w", err)
+			return nil, fmt.Errorf("config: encryption.master_keyset_file: %w", err)
 		}
-		if master, err = aead.New(h); err != nil {
-			return nil, fmt.Errorf("encryption.master_keyset_file: not an AEAD keyset: %w", err)
+		if master, err = keys.NewAEAD(h); err != nil {
+			return nil, fmt.Errorf("config: encryption.master_keyset_file: %w", err)
 		}
 	}
 	var (
@@ -45,14 +56,17 @@ func (c *Config) NewCipher(log *slog.Logger) (attrcache.Cipher, error) {
 		h, err = keys.ReadFile(e.KeysetFile, master, log)
 	} else {
 		key = "encryption.keyset_env"
-		h, err = keys.ReadEnv(e.KeysetEnv, master)
+		val, _ := c.env(e.KeysetEnv)
+		if h, err = keys.Parse([]byte(val), master); err != nil {
+			err = fmt.Errorf("%w (in $%s)", err, e.KeysetEnv)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+		return nil, fmt.Errorf("config: %s: %w", key, err)
 	}
 	env, err := keys.NewEnvelope(h)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+		return nil, fmt.Errorf("config: %s: %w", key, err)
 	}
 	return env, nil
 }

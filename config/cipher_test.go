@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -112,4 +113,60 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestNewCipherWrongKinds: a keyset of the wrong kind, either way round,
+// says which kind is needed and the command that makes it.
+func TestNewCipherWrongKinds(t *testing.T) {
+	dir := t.TempDir()
+	kekPath := filepath.Join(dir, "kek.json")
+	if err := keys.WriteFile(kekPath, must(keys.Generate()), nil); err != nil {
+		t.Fatal(err)
+	}
+	masterPath := filepath.Join(dir, "master.json")
+	if err := keys.WriteFile(masterPath, must(keys.GenerateAEAD()), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		key     string
+		command string
+	}{
+		{"KEK as master", []string{"ATTRCACHE_ENCRYPTION_KEYSET_FILE=" + kekPath, "ATTRCACHE_ENCRYPTION_MASTER_KEYSET_FILE=" + kekPath},
+			"encryption.master_keyset_file", "attrcache-keys generate -type aead -out FILE"},
+		{"master as KEK", []string{"ATTRCACHE_ENCRYPTION_KEYSET_FILE=" + masterPath},
+			"encryption.keyset_file", "attrcache-keys generate -out FILE"},
+	} {
+		cfg, err := config.LoadWith("", tc.environ)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_, err = cfg.NewCipher(nil)
+		if !errors.Is(err, keys.ErrUnsupportedKeyset) || !strings.Contains(err.Error(), tc.key) ||
+			!strings.Contains(err.Error(), tc.command) || strings.Contains(err.Error(), "factoryutil") {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// TestNewCipherUsesGivenEnvironment: the variable encryption.keyset_env
+// names is read from the environment LoadWith was given, as Validate
+// reads it, not from the process environment.
+func TestNewCipherUsesGivenEnvironment(t *testing.T) {
+	js, err := keys.Marshal(must(keys.Generate()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadWith("", []string{"ATTRCACHE_ENCRYPTION_KEYSET_ENV=ATTRCACHE_TEST_ONLY_KEYSET", "ATTRCACHE_TEST_ONLY_KEYSET=" + string(js)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := cfg.NewCipher(nil); err != nil || c == nil {
+		t.Fatalf("NewCipher: %v, %v", c, err)
+	}
+	// Checked as Validate checks, for a Config changed by hand.
+	cfg.Encryption.KeysetEnv = "NOT_SET_ANYWHERE"
+	_, err = cfg.NewCipher(nil)
+	wantKeyError(t, err, "encryption.keyset_env")
 }

@@ -7,6 +7,7 @@ package config_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -62,8 +63,8 @@ func setGet(t *testing.T, rdb redis.UniversalClient, n int) {
 }
 
 // connectFails checks that Connect refuses c, with an error containing
-// want.
-func connectFails(t *testing.T, c *config.Config, want string) {
+// want, and returns the error.
+func connectFails(t *testing.T, c *config.Config, want string) error {
 	t.Helper()
 	c.Redis.MaxRetries = 0
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -76,6 +77,7 @@ func connectFails(t *testing.T, c *config.Config, want string) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("Connect error %q does not contain %q", err, want)
 	}
+	return err
 }
 
 func TestRedisSingleNodeACL(t *testing.T) {
@@ -102,10 +104,56 @@ func TestRedisSingleNodeACL(t *testing.T) {
 		t.Errorf("db 2 holds %q, %v", got, err)
 	}
 
-	wrong := load(t, "ATTRCACHE_REDIS_ADDRS="+srv.Addr(), "ATTRCACHE_REDIS_USERNAME=app", "ATTRCACHE_REDIS_PASSWORD=nope")
-	connectFails(t, wrong, "WRONGPASS")
+	// Refused credentials are an authentication failure, not
+	// "unreachable", and the error holds no password.
+	wrong := load(t, "ATTRCACHE_REDIS_ADDRS="+srv.Addr(), "ATTRCACHE_REDIS_USERNAME=app", "ATTRCACHE_REDIS_PASSWORD=nope-pw-never-shown")
+	err := connectFails(t, wrong, "WRONGPASS")
+	if !errors.Is(err, config.ErrAuth) || errors.Is(err, config.ErrUnreachable) || !strings.Contains(err.Error(), "authentication failed at "+srv.Addr()) ||
+		strings.Contains(err.Error(), "nope-pw-never-shown") {
+		t.Errorf("wrong password: %v", err)
+	}
 	anonymous := load(t, "ATTRCACHE_REDIS_ADDRS="+srv.Addr())
-	connectFails(t, anonymous, "NOAUTH")
+	if err := connectFails(t, anonymous, "NOAUTH"); !errors.Is(err, config.ErrAuth) {
+		t.Errorf("no password: %v", err)
+	}
+	wrongURL := load(t, "ATTRCACHE_REDIS_ADDRS=redis://app:nope-pw-never-shown@"+srv.Addr())
+	if err := connectFails(t, wrongURL, "WRONGPASS"); !errors.Is(err, config.ErrAuth) ||
+		!strings.Contains(err.Error(), "redis.addrs URL") || strings.Contains(err.Error(), "nope-pw-never-shown") {
+		t.Errorf("wrong password in a URL: %v", err)
+	}
+}
+
+// TestRedisURL connects with a URL as a provider hands it out: user,
+// password and database in the URL, with and without a password.
+func TestRedisURL(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.WithACLUser("app", "app-pass"))
+	c := load(t, "ATTRCACHE_REDIS_ADDRS=redis://app:app-pass@"+srv.Addr()+"/3")
+	setGet(t, connect(t, c), 3)
+	other := srv.Options()
+	other.DB = 3
+	direct := redis.NewClient(other)
+	defer direct.Close()
+	if got, err := direct.Get(context.Background(), "config-test:0").Result(); err != nil || got != "v0" {
+		t.Errorf("db 3 holds %q, %v", got, err)
+	}
+	if s := c.String(); strings.Contains(s, "app-pass") || !strings.Contains(s, "[redacted]") {
+		t.Errorf("String() = %s", s)
+	}
+
+	// The user in the URL, the password from its own key.
+	setGet(t, connect(t, load(t, "ATTRCACHE_REDIS_ADDRS=redis://app@"+srv.Addr(), "ATTRCACHE_REDIS_PASSWORD=app-pass")), 1)
+
+	// Without any password, a server without ACLs.
+	open := redistest.StartServer(t)
+	setGet(t, connect(t, load(t, "ATTRCACHE_REDIS_ADDRS=redis://"+open.Addr())), 1)
+}
+
+func TestConnectUnreachable(t *testing.T) {
+	c := load(t, "ATTRCACHE_REDIS_ADDRS=127.0.0.1:"+strconv.Itoa(freeTCPPort(t)), "ATTRCACHE_REDIS_DIAL_TIMEOUT=500ms")
+	err := connectFails(t, c, "connection refused")
+	if !errors.Is(err, config.ErrUnreachable) || errors.Is(err, config.ErrAuth) || !strings.Contains(err.Error(), c.RedisAddrs()[0]+" (single)") {
+		t.Errorf("closed port: %v", err)
+	}
 }
 
 func TestRedisCluster(t *testing.T) {
@@ -199,6 +247,21 @@ func TestRedisTLS(t *testing.T) {
 	if got, err := srv.Client(t).Get(context.Background(), "config-test:0").Result(); err != nil || got != "v0" {
 		t.Errorf("plain port reads %q, %v", got, err)
 	}
+
+	// A rediss:// URL turns TLS on by itself, with the same CA and
+	// client certificate, and the credentials in the URL.
+	rediss := load(t,
+		"ATTRCACHE_REDIS_ADDRS=rediss://app:app-pass@"+addr,
+		"ATTRCACHE_REDIS_TLS_CA_FILE="+pki.CAFile,
+		"ATTRCACHE_REDIS_TLS_CERT_FILE="+pki.CertFile,
+		"ATTRCACHE_REDIS_TLS_KEY_FILE="+pki.KeyFile,
+	)
+	setGet(t, connect(t, rediss), 1)
+	// The same URL as redis:// speaks plain text to a TLS port.
+	plain := load(t, "ATTRCACHE_REDIS_ADDRS=redis://app:app-pass@"+addr)
+	plain.Redis.DialTimeout = time.Second
+	plain.Redis.ReadTimeout = time.Second
+	connectFails(t, plain, "")
 
 	// The server name is checked against the certificate.
 	connectFails(t, load(t, append(withCert, "ATTRCACHE_REDIS_TLS_SERVER_NAME=wrong.example")...), "certificate")

@@ -11,14 +11,20 @@
 // comma-separated in the environment (ATTRCACHE_REDIS_ADDRS=a:6379,b:6379).
 // Durations are Go duration strings ("500ms", "30s", "24h"); a bare number
 // is refused rather than read as nanoseconds. Unknown keys in the file are
-// refused. example.yaml beside this file lists every key.
+// refused; unknown ATTRCACHE_ variables draw a warning (Warnings).
+// example.yaml beside this file lists every key.
 //
-// Passwords are of type Secret and never show in String, fmt or slog
-// output.
+// redis.addrs takes host:port addresses or redis:// and rediss:// URLs;
+// see Addrs for how a URL combines with the other redis.* keys.
+//
+// No error, log record or printed Config carries a secret, whatever was
+// typed where: passwords are of type Secret, URL passwords in redis.addrs
+// are masked, and the settings that name a keyset (a variable, a file)
+// are never echoed in errors; a keyset typed in their place is refused
+// and said to be one.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -71,20 +77,25 @@ type Config struct {
 	// fromEnv maps each key set from the environment to its variable,
 	// so errors can say where a bad value came from.
 	fromEnv map[string]string
+	// given holds the keys given in the file or the environment.
+	given map[string]bool
 	// lookupEnv reads the environment Load was given; nil means the
 	// process environment.
 	lookupEnv func(string) (string, bool)
+	// warnings are what Warnings returns.
+	warnings []string
 }
 
 // Redis holds the redis.* settings.
 type Redis struct {
 	// Mode is auto, single, cluster or sentinel; see ModeAuto.
 	Mode string `mapstructure:"mode"`
-	// Addrs are host:port addresses: the server, the cluster seed nodes,
-	// or the sentinels. Empty means not configured: NewClient then
-	// connects to DefaultAddr, and a demo may use an embedded server
-	// instead (see RedisConfigured).
-	Addrs []string `mapstructure:"addrs"`
+	// Addrs are the server, the cluster seed nodes, or the sentinels:
+	// host:port addresses or redis:// and rediss:// URLs (see Addrs).
+	// Empty means not configured: NewClient then connects to
+	// DefaultAddr, and a demo may use an embedded server instead (see
+	// RedisConfigured).
+	Addrs Addrs `mapstructure:"addrs" config:"noecho"`
 	// MasterName is the Sentinel master name; setting it selects
 	// Sentinel in auto mode.
 	MasterName string `mapstructure:"master_name"`
@@ -119,16 +130,17 @@ type Redis struct {
 
 // TLS holds the redis.tls.* settings.
 type TLS struct {
-	// Enabled turns TLS on. The file settings below need it.
+	// Enabled turns TLS on, as rediss:// addresses do. The settings below
+	// need one or the other.
 	Enabled bool `mapstructure:"enabled"`
 	// CAFile is a PEM file of the certificates that may sign the
 	// server's; empty means the system roots.
-	CAFile string `mapstructure:"ca_file"`
+	CAFile string `mapstructure:"ca_file" config:"noecho"`
 	// CertFile is the PEM client certificate, for servers that ask for
 	// one; it needs KeyFile.
-	CertFile string `mapstructure:"cert_file"`
+	CertFile string `mapstructure:"cert_file" config:"noecho"`
 	// KeyFile is the PEM private key of CertFile.
-	KeyFile string `mapstructure:"key_file"`
+	KeyFile string `mapstructure:"key_file" config:"noecho"`
 	// ServerName is the name checked in the server's certificate; empty
 	// means the host part of the address dialled.
 	ServerName string `mapstructure:"server_name"`
@@ -173,16 +185,18 @@ type Limits struct {
 
 // Encryption holds the encryption.* settings. Encryption is on when a
 // keyset is configured, in a file or in an environment variable (not
-// both).
+// both). Errors never echo these values: a keyset typed in place of a
+// name or a path is refused as such, unseen.
 type Encryption struct {
 	// KeysetFile is a file holding the Tink keyset.
-	KeysetFile string `mapstructure:"keyset_file"`
+	KeysetFile string `mapstructure:"keyset_file" config:"noecho"`
 	// KeysetEnv is the name of an environment variable holding the Tink
 	// keyset (JSON or base64); the keyset itself is never a setting.
-	KeysetEnv string `mapstructure:"keyset_env"`
-	// MasterKeysetFile is a file holding a cleartext Tink keyset under
-	// which the keyset is encrypted; empty means the keyset is in clear.
-	MasterKeysetFile string `mapstructure:"master_keyset_file"`
+	KeysetEnv string `mapstructure:"keyset_env" config:"noecho"`
+	// MasterKeysetFile is a file holding a cleartext Tink AEAD keyset
+	// under which the keyset is encrypted; empty means the keyset is in
+	// clear. attrcache-keys generate -type aead makes one.
+	MasterKeysetFile string `mapstructure:"master_keyset_file" config:"noecho"`
 }
 
 // Log holds the log.* settings.
@@ -216,11 +230,15 @@ func Default() *Config {
 // Load reads the YAML file at path, then the ATTRCACHE_* variables of the
 // process environment, and returns the validated Config. An empty path
 // means no file: environment and defaults only. The error joins one
-// *KeyError per problem, each naming its key: first every value of the
-// wrong form (unknown key, duration without unit, list for a number...);
-// when there is none, every problem Validate finds. A missing or
-// unreadable file is an error wrapping the os error (fs.ErrNotExist,
-// fs.ErrPermission).
+// *KeyError per problem, each naming its key, all found at once: values
+// of the wrong form (unknown key, duration without unit, list for a
+// number...) and values of the right form that mean something wrong
+// (a port out of range, conflicting settings...). A problem that only
+// follows from a value already refused is left out. A YAML syntax error
+// stops there and names the line that holds it. A missing or unreadable
+// file is an error wrapping the os error (fs.ErrNotExist,
+// fs.ErrPermission). Unknown ATTRCACHE_ variables are not errors; see
+// Warnings.
 func Load(path string) (*Config, error) {
 	return LoadWith(path, os.Environ())
 }
@@ -229,7 +247,7 @@ func Load(path string) (*Config, error) {
 // os.Environ returns them, so tests need not touch the process
 // environment. When a variable occurs twice the last one counts; an empty
 // value counts as unset. encryption.keyset_env is looked up in environ
-// too.
+// too, by Validate and by NewCipher.
 func LoadWith(path string, environ []string) (*Config, error) {
 	v := viper.New()
 	defaults := reflect.ValueOf(Default()).Elem()
@@ -237,17 +255,26 @@ func LoadWith(path string, environ []string) (*Config, error) {
 		v.SetDefault(s.key, defaults.FieldByIndex(s.index).Interface())
 	}
 
+	given := make(map[string]bool)
+	var found []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("config: read config file: %w", err)
 		}
 		file, err := readYAML(data)
+		clear(data)
 		if err != nil {
 			return nil, fmt.Errorf("config: parse %s: %w", path, err)
 		}
 		if err := v.MergeConfigMap(file); err != nil {
 			return nil, fmt.Errorf("config: parse %s: %w", path, err)
+		}
+		found = unknownKeys(v, path)
+		for _, s := range settings() {
+			if v.InConfig(s.key) {
+				given[s.key] = true
+			}
 		}
 	}
 
@@ -259,6 +286,7 @@ func LoadWith(path string, environ []string) (*Config, error) {
 			continue
 		}
 		fromEnv[s.key] = s.env
+		given[s.key] = true
 		if s.typ.Kind() == reflect.Slice {
 			v.Set(s.key, splitList(val))
 		} else {
@@ -267,32 +295,54 @@ func LoadWith(path string, environ []string) (*Config, error) {
 	}
 
 	// Checks on the raw values, before mapstructure's weak decoding can
-	// turn a bare number into nanoseconds or true into "1".
-	var problems []error
-	if path != "" {
-		problems = unknownKeys(v, path)
-	}
+	// turn a bare number into nanoseconds or true into "1". A refused
+	// value is decoded as its default, so that the rest can still be
+	// judged in this round, and Validate leaves out what depends on it.
+	refused := make(map[string]bool)
+	known := viper.New()
 	for _, s := range settings() {
-		if p := checkRaw(s, v.Get(s.key)); p != "" {
-			problems = append(problems, keyError(s.key, fromEnv, p))
+		raw := v.Get(s.key)
+		if p := checkRaw(s, raw); p != "" {
+			found = append(found, keyError(s.key, fromEnv, p))
+			refused[s.key] = true
+			raw = defaults.FieldByIndex(s.index).Interface()
 		}
-	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
+		known.Set(s.key, raw)
 	}
 
-	c := &Config{fromEnv: fromEnv, lookupEnv: env}
-	if err := v.UnmarshalExact(c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	c := &Config{fromEnv: fromEnv, given: given, lookupEnv: env}
+	if err := known.Unmarshal(c); err != nil {
+		// checkRaw lets through only what decodes; the decoder's text
+		// may quote a value, so it is not passed on.
+		return nil, errors.New("config: the settings could not be decoded (a bug: the raw checks should have named the key)")
 	}
 	for i, a := range c.Redis.Addrs {
 		c.Redis.Addrs[i] = strings.TrimSpace(a)
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	p := &problems{c: c, skip: refused}
+	c.validate(p)
+	found = append(found, p.errs...)
+	if len(found) > 0 {
+		return nil, errors.Join(found...)
 	}
+	c.warnings = unknownVariables(environ, c.Encryption.KeysetEnv)
 	return c, nil
 }
+
+// IsSet reports whether key was given in the file or the environment that
+// Load read, rather than left at its default. It is false for every key
+// of a Config built by hand.
+func (c *Config) IsSet(key string) bool { return c.given[key] }
+
+// Warnings returns what Load noticed but did not refuse, one sentence
+// each, for the caller to log: ATTRCACHE_ variables that set no key (a
+// misspelt name would otherwise be ignored without a word), with the key
+// meant when the name is close to one. They name variables, never
+// values. Unknown variables are warnings rather than errors because the
+// ATTRCACHE_ prefix is shared: the variable encryption.keyset_env names
+// (which is not warned about) and a deployment's own variables may use
+// it too.
+func (c *Config) Warnings() []string { return slices.Clone(c.warnings) }
 
 // RedisConfigured reports whether redis.addrs was given (in the file or
 // the environment). When it was not, NewClient connects to DefaultAddr,
@@ -320,6 +370,10 @@ type setting struct {
 	env   string       // "ATTRCACHE_REDIS_DIAL_TIMEOUT"
 	index []int        // reflect field path from Config
 	typ   reflect.Type // field type
+	// noEcho marks a setting whose value errors never show: a secret,
+	// or a name or path where users put key material by mistake (tag
+	// config:"noecho", and every Secret).
+	noEcho bool
 }
 
 var (
@@ -345,42 +399,13 @@ var settings = sync.OnceValue(func() []setting {
 				walk(f.Type, key+".", idx)
 				continue
 			}
-			out = append(out, setting{key: key, env: EnvName(key), index: idx, typ: f.Type})
+			out = append(out, setting{key: key, env: EnvName(key), index: idx, typ: f.Type,
+				noEcho: f.Type == secretType || f.Tag.Get("config") == "noecho"})
 		}
 	}
 	walk(reflect.TypeFor[Config](), "", nil)
 	return out
 })
-
-// readYAML parses a config file into nested maps, leaving out null
-// values: viper lets an empty section ("redis:" with every key commented
-// out) hide the defaults of the keys under it.
-func readYAML(data []byte) (map[string]any, error) {
-	fv := viper.New()
-	fv.SetConfigType("yaml")
-	if err := fv.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, err
-	}
-	out := make(map[string]any)
-	for _, key := range fv.AllKeys() {
-		val := fv.Get(key)
-		if val == nil {
-			continue
-		}
-		m := out
-		parts := strings.Split(key, ".")
-		for _, p := range parts[:len(parts)-1] {
-			next, ok := m[p].(map[string]any)
-			if !ok {
-				next = make(map[string]any)
-				m[p] = next
-			}
-			m = next
-		}
-		m[parts[len(parts)-1]] = val
-	}
-	return out, nil
-}
 
 // unknownKeys refuses keys in the file that are not settings, naming
 // each. UnmarshalExact would refuse them too, but names only the last
@@ -405,58 +430,60 @@ func unknownKeys(v *viper.Viper, path string) []error {
 		if _, isMap := v.Get(k).(map[string]any); group && isMap {
 			continue // an empty section: "redis:" with nothing under it
 		}
-		if group {
+		switch {
+		case group:
 			problems = append(problems, &KeyError{Key: k, Problem: "must be a mapping of settings, not a single value (in " + path + ")"})
-		} else {
+		case !plainKey(k):
+			// A line such as "redis://:password@host: x" makes a key of
+			// a URL; it is not shown, nor is anything else odd.
+			problems = append(problems, &KeyError{Key: "(a key not shown)", Problem: "unknown key with characters no setting has (in " + path + ")"})
+		default:
 			problems = append(problems, &KeyError{Key: k, Problem: "unknown key (in " + path + ")"})
 		}
 	}
 	return problems
 }
 
-// envLookup returns a lookup in environ; the last occurrence of a name
-// counts and empty values count as unset.
-func envLookup(environ []string) func(string) (string, bool) {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, val, ok := strings.Cut(kv, "="); ok {
-			m[k] = val
+// plainKey reports whether k is made only of what setting names are made
+// of: lower-case letters, digits, '_', '-' and '.'.
+func plainKey(k string) bool {
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
 		}
 	}
-	return func(name string) (string, bool) {
-		val := m[name]
-		return val, val != ""
-	}
-}
-
-// splitList splits a comma-separated environment value. Empty items are
-// kept so that validation reports them.
-func splitList(s string) []string {
-	items := strings.Split(s, ",")
-	for i := range items {
-		items[i] = strings.TrimSpace(items[i])
-	}
-	return items
+	return k != ""
 }
 
 // checkRaw returns what is wrong with the raw value of a setting, as the
 // YAML parser or the environment gave it, or "". It is stricter than
 // mapstructure's weak decoding, which would read a bare 30 as 30
-// nanoseconds, an unquoted true password as "1", or 2.5 as 2. The value
-// of a secret is never shown.
+// nanoseconds, an unquoted true password as "1", or 2.5 as 2. It shows a
+// value only through echo, never a list or mapping, and nothing of a
+// noEcho setting.
 func checkRaw(s setting, raw any) string {
 	if raw == nil {
 		return ""
 	}
+	// what names the value in a problem: itself when it may be shown.
+	what := func(v any) string {
+		if s.noEcho || !isScalar(v) {
+			return "the value"
+		}
+		return echo(fmt.Sprint(v))
+	}
 	if str, ok := raw.(string); ok {
-		return checkRawString(s, str)
+		return checkRawString(s, str, what(str))
 	}
 	switch {
 	case s.typ == durationType:
 		if _, ok := raw.(time.Duration); ok { // a default
 			return ""
 		}
-		return fmt.Sprintf("%v is a bare %s; write a duration with a unit such as \"30s\" or \"5m\"", raw, yamlKind(raw))
+		if !isScalar(raw) {
+			return fmt.Sprintf("is a %s, not a duration", yamlKind(raw))
+		}
+		return fmt.Sprintf("%s is a bare %s; write a duration with a unit such as \"30s\" or \"5m\"", what(raw), yamlKind(raw))
 	case s.typ == secretType:
 		if _, ok := raw.(Secret); ok { // a default
 			return ""
@@ -464,60 +491,61 @@ func checkRaw(s setting, raw any) string {
 		if !isScalar(raw) {
 			return fmt.Sprintf("is a %s, not a string", yamlKind(raw))
 		}
-		return fmt.Sprintf("YAML read the value as a %s, not a string; quote it", yamlKind(raw))
+		return fmt.Sprintf("YAML read the value as a %s, not a string; quote it (the value is not shown)", yamlKind(raw))
 	case s.typ.Kind() == reflect.String:
 		if !isScalar(raw) {
 			return fmt.Sprintf("is a %s, not a string", yamlKind(raw))
 		}
-		return fmt.Sprintf("YAML read %v as a %s, not a string; quote it", raw, yamlKind(raw))
+		return fmt.Sprintf("YAML read %s as a %s, not a string; quote it", what(raw), yamlKind(raw))
 	case s.typ.Kind() == reflect.Int:
 		switch raw.(type) {
 		case int, int64, uint64:
 			return ""
 		}
-		return fmt.Sprintf("%v is a %s, not a whole number", raw, yamlKind(raw))
+		return fmt.Sprintf("%s is a %s, not a whole number", what(raw), yamlKind(raw))
 	case s.typ.Kind() == reflect.Bool:
 		if _, ok := raw.(bool); ok {
 			return ""
 		}
-		return fmt.Sprintf("%v is a %s, not true or false", raw, yamlKind(raw))
+		return fmt.Sprintf("%s is a %s, not true or false", what(raw), yamlKind(raw))
 	case s.typ.Kind() == reflect.Slice:
 		switch items := raw.(type) {
-		case []string:
+		case []string, Addrs:
 			return ""
 		case []any:
 			for i, item := range items {
 				if _, ok := item.(string); !ok {
-					return fmt.Sprintf("item %d: YAML read %v as a %s, not a string", i, item, yamlKind(item))
+					return fmt.Sprintf("item %d: YAML read %s as a %s, not a string", i, what(item), yamlKind(item))
 				}
 			}
 			return ""
 		}
-		return fmt.Sprintf("%v is a %s, not a list", raw, yamlKind(raw))
+		return fmt.Sprintf("is a %s, not a list", yamlKind(raw))
 	}
 	return ""
 }
 
 // checkRawString checks a string value, as the environment always gives
-// and as YAML gives quoted or non-numeric scalars.
-func checkRawString(s setting, str string) string {
+// and as YAML gives quoted or non-numeric scalars; what is how a problem
+// names the value.
+func checkRawString(s setting, str, what string) string {
 	switch {
 	case s.typ == durationType:
 		// "30" is refused rather than read as 30ns, and so is "0"
 		// (write "0s").
 		if _, err := strconv.ParseFloat(str, 64); err == nil {
-			return fmt.Sprintf("%q has no unit; write a duration such as \"30s\" or \"5m\"", str)
+			return fmt.Sprintf("%s has no unit; write a duration such as \"30s\" or \"5m\"", what)
 		}
 		if _, err := time.ParseDuration(str); err != nil {
-			return fmt.Sprintf("%q is not a duration; write one such as \"30s\" or \"5m\"", str)
+			return fmt.Sprintf("%s is not a duration; write one such as \"30s\" or \"5m\"", what)
 		}
 	case s.typ.Kind() == reflect.Int:
 		if _, err := strconv.Atoi(str); err != nil {
-			return fmt.Sprintf("%q is not a whole number", str)
+			return fmt.Sprintf("%s is not a whole number", what)
 		}
 	case s.typ.Kind() == reflect.Bool:
 		if _, err := strconv.ParseBool(str); err != nil {
-			return fmt.Sprintf("%q is not true or false", str)
+			return fmt.Sprintf("%s is not true or false", what)
 		}
 	}
 	return ""

@@ -443,3 +443,47 @@ func TestListFromEnvironmentKeepsEmptyItems(t *testing.T) {
 		t.Errorf("got %v", ke)
 	}
 }
+
+// TestProblemsReportedInOneRound: values of the wrong form and values
+// that mean something wrong are reported together, from the file and the
+// environment, and a problem that would only judge a refused value's
+// default is left out.
+func TestProblemsReportedInOneRound(t *testing.T) {
+	path := writeFile(t, "c.yaml", `
+redis:
+  addrs: [nohost]
+  pool_size: -1
+  dial_timeout: 30
+  tls:
+    enabled: maybe
+    ca_file: /etc/ssl/ca.pem
+attrcache:
+  session_ttl: 0s
+  limits:
+    max_batch: lots
+loglevel: debug
+`)
+	_, err := config.LoadWith(path, []string{"ATTRCACHE_LOG_FORMAT=xml", "ATTRCACHE_REDIS_DB=x"})
+	want := []string{
+		"attrcache.limits.max_batch", // wrong form
+		"attrcache.session_ttl",      // wrong meaning
+		"log.format",                 // wrong meaning, from the environment
+		"loglevel",                   // unknown key
+		"redis.addrs",                // wrong meaning
+		"redis.db",                   // wrong form, from the environment
+		"redis.dial_timeout",         // wrong form
+		"redis.pool_size",            // wrong meaning
+		"redis.tls.enabled",          // wrong form
+	}
+	if got := errorKeys(err); !slices.Equal(got, want) {
+		t.Fatalf("keys named %q, want %q; error:\n%v", got, want, err)
+	}
+	// redis.tls.ca_file is not reported as "set but TLS is off": TLS was
+	// asked for with a value that could not be read.
+	if strings.Contains(err.Error(), "redis.tls.ca_file") {
+		t.Errorf("a problem judged on a refused value's default:\n%v", err)
+	}
+	if n := len(keyErrors(err)); n != len(want) {
+		t.Errorf("%d problems for %d keys:\n%v", n, len(want), err)
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
+
+	"github.com/attrcache/attrcache/keys"
 )
 
 // Secret is a setting that must never be printed: a password. Every way
@@ -48,3 +51,18 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.St
 
 // MarshalText returns the masked value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// echo returns a value as an error may show it: quoted, with the
+// password of a URL masked, and replaced altogether when it looks like
+// key material (a keyset, a PEM block) or holds '@' outside a URL. It is
+// the last guard for settings that are not secret, since users type
+// secrets into the wrong setting too.
+func echo(v string) string {
+	switch {
+	case keys.LooksLikeKeyset(v) || strings.Contains(v, "-----BEGIN"):
+		return "(a value that looks like key material, not shown)"
+	case strings.Contains(v, "://") || strings.Contains(v, "@"):
+		return strconv.Quote(redactAddr(v))
+	}
+	return strconv.Quote(v)
+}

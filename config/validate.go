@@ -5,13 +5,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
+	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/keys"
 )
 
 // ErrInvalid is wrapped by every validation problem, so callers can test
@@ -20,8 +20,11 @@ var ErrInvalid = errors.New("config: invalid configuration")
 
 // KeyError is one problem with one setting. Load and Validate return one
 // KeyError per problem, joined with errors.Join. Its text names the key
-// and, when the value came from the environment, the variable; it never
-// holds a password.
+// and, when the value came from the environment, the variable. It never
+// holds a secret: the values of passwords, of redis.addrs passwords and
+// of the settings that name keysets and private keys are never shown,
+// and any value shown is masked when it looks like key material or a
+// URL with a password.
 type KeyError struct {
 	Key     string // the key, such as "redis.dial_timeout"
 	Env     string // the environment variable that set it, or ""
@@ -49,10 +52,23 @@ func keyError(key string, fromEnv map[string]string, problem string) error {
 type problems struct {
 	c    *Config
 	errs []error
+	// skip holds keys whose values Load already refused (and replaced by
+	// defaults): a problem about such a key, or naming one, would judge
+	// the default rather than what was written, and is left out.
+	skip map[string]bool
 }
 
 func (p *problems) add(key, format string, args ...any) {
-	p.errs = append(p.errs, keyError(key, p.c.fromEnv, fmt.Sprintf(format, args...)))
+	problem := fmt.Sprintf(format, args...)
+	if p.skip[key] {
+		return
+	}
+	for k := range p.skip {
+		if strings.Contains(problem, k) {
+			return
+		}
+	}
+	p.errs = append(p.errs, keyError(key, p.c.fromEnv, problem))
 }
 
 // Validate checks every setting and returns all problems found, joined,
@@ -61,11 +77,15 @@ func (p *problems) add(key, format string, args ...any) {
 // they are there and well formed, and looks up encryption.keyset_env.
 func (c *Config) Validate() error {
 	p := &problems{c: c}
+	c.validate(p)
+	return errors.Join(p.errs...)
+}
+
+func (c *Config) validate(p *problems) {
 	c.checkRedis(p)
 	c.checkStore(p)
 	c.checkEncryption(p)
 	c.checkLog(p)
-	return errors.Join(p.errs...)
 }
 
 // ResolvedMode returns the Redis shape the settings select: ModeSingle,
@@ -86,27 +106,18 @@ func (r *Redis) ResolvedMode() string {
 	}
 }
 
-// checkRedis checks the redis.* settings and returns the TLS
-// configuration they describe (nil without TLS).
-func (c *Config) checkRedis(p *problems) *tls.Config {
+// checkRedis checks the redis.* settings and returns what they resolve
+// to and the TLS configuration they describe (nil without TLS).
+func (c *Config) checkRedis(p *problems) (endpoint, *tls.Config) {
 	r := &c.Redis
 	mode := strings.ToLower(r.Mode)
 	switch mode {
 	case "", ModeAuto, ModeSingle, ModeCluster, ModeSentinel:
 	default:
-		p.add("redis.mode", "%q is not one of auto, single, cluster, sentinel", r.Mode)
+		p.add("redis.mode", "%s is not one of auto, single, cluster, sentinel", echo(r.Mode))
 	}
 
-	seen := make(map[string]bool)
-	for i, a := range r.Addrs {
-		if prob := checkAddr(a); prob != "" {
-			p.add("redis.addrs", "item %d: %s", i, prob)
-		} else if seen[a] {
-			p.add("redis.addrs", "%q is listed twice", a)
-		}
-		seen[a] = true
-	}
-
+	ep := c.resolveRedis(p)
 	resolved := r.ResolvedMode()
 	switch {
 	case mode == ModeSingle && len(r.Addrs) > 1:
@@ -114,7 +125,7 @@ func (c *Config) checkRedis(p *problems) *tls.Config {
 	case resolved == ModeSentinel && r.MasterName == "":
 		p.add("redis.master_name", "required when redis.mode is sentinel")
 	case resolved != ModeSentinel && r.MasterName != "":
-		p.add("redis.master_name", "is only for Sentinel, but redis.mode is %s", r.Mode)
+		p.add("redis.master_name", "is only for Sentinel, but redis.mode is %s", echo(r.Mode))
 	}
 	if resolved == ModeSentinel && len(r.Addrs) == 0 {
 		p.add("redis.addrs", "Sentinel needs the sentinel addresses (host:port, usually port 26379)")
@@ -152,36 +163,14 @@ func (c *Config) checkRedis(p *problems) *tls.Config {
 	if r.MaxRetries < 0 {
 		p.add("redis.max_retries", "must not be negative (0 disables retries), got %d", r.MaxRetries)
 	}
-	return checkTLS(&r.TLS, p)
-}
-
-// checkAddr returns what is wrong with a host:port address, or "".
-func checkAddr(a string) string {
-	if a == "" {
-		return "empty address"
-	}
-	if strings.ContainsAny(a, " \t\r\n") {
-		return fmt.Sprintf("%q contains white space", a)
-	}
-	_, port, err := net.SplitHostPort(a)
-	if err != nil {
-		var ae *net.AddrError
-		if errors.As(err, &ae) && ae.Err == "missing port in address" {
-			return fmt.Sprintf("%q has no port (want host:port)", a)
-		}
-		return fmt.Sprintf("%q is not host:port: %v", a, err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Sprintf("%q: port %q is not a number from 1 to 65535", a, port)
-	}
-	return ""
+	return ep, checkTLS(&r.TLS, ep.tls, p)
 }
 
 // checkTLS checks the redis.tls.* settings, reading the files, and
-// returns the tls.Config they describe, or nil when TLS is off or a
-// problem was found.
-func checkTLS(t *TLS, p *problems) *tls.Config {
-	if !t.Enabled {
+// returns the tls.Config they describe, or nil when TLS is off (on is
+// redis.tls.enabled or rediss:// addresses) or a problem was found.
+func checkTLS(t *TLS, on bool, p *problems) *tls.Config {
+	if !on {
 		for _, s := range []struct {
 			key string
 			set bool
@@ -193,7 +182,7 @@ func checkTLS(t *TLS, p *problems) *tls.Config {
 			{"redis.tls.insecure_skip_verify", t.InsecureSkipVerify},
 		} {
 			if s.set {
-				p.add(s.key, "is set but redis.tls.enabled is false")
+				p.add(s.key, "is set but redis.tls.enabled is false (and redis.addrs has no rediss:// URL)")
 			}
 		}
 		return nil
@@ -206,12 +195,10 @@ func checkTLS(t *TLS, p *problems) *tls.Config {
 		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // an explicit, documented test-only setting
 	}
 	if t.CAFile != "" {
-		if pem, err := os.ReadFile(t.CAFile); err != nil {
-			p.add("redis.tls.ca_file", "cannot read: %v", err)
-		} else {
+		if pem, err := readNamedFile(p, "redis.tls.ca_file", t.CAFile); err == nil {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				p.add("redis.tls.ca_file", "%s holds no PEM certificate", t.CAFile)
+				p.add("redis.tls.ca_file", "the file it names holds no PEM certificate")
 			}
 			conf.RootCAs = pool
 		}
@@ -222,14 +209,8 @@ func checkTLS(t *TLS, p *problems) *tls.Config {
 	case t.KeyFile != "" && t.CertFile == "":
 		p.add("redis.tls.key_file", "is set but redis.tls.cert_file is not")
 	case t.CertFile != "":
-		certPEM, certErr := os.ReadFile(t.CertFile)
-		if certErr != nil {
-			p.add("redis.tls.cert_file", "cannot read: %v", certErr)
-		}
-		keyPEM, keyErr := os.ReadFile(t.KeyFile)
-		if keyErr != nil {
-			p.add("redis.tls.key_file", "cannot read: %v", keyErr)
-		}
+		certPEM, certErr := readNamedFile(p, "redis.tls.cert_file", t.CertFile)
+		keyPEM, keyErr := readNamedFile(p, "redis.tls.key_file", t.KeyFile)
 		if certErr == nil && keyErr == nil {
 			// The error names no key material.
 			cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -238,11 +219,49 @@ func checkTLS(t *TLS, p *problems) *tls.Config {
 			}
 			conf.Certificates = []tls.Certificate{cert}
 		}
+		clear(keyPEM)
 	}
 	if len(p.errs) > before {
 		return nil
 	}
 	return conf
+}
+
+// readNamedFile reads the file a setting names (a keyset, TLS material).
+// Its problems never show the setting's value, which may be key material
+// typed where the path belongs: such a value is said to be one, and a
+// file that cannot be read is reported without its path.
+func readNamedFile(p *problems, key, path string) ([]byte, error) {
+	var problem string
+	switch {
+	case keys.LooksLikeKeyset(path):
+		problem = "holds a keyset, not the path of a file; write the keyset to a file and give its path here (the value is not shown)"
+	case strings.Contains(path, "-----BEGIN"):
+		problem = "holds PEM data, not the path of a file; write it to a file and give its path here (the value is not shown)"
+	}
+	if problem != "" {
+		p.add(key, "%s", problem)
+		return nil, errors.New(problem)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		p.add(key, "cannot read the file it names: %v", bareError(err))
+		return nil, err
+	}
+	if len(data) == 0 {
+		p.add(key, "the file it names is empty")
+		return nil, errors.New("empty")
+	}
+	return data, nil
+}
+
+// bareError strips the path from an os error.
+func bareError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func (c *Config) checkStore(p *problems) {
@@ -318,34 +337,28 @@ func (c *Config) checkEncryption(p *problems) {
 		p.add("encryption.keyset_file", "is set together with encryption.keyset_env; set one")
 	}
 	if e.KeysetFile != "" {
-		checkReadable(p, "encryption.keyset_file", e.KeysetFile)
+		data, _ := readNamedFile(p, "encryption.keyset_file", e.KeysetFile)
+		clear(data)
 	}
 	if e.KeysetEnv != "" {
-		if strings.ContainsAny(e.KeysetEnv, "= \t\r\n") {
-			p.add("encryption.keyset_env", "%q is not an environment variable name", e.KeysetEnv)
-		} else if _, ok := c.env(e.KeysetEnv); !ok {
-			p.add("encryption.keyset_env", "environment variable %s is not set or empty", e.KeysetEnv)
+		switch {
+		case keys.LooksLikeKeyset(e.KeysetEnv):
+			p.add("encryption.keyset_env", "holds a keyset, not the name of a variable; put the keyset in a variable and name the variable here (the value is not shown)")
+		case !validEnvName(e.KeysetEnv):
+			p.add("encryption.keyset_env", "is not the name of an environment variable: letters, digits and '_', not starting with a digit (the value is not shown)")
+		default:
+			if _, ok := c.env(e.KeysetEnv); !ok {
+				p.add("encryption.keyset_env", "environment variable %s is not set or empty", e.KeysetEnv)
+			}
 		}
 	}
 	if e.MasterKeysetFile != "" {
 		if e.KeysetFile == "" && e.KeysetEnv == "" {
 			p.add("encryption.master_keyset_file", "is set but there is no keyset to decrypt (set encryption.keyset_file or encryption.keyset_env)")
 		}
-		checkReadable(p, "encryption.master_keyset_file", e.MasterKeysetFile)
+		data, _ := readNamedFile(p, "encryption.master_keyset_file", e.MasterKeysetFile)
+		clear(data)
 	}
-}
-
-// checkReadable checks that the file exists, can be read and is not
-// empty. Its contents are not kept.
-func checkReadable(p *problems, key, path string) {
-	data, err := os.ReadFile(path)
-	switch {
-	case err != nil:
-		p.add(key, "cannot read: %v", err)
-	case len(data) == 0:
-		p.add(key, "%s is empty", path)
-	}
-	clear(data)
 }
 
 // env looks up an environment variable in the environment Load was given,
@@ -360,11 +373,11 @@ func (c *Config) env(name string) (string, bool) {
 
 func (c *Config) checkLog(p *problems) {
 	if _, ok := parseLevel(c.Log.Level); !ok {
-		p.add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+		p.add("log.level", "%s is not one of debug, info, warn, error", echo(c.Log.Level))
 	}
 	switch strings.ToLower(c.Log.Format) {
 	case "text", "json":
 	default:
-		p.add("log.format", "%q is not one of text, json", c.Log.Format)
+		p.add("log.format", "%s is not one of text, json", echo(c.Log.Format))
 	}
 }

@@ -80,7 +80,7 @@ func TestValidationProblems(t *testing.T) {
 		{"unreadable keyset", func(c *config.Config) { c.Encryption.KeysetFile = missing }, "encryption.keyset_file", "cannot read"},
 		{"empty keyset", func(c *config.Config) { c.Encryption.KeysetFile = empty }, "encryption.keyset_file", "empty"},
 		{"keyset env unset", func(c *config.Config) { c.Encryption.KeysetEnv = "ATTRCACHE_TEST_NO_SUCH_VARIABLE" }, "encryption.keyset_env", "not set"},
-		{"keyset env bad name", func(c *config.Config) { c.Encryption.KeysetEnv = "A=B" }, "encryption.keyset_env", "not an environment variable name"},
+		{"keyset env bad name", func(c *config.Config) { c.Encryption.KeysetEnv = "A=B" }, "encryption.keyset_env", "not the name of an environment variable"},
 		{"master without keyset", func(c *config.Config) { c.Encryption.MasterKeysetFile = keyset }, "encryption.master_keyset_file", "no keyset"},
 		{"unreadable master", func(c *config.Config) {
 			c.Encryption = config.Encryption{KeysetFile: keyset, MasterKeysetFile: missing}

@@ -55,8 +55,8 @@ func newKEK(e *keyset.Entry, typeURL string) (*kek, error) {
 	id := e.KeyID()
 	dk, ok := e.Key().(*prfbasedkeyderivation.Key)
 	if !ok {
-		return nil, fmt.Errorf("%w: key %d is %s; the envelope needs %s keys (HKDF-SHA256 PRF deriving AES256_GCM keys, as made by keys.Generate or attrcache-keys generate); an AEAD keyset can serve as the master that encrypts such a keyset instead",
-			ErrUnsupportedKeyset, id, typeURL, derivationKeyType)
+		return nil, fmt.Errorf("%w: key %d is %s; the envelope needs %s keys (HKDF-SHA256 PRF deriving AES256_GCM keys): make such a keyset with '%s' (an AEAD keyset can serve as the master that encrypts it instead)",
+			ErrUnsupportedKeyset, id, typeURL, derivationKeyType, kekCommand)
 	}
 	prfKey, ok := dk.PRFKey().(*hkdfprf.Key)
 	if !ok {

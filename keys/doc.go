@@ -10,13 +10,18 @@
 // environment variable holding the JSON or base64 of it (ReadEnv) or bytes
 // (Parse); any of them may be a keyset encrypted under a master AEAD, the
 // way a cloud KMS key protects it. The master is any tink.AEAD, so a KMS
-// client plugs in without this package depending on a cloud SDK. Generate,
-// Rotate, Add, Promote, Disable, Enable and List manage the keys; the
+// client plugs in without this package depending on a cloud SDK; on disk
+// it is an AEAD keyset (GenerateAEAD, NewAEAD). Generate, Rotate, Add,
+// Promote, Disable, Enable, Destroy and List manage the keys; the
 // attrcache-keys command does the same from a shell.
 //
-// Files are written 0600, atomically (temporary file, then rename). A key
-// file whose permissions are wider than 0600 is read, with a warning in the
-// log. Neither errors nor logs ever carry key material or plaintext.
+// Files are replaced atomically (temporary file in the same directory,
+// then rename). A symbolic link is written through: the file it points to
+// is replaced, the link stays. A file keeps its mode and owner, so a
+// keyset shared with a service's group (0640) stays so; new files are
+// 0600, and read-only files are refused. A key file that every user may
+// read is read, with a warning in the log. Neither errors nor logs ever
+// carry key material or plaintext.
 //
 // # The envelope: one data key per session
 //
@@ -94,5 +99,7 @@
 // With many processes, Add the key first and roll the keyset out, then
 // Promote it, so no process meets a value sealed under a key it does not
 // know yet. Disable a key only after the values it sealed have expired or
-// been rewritten; their Decrypt then fails with ErrKeyDisabled.
+// been rewritten; their Decrypt then fails with ErrKeyDisabled. A key that
+// leaked is destroyed instead (Destroy): its material leaves the keyset
+// for good, its id stays, so Decrypt still says which key a value needed.
 package keys

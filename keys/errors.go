@@ -29,13 +29,18 @@ var (
 	// type found and the one expected.
 	ErrUnsupportedKeyset = errors.New("keys: unsupported keyset")
 
-	// ErrKeyNotFound is returned by Promote, Disable and Enable when the
-	// keyset has no key with the given id.
+	// ErrKeyNotFound is returned by Promote, Disable, Enable and Destroy
+	// when the keyset has no key with the given id; the error text lists
+	// the ids it does hold.
 	ErrKeyNotFound = errors.New("keys: no such key")
 
-	// ErrPrimary is returned by Disable when asked to disable the primary
-	// key: promote another key first.
+	// ErrPrimary is returned by Disable and Destroy when asked to disable
+	// or destroy the primary key: promote another key first.
 	ErrPrimary = errors.New("keys: key is the primary")
+
+	// ErrDestroyed is returned by Enable, Promote and Disable for a key
+	// that Destroy has destroyed: its key material is gone for good.
+	ErrDestroyed = errors.New("keys: key is destroyed")
 )
 
 // decryptError reports why a ciphertext did not open. It is ErrDecrypt,

@@ -7,19 +7,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
+	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 	"github.com/tink-crypto/tink-go/v2/tink"
 )
 
-// FileMode is the mode WriteFile gives keyset files, and the widest mode
-// ReadFile accepts without a warning.
+// FileMode is the mode WriteFile gives a new keyset file. A file that
+// exists keeps its own mode.
 const FileMode os.FileMode = 0o600
+
+// worldBits are the permission bits of "other" users. ReadFile warns
+// about a keyset file that has any of them; group bits are a deliberate
+// way to let a service's group read the keyset.
+const worldBits os.FileMode = 0o007
 
 // maxKeysetBytes bounds what ReadFile and Parse accept; a keyset of a
 // hundred keys is a few tens of kilobytes.
@@ -29,8 +37,11 @@ const maxKeysetBytes = 4 << 20
 // URL alphabet, padded or not). With a nil master the keyset must be in
 // cleartext; otherwise it must be a Tink encrypted keyset, which master
 // (any tink.AEAD, for example a KMS client's) decrypts with empty
-// associated data, as Tink's tools write them. Errors say what is wrong
-// (not JSON, encrypted but no master, ...) but never quote the input.
+// associated data, as Tink's tools write them. Destroyed keys load
+// whether their key data was emptied (as Tink for Go and C++ write them)
+// or left out (as Tink for Java and tinkey write them). Errors say what is
+// wrong (not JSON, encrypted but no master, ...) but never quote the
+// input.
 func Parse(data []byte, master tink.AEAD) (*keyset.Handle, error) {
 	if len(data) > maxKeysetBytes {
 		return nil, fmt.Errorf("keys: keyset is over %d bytes", maxKeysetBytes)
@@ -60,29 +71,64 @@ func Parse(data []byte, master tink.AEAD) (*keyset.Handle, error) {
 			return nil, errors.New("keys: JSON is not a Tink keyset (no key field)")
 		}
 	}
+	// Tink's JSON reader reports protojson errors, whose text may quote
+	// the input; they are never passed on.
 	r := keyset.NewJSONReader(bytes.NewReader(js))
-	var h *keyset.Handle
+	var ks *tinkpb.Keyset
 	if master != nil {
-		// Parsed apart from decryption so that a JSON error, whose text
-		// may quote the input, is never passed on, while the master's
-		// error (a KMS denying access, say) is.
 		eks, err := r.ReadEncrypted()
 		if err != nil {
 			return nil, errors.New("keys: malformed Tink encrypted keyset JSON")
 		}
-		h, err = keyset.Read(&keyset.MemReaderWriter{EncryptedKeyset: eks}, master)
+		// Decrypted here rather than by keyset.Read so that destroyed
+		// keys can be mended (see handleOf) before Tink validates them.
+		// The master's own error (a KMS denying access, say) is passed on.
+		plain, err := master.Decrypt(eks.GetEncryptedKeyset(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("keys: cannot decrypt keyset with the master AEAD (is it the one that encrypted it?): %v", err)
 		}
-	} else {
-		// insecurecleartextkeyset reports JSON errors without their text.
-		h, err = insecurecleartextkeyset.Read(r)
+		ks, err = keyset.NewBinaryReader(bytes.NewReader(plain)).Read()
+		clear(plain)
 		if err != nil {
-			return nil, fmt.Errorf("keys: cannot read keyset: %v", err)
+			return nil, errors.New("keys: the master AEAD decrypted the keyset, but it is not a Tink keyset")
 		}
+	} else if ks, err = r.Read(); err != nil {
+		return nil, errors.New("keys: malformed Tink keyset JSON")
+	}
+	h, err := handleOf(ks)
+	if err != nil {
+		return nil, err
 	}
 	if h.Len() == 0 {
 		return nil, errors.New("keys: keyset has no keys")
+	}
+	return h, nil
+}
+
+// handleOf returns a handle of the cleartext keyset ks. Tink for Go
+// refuses a key without key data, which is how Tink for Java writes a
+// destroyed key; such keys get empty key data, which is how Tink for Go
+// writes one, so that keysets from either load.
+func handleOf(ks *tinkpb.Keyset) (*keyset.Handle, error) {
+	if len(ks.GetKey()) == 0 {
+		return nil, errors.New("keys: keyset has no keys")
+	}
+	for _, k := range ks.GetKey() {
+		if k.GetStatus() == tinkpb.KeyStatusType_DESTROYED && k.GetKeyData() == nil {
+			k.KeyData = &tinkpb.KeyData{}
+		}
+	}
+	var buf bytes.Buffer
+	if err := keyset.NewBinaryWriter(&buf).Write(ks); err != nil {
+		return nil, errors.New("keys: cannot serialize keyset")
+	}
+	serialized := buf.Bytes()
+	defer clear(serialized)
+	h, err := insecurecleartextkeyset.Read(keyset.NewBinaryReader(bytes.NewReader(serialized)))
+	if err != nil {
+		// Tink's validation errors name key ids and statuses, not
+		// material.
+		return nil, fmt.Errorf("keys: cannot read keyset: %v", err)
 	}
 	return h, nil
 }
@@ -110,10 +156,42 @@ func keysetJSON(data []byte) ([]byte, error) {
 	return nil, errors.New("keys: keyset is neither Tink JSON nor base64 of it")
 }
 
+// LooksLikeKeyset reports whether s has the shape of what Parse reads:
+// JSON, or base64 whose first bytes decode to the start of a JSON object
+// ('{', then a quoted member name), even when truncated or malformed. It
+// does not parse s. Package config uses it to refuse, without echoing it,
+// a keyset typed where the name of a variable or of a file belongs.
+func LooksLikeKeyset(s string) bool {
+	t := strings.TrimSpace(s)
+	if strings.HasPrefix(t, "{") {
+		return true
+	}
+	// Sixteen base64 characters are twelve bytes: room for '{', some
+	// white space and the '"' of the first member, which a name or a
+	// path made of base64 characters ("exports/kek.json" decodes to a
+	// '{' too) does not have; and short enough for a truncated value.
+	if len(t) < 16 {
+		return false
+	}
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(t[:16])
+		if err != nil {
+			continue
+		}
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if rest, ok := bytes.CutPrefix(b, []byte("{")); ok && bytes.HasPrefix(bytes.TrimLeft(rest, " \t\r\n"), []byte(`"`)) {
+			return true
+		}
+	}
+	return false
+}
+
 // ReadFile reads a keyset file in Tink's JSON form (see Parse; master nil
-// for a cleartext keyset). A file whose permissions are wider than FileMode
-// is read all the same, and a WARNING naming the path and mode is logged
-// to log, or to slog.Default when log is nil.
+// for a cleartext keyset), following symbolic links. A file that every
+// user may read or write (any of the permission bits 0007) is read all the
+// same, and a WARNING naming the path and mode is logged to log, or to
+// slog.Default when log is nil; group permissions draw no warning, since
+// they are how a service's group is let in.
 func ReadFile(path string, master tink.AEAD, log *slog.Logger) (*keyset.Handle, error) {
 	if log == nil {
 		log = slog.Default()
@@ -133,14 +211,15 @@ func ReadFile(path string, master tink.AEAD, log *slog.Logger) (*keyset.Handle, 
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&^FileMode != 0 && runtime.GOOS != "windows" {
-		log.Warn("keys: keyset file permissions are wider than 0600; restrict them with chmod 600",
+	if perm := fi.Mode().Perm(); perm&worldBits != 0 && runtime.GOOS != "windows" {
+		log.Warn("keys: every user may read or write this keyset file; restrict it, for example with chmod o-rwx",
 			"path", path, "mode", fmt.Sprintf("%#o", perm))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeysetBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	defer clear(data)
 	h, err := Parse(data, master)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
@@ -185,22 +264,90 @@ func Marshal(h *keyset.Handle, master tink.AEAD) ([]byte, error) {
 }
 
 // WriteFile writes h to path in Tink's JSON form (see Marshal; master nil
-// for cleartext) with mode FileMode. It writes a temporary file in the same
-// directory, syncs it and renames it over path, so readers see the old
-// keyset or the new one, never a torn file.
+// for cleartext), replacing the file atomically: it writes a temporary
+// file in the same directory, syncs it and renames it over the file, so
+// readers see the old keyset or the new one, never a torn file.
+//
+// When path is a symbolic link, the file it resolves to is replaced and
+// the link is left as it is, so a service reading through the link sees
+// the new keyset. A file that exists keeps its mode, and its owner and
+// group as far as the process may set them (root always; another user
+// keeps at least a group it belongs to). A new file gets FileMode.
+//
+// Nothing is changed when the file cannot be replaced: a read-only file
+// (no write permission for anyone, or none for this user) is refused with
+// an error wrapping fs.ErrPermission, a link to a missing file and a
+// missing directory with errors that say so. Errors name path, never the
+// temporary file.
 func WriteFile(path string, h *keyset.Handle, master tink.AEAD) error {
 	data, err := Marshal(h, master)
 	if err != nil {
 		return err
 	}
 	defer clear(data)
-	dir, base := filepath.Split(path)
+	target, old, err := writeTarget(path)
+	if err != nil {
+		return err
+	}
+	return replaceFile(path, target, old, data)
+}
+
+// writeTarget resolves path for writing and returns the file to replace
+// and its current FileInfo (nil for a new file), after checking that it
+// may be replaced.
+func writeTarget(path string) (string, fs.FileInfo, error) {
+	target, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if li, lerr := os.Lstat(path); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+			return "", nil, fmt.Errorf("keys: cannot write %s: it is a symbolic link to a file that does not exist; create the file or remove the link", path)
+		}
+		dir := filepath.Dir(path)
+		if di, derr := os.Stat(dir); derr != nil {
+			return "", nil, fmt.Errorf("keys: cannot write %s: directory %s: %w", path, dir, bare(derr))
+		} else if !di.IsDir() {
+			return "", nil, fmt.Errorf("keys: cannot write %s: %s is not a directory", path, dir)
+		}
+		return path, nil, nil
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("keys: cannot write %s: %w", path, bare(err))
+	}
+	name := path
+	if target != path {
+		name = path + " (a link to " + target + ")"
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return "", nil, fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return "", nil, fmt.Errorf("keys: cannot write %s: not a regular file", name)
+	}
+	if perm := fi.Mode().Perm(); perm&0o222 == 0 && runtime.GOOS != "windows" {
+		return "", nil, fmt.Errorf("keys: cannot write %s: the file is read-only (mode %#o); make it writable to change the keyset: %w", name, perm, fs.ErrPermission)
+	}
+	// Opening for writing, without truncating, asks the system whether
+	// this user may write the file; replacing it needs only the
+	// directory, which would let a user change a keyset it may not write.
+	f, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
+	}
+	f.Close()
+	return target, fi, nil
+}
+
+// replaceFile writes data to a temporary file beside target, gives it the
+// mode and owner of old (FileMode when old is nil) and renames it over
+// target. name is how errors call the file.
+func replaceFile(name, target string, old fs.FileInfo, data []byte) error {
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return fmt.Errorf("keys: cannot write %s: cannot create a file in %s: %w", name, dir, bare(err))
 	}
 	done := false
 	defer func() {
@@ -209,22 +356,29 @@ func WriteFile(path string, h *keyset.Handle, master tink.AEAD) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Chmod(FileMode); err != nil && runtime.GOOS != "windows" {
-		return fmt.Errorf("keys: %w", err)
+	mode := FileMode
+	if old != nil {
+		mode = old.Mode().Perm()
+		if err := keepOwner(tmp, old); err != nil {
+			return fmt.Errorf("keys: cannot write %s: cannot keep its owner: %w", name, bare(err))
+		}
+	}
+	if err := tmp.Chmod(mode); err != nil && runtime.GOOS != "windows" {
+		return fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
 	}
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("keys: %w", err)
+		return fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		os.Remove(tmp.Name())
 		done = true
-		return fmt.Errorf("keys: %w", err)
+		return fmt.Errorf("keys: cannot write %s: %w", name, bare(err))
 	}
 	done = true
 	// Make the rename itself durable; not every system can sync a
@@ -234,4 +388,18 @@ func WriteFile(path string, h *keyset.Handle, master tink.AEAD) error {
 		d.Close()
 	}
 	return nil
+}
+
+// bare strips the file names from an os error, which would otherwise
+// show the temporary file's name instead of the keyset's.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }

@@ -199,22 +199,36 @@ func TestPermissionWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []os.FileMode{0o644, 0o640, 0o700, 0o666} {
-		if err := os.Chmod(path, mode); err != nil {
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{
+		// Group bits are how a service's group is let in: no warning.
+		{0o600, false}, {0o640, false}, {0o660, false}, {0o700, false}, {0o400, false},
+		// Every user may read or write: a warning.
+		{0o644, true}, {0o604, true}, {0o602, true}, {0o666, true}, {0o601, true},
+	} {
+		if err := os.Chmod(path, tc.mode); err != nil {
 			t.Fatal(err)
 		}
 		log, logged := logBuffer()
 		back, err := keys.ReadFile(path, nil, log)
 		if err != nil {
-			t.Fatalf("mode %#o: the file must still load: %v", mode, err)
+			t.Fatalf("mode %#o: the file must still load: %v", tc.mode, err)
 		}
 		sameKeys(t, h, back)
 		out := logged.String()
-		if !strings.Contains(out, "level=WARN") || !strings.Contains(out, path) {
-			t.Errorf("mode %#o: log %q has no warning naming the file", mode, out)
+		if !tc.warn {
+			if out != "" {
+				t.Errorf("mode %#o: logged %q, want nothing", tc.mode, out)
+			}
+			continue
 		}
-		if !strings.Contains(out, "mode=0"+strconvOctal(mode)) {
-			t.Errorf("mode %#o: log %q does not give the mode", mode, out)
+		if !strings.Contains(out, "level=WARN") || !strings.Contains(out, path) {
+			t.Errorf("mode %#o: log %q has no warning naming the file", tc.mode, out)
+		}
+		if !strings.Contains(out, "mode=0"+strconvOctal(tc.mode)) {
+			t.Errorf("mode %#o: log %q does not give the mode", tc.mode, out)
 		}
 		for _, secret := range secretValues(t, js) {
 			if strings.Contains(out, secret) {
@@ -224,6 +238,9 @@ func TestPermissionWarning(t *testing.T) {
 	}
 
 	// Without a logger the warning goes to slog.Default.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))

@@ -3,15 +3,26 @@ package keys
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/aead/aesgcm"
+	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyderivation"
 	"github.com/tink-crypto/tink-go/v2/keyderivation/prfbasedkeyderivation"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/prf"
 	"github.com/tink-crypto/tink-go/v2/prf/hkdfprf"
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
+	"github.com/tink-crypto/tink-go/v2/tink"
+)
+
+// The commands that make each kind of keyset, quoted in errors about a
+// keyset of the wrong kind.
+const (
+	kekCommand  = "attrcache-keys generate -out FILE"
+	aeadCommand = "attrcache-keys generate -type aead -out FILE"
 )
 
 // KeyTemplate returns the template of a KEK key: a Tink PRF-based
@@ -35,6 +46,46 @@ func Generate() (*keyset.Handle, error) {
 		return nil, fmt.Errorf("keys: cannot generate keyset: %v", err)
 	}
 	return h, nil
+}
+
+// AEADKeyTemplate returns the template of a master key: Tink's AES256_GCM
+// AEAD key. A keyset of such keys is what encrypts a KEK keyset on disk
+// (ReadFile with a master, encryption.master_keyset_file in package
+// config, attrcache-keys -master-keyset); it cannot be a KEK itself.
+func AEADKeyTemplate() *tinkpb.KeyTemplate { return aead.AES256GCMKeyTemplate() }
+
+// GenerateAEAD returns a new AEAD keyset with one key, made from
+// AEADKeyTemplate, as its primary: a master keyset.
+func GenerateAEAD() (*keyset.Handle, error) {
+	h, err := keyset.NewHandle(AEADKeyTemplate())
+	if err != nil {
+		return nil, fmt.Errorf("keys: cannot generate keyset: %v", err)
+	}
+	return h, nil
+}
+
+// NewAEAD returns the tink.AEAD of an AEAD keyset, to use as the master
+// that encrypts a KEK keyset. Any other keyset, attrcache's own KEK
+// keyset included, is refused with ErrUnsupportedKeyset and an error that
+// says what the keyset holds and which command makes an AEAD keyset.
+func NewAEAD(h *keyset.Handle) (tink.AEAD, error) {
+	if h == nil || h.Len() == 0 {
+		return nil, errors.New("keys: keyset is empty")
+	}
+	a, err := aead.New(h)
+	if err == nil {
+		return a, nil
+	}
+	p, perr := h.Primary()
+	if perr != nil {
+		return nil, errors.New("keys: keyset has no primary key")
+	}
+	if _, ok := p.Key().(*prfbasedkeyderivation.Key); ok {
+		return nil, fmt.Errorf("%w: this is a key-derivation keyset (%s keys, the kind attrcache seals values with), not an AEAD keyset; a master keyset must be an AEAD keyset such as AES256_GCM: make one with '%s'",
+			ErrUnsupportedKeyset, derivationKeyType, aeadCommand)
+	}
+	return nil, fmt.Errorf("%w: primary key %d is %s, which Tink cannot use as an AEAD; a master keyset must be an AEAD keyset such as AES256_GCM: make one with '%s'",
+		ErrUnsupportedKeyset, p.KeyID(), typeURLOf(h, p.KeyID()), aeadCommand)
 }
 
 // Rotate returns a copy of the KEK keyset h with a new key from KeyTemplate
@@ -87,16 +138,22 @@ func checkKEK(h *keyset.Handle) error {
 		return errors.New("keys: keyset has no primary key")
 	}
 	if _, ok := p.Key().(*prfbasedkeyderivation.Key); !ok {
-		return fmt.Errorf("%w: primary key %d is %s, not a %s key", ErrUnsupportedKeyset, p.KeyID(), typeURLOf(h, p.KeyID()), derivationKeyType)
+		return fmt.Errorf("%w: primary key %d is %s, not a %s key; attrcache's keyset (the KEK) is made with '%s'",
+			ErrUnsupportedKeyset, p.KeyID(), typeURLOf(h, p.KeyID()), derivationKeyType, kekCommand)
 	}
 	return nil
 }
 
 // Promote returns a copy of h in which the enabled key id is the primary.
-// It returns ErrKeyNotFound when h has no such key.
+// It returns ErrKeyNotFound when h has no such key and ErrDestroyed for a
+// destroyed key.
 func Promote(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 	return changeKey(h, id, func(m *keyset.Manager, e *keyset.Entry) error {
-		if e.KeyStatus() != keyset.Enabled {
+		switch e.KeyStatus() {
+		case keyset.Enabled:
+		case keyset.Destroyed:
+			return fmt.Errorf("%w: key %d has no key material left, so it cannot be primary", ErrDestroyed, id)
+		default:
 			return fmt.Errorf("keys: key %d is %s; enable it before making it primary", id, statusName(e.KeyStatus()))
 		}
 		if err := m.SetPrimary(id); err != nil {
@@ -108,12 +165,16 @@ func Promote(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 
 // Disable returns a copy of h in which key id is disabled: values sealed
 // under it no longer open, and fail with ErrKeyDisabled. It returns
-// ErrPrimary for the primary key and ErrKeyNotFound when h has no such key.
-// Disabling a disabled key is not an error.
+// ErrPrimary for the primary key, ErrKeyNotFound when h has no such key
+// and ErrDestroyed for a destroyed key. Disabling a disabled key is not an
+// error.
 func Disable(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 	return changeKey(h, id, func(m *keyset.Manager, e *keyset.Entry) error {
 		if e.IsPrimary() {
 			return fmt.Errorf("%w: key %d; make another key primary first", ErrPrimary, id)
+		}
+		if e.KeyStatus() == keyset.Destroyed {
+			return fmt.Errorf("%w: key %d is past disabling; nothing to do", ErrDestroyed, id)
 		}
 		if err := m.Disable(id); err != nil {
 			return fmt.Errorf("keys: cannot disable key %d: %v", id, err)
@@ -123,14 +184,50 @@ func Disable(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 }
 
 // Enable returns a copy of h in which the disabled key id is enabled again.
-// It returns ErrKeyNotFound when h has no such key.
+// It returns ErrKeyNotFound when h has no such key and ErrDestroyed for a
+// destroyed key, whose material is gone.
 func Enable(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
-	return changeKey(h, id, func(m *keyset.Manager, _ *keyset.Entry) error {
+	return changeKey(h, id, func(m *keyset.Manager, e *keyset.Entry) error {
+		if e.KeyStatus() == keyset.Destroyed {
+			return fmt.Errorf("%w: key %d has no key material left, so it cannot be enabled again", ErrDestroyed, id)
+		}
 		if err := m.Enable(id); err != nil {
 			return fmt.Errorf("keys: cannot enable key %d: %v", id, err)
 		}
 		return nil
 	})
+}
+
+// Destroy returns a copy of h in which key id is destroyed: its key
+// material is removed and its status is DESTROYED, as Tink's key managers
+// destroy keys. Its id stays in the keyset, so Envelope.Decrypt still
+// names the key of a value sealed under it (ErrKeyDisabled, "destroyed"),
+// and the key can never be enabled again. Destroy a key that leaked:
+// disabling it would leave its material in every copy of the keyset. It
+// returns ErrPrimary for the primary key and ErrKeyNotFound when h has no
+// such key. Destroying a destroyed key is not an error.
+func Destroy(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
+	if h == nil || h.Len() == 0 {
+		return nil, errors.New("keys: keyset is empty")
+	}
+	e := findEntry(h, id)
+	if e == nil {
+		return nil, notFound(h, id)
+	}
+	if e.IsPrimary() {
+		return nil, fmt.Errorf("%w: key %d still seals new values; make another key primary (rotate, or promote one), then destroy this one", ErrPrimary, id)
+	}
+	// Tink's Manager has no Destroy; the key is rewritten in a copy of the
+	// keyset as Tink for Go writes destroyed keys: status DESTROYED, empty
+	// key data.
+	ks := insecurecleartextkeyset.KeysetMaterial(h)
+	for _, k := range ks.GetKey() {
+		if k.GetKeyId() == id {
+			k.Status = tinkpb.KeyStatusType_DESTROYED
+			k.KeyData = &tinkpb.KeyData{}
+		}
+	}
+	return handleOf(ks)
 }
 
 // changeKey applies change to a manager over a copy of h, given h's entry
@@ -141,7 +238,7 @@ func changeKey(h *keyset.Handle, id uint32, change func(*keyset.Manager, *keyset
 	}
 	e := findEntry(h, id)
 	if e == nil {
-		return nil, fmt.Errorf("%w: %d", ErrKeyNotFound, id)
+		return nil, notFound(h, id)
 	}
 	m := keyset.NewManagerFromHandle(h)
 	if err := change(m, e); err != nil {
@@ -152,6 +249,23 @@ func changeKey(h *keyset.Handle, id uint32, change func(*keyset.Manager, *keyset
 		return nil, fmt.Errorf("keys: %v", err)
 	}
 	return nh, nil
+}
+
+// notFound is ErrKeyNotFound for id, listing the keys h does hold so the
+// caller can see which id was meant.
+func notFound(h *keyset.Handle, id uint32) error {
+	var held []string
+	for _, k := range List(h) {
+		s := strconv.FormatUint(uint64(k.ID), 10)
+		switch {
+		case k.Primary:
+			s += " (primary)"
+		case k.Status != keyset.Enabled:
+			s += " (" + strings.ToLower(statusName(k.Status)) + ")"
+		}
+		held = append(held, s)
+	}
+	return fmt.Errorf("%w: %d; the keyset holds %s", ErrKeyNotFound, id, strings.Join(held, ", "))
 }
 
 func findEntry(h *keyset.Handle, id uint32) *keyset.Entry {
@@ -173,7 +287,8 @@ type KeyInfo struct {
 	// Primary is true for the one key that seals new values.
 	Primary bool
 	// Type is the key's Tink type URL, for example
-	// type.googleapis.com/google.crypto.tink.PrfBasedDeriverKey.
+	// type.googleapis.com/google.crypto.tink.PrfBasedDeriverKey; empty for
+	// a destroyed key, whose key data is gone.
 	Type string
 	// OutputPrefix is Tink's output prefix type: TINK, CRUNCHY, LEGACY or
 	// RAW.

@@ -96,7 +96,10 @@ func listed(t *testing.T, out string) map[uint32][2]string {
 	m := map[uint32][2]string{}
 	for _, l := range lines[1:] {
 		f := strings.Fields(strings.Replace(l, "HKDF-SHA256 -> AES256_GCM", "ALG", 1))
-		if len(f) != 6 || f[3] != "TINK" || f[4] != "ALG" || f[5] != "type.googleapis.com/google.crypto.tink.PrfBasedDeriverKey" {
+		kek := len(f) == 6 && f[3] == "TINK" && f[4] == "ALG" && f[5] == "type.googleapis.com/google.crypto.tink.PrfBasedDeriverKey"
+		// A destroyed key has lost its key data, type included.
+		destroyed := len(f) == 6 && f[1] == "DESTROYED" && f[3] == "TINK" && f[4] == "-" && f[5] == "-"
+		if !kek && !destroyed {
 			t.Fatalf("list line %q", l)
 		}
 		id, err := strconv.ParseUint(f[0], 10, 32)
@@ -107,6 +110,26 @@ func listed(t *testing.T, out string) map[uint32][2]string {
 	}
 	return m
 }
+
+// keyIDs returns the ids list shows, in order, and the primary one.
+func keyIDs(t *testing.T, kek string) (ids []uint32, primary uint32) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(mustRun(t, "list", "-in", kek)), "\n")
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		id, err := strconv.ParseUint(f[0], 10, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, uint32(id))
+		if f[2] == "yes" {
+			primary = uint32(id)
+		}
+	}
+	return ids, primary
+}
+
+func idArg(id uint32) string { return strconv.FormatUint(uint64(id), 10) }
 
 var lineRe = regexp.MustCompile(`^attrcache-keys: [^\n]+\n$`)
 
@@ -261,9 +284,19 @@ func TestPermissionWarning(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "0644") {
 		t.Fatalf("list of a 0644 file: exit %d, stderr %q", r.code, r.stderr)
 	}
-	// Rewriting the file tightens it.
+	// Rewriting the file keeps its mode: the tool changes keys, not who
+	// may read them.
 	mustRun(t, "rotate", "-in", kek)
-	checkMode(t, kek)
+	if fi, err := os.Stat(kek); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("rotate changed the mode of a 0644 keyset: %v, %v", fi.Mode(), err)
+	}
+	// A group-readable keyset draws no warning.
+	if err := os.Chmod(kek, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(t, "list", "-in", kek); r.code != 0 || r.stderr != "" {
+		t.Fatalf("list of a 0640 file: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -280,6 +313,10 @@ func TestUsageErrors(t *testing.T) {
 		{"disable", "-in", kek, "-id", "x"},
 		{"disable", "-in", kek, "-id", "4294967296"},
 		{"rotate", "-out", kek},
+		{"rotate", "-in", "-"},
+		{"destroy", "-in", kek},
+		{"generate", "-out", kek, "-type", "rsa"},
+		{"generate", "-out", kek, "-type", "aead", "-master-keyset", kek},
 	} {
 		r := runCmd(t, args...)
 		if r.code != 2 || !lineRe.MatchString(r.stderr) {
@@ -324,5 +361,149 @@ func TestExitStatus(t *testing.T) {
 		if code != c.code {
 			t.Errorf("%q: exit %d, want %d", c.args, code, c.code)
 		}
+	}
+}
+
+func TestDestroy(t *testing.T) {
+	kek := filepath.Join(t.TempDir(), "kek.json")
+	mustRun(t, "generate", "-out", kek)
+	leaked := secrets(t, kek)[0]
+	mustRun(t, "rotate", "-in", kek)
+	ids, primary := keyIDs(t, kek)
+	first := ids[0]
+	if first == primary {
+		t.Fatal("rotate left the first key primary")
+	}
+
+	r := runCmd(t, "destroy", "-in", kek, "-id", idArg(primary))
+	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "primary") {
+		t.Fatalf("destroy of the primary: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runCmd(t, "destroy", "-in", kek, "-id", "12345")
+	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, idArg(first)) || !strings.Contains(r.stderr, idArg(primary)+" (primary)") {
+		t.Fatalf("destroy of an unknown key: exit %d, stderr %q; want the ids the keyset holds", r.code, r.stderr)
+	}
+
+	out := mustRun(t, "destroy", "-in", kek, "-id", idArg(first))
+	if !strings.Contains(out, "destroyed key "+idArg(first)) {
+		t.Errorf("destroy said %q", out)
+	}
+	js, err := os.ReadFile(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(js), leaked) {
+		t.Fatal("the destroyed key's material is still in the file")
+	}
+	ids2 := listed(t, mustRun(t, "list", "-in", kek))
+	if len(ids2) != 2 || ids2[first] != [2]string{"DESTROYED", "no"} || ids2[primary] != [2]string{"ENABLED", "yes"} {
+		t.Fatalf("after destroy: %v", ids2)
+	}
+	for _, args := range [][]string{{"enable"}, {"promote"}, {"disable"}} {
+		r := runCmd(t, append(args, "-in", kek, "-id", idArg(first))...)
+		if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "destroyed") {
+			t.Errorf("%s of a destroyed key: exit %d, stderr %q", args[0], r.code, r.stderr)
+		}
+	}
+	// Destroying again changes nothing and is not an error.
+	mustRun(t, "destroy", "-in", kek, "-id", idArg(first))
+}
+
+func TestGenerateAEADMaster(t *testing.T) {
+	dir := t.TempDir()
+	master := filepath.Join(dir, "master.json")
+	out := mustRun(t, "generate", "-type", "aead", "-out", master)
+	checkMode(t, master)
+	if !strings.Contains(out, "master") || !strings.Contains(out, master) {
+		t.Errorf("generate -type aead said %q", out)
+	}
+	list := mustRun(t, "list", "-in", master)
+	if !strings.Contains(list, "AES256_GCM") || !strings.Contains(list, "type.googleapis.com/google.crypto.tink.AesGcmKey") {
+		t.Fatalf("list of the master: %q", list)
+	}
+	// It serves as -master-keyset, and as attrcache's master.
+	kek := filepath.Join(dir, "kek.enc.json")
+	mustRun(t, "generate", "-out", kek, "-master-keyset", master)
+	mustRun(t, "rotate", "-in", kek, "-master-keyset", master)
+	h, err := keys.ReadFile(master, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := keys.NewAEAD(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.ReadFile(kek, a, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The wrong kind either way says which kind is needed and how to make it.
+	plain := filepath.Join(dir, "kek.json")
+	mustRun(t, "generate", "-out", plain)
+	r := runCmd(t, "list", "-in", kek, "-master-keyset", plain)
+	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "attrcache-keys generate -type aead -out FILE") || strings.Contains(r.stderr, "factoryutil") {
+		t.Errorf("a KEK as master: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runCmd(t, "rotate", "-in", master)
+	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "attrcache-keys generate -out FILE") {
+		t.Errorf("rotate of the master: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestGenerateToStdout(t *testing.T) {
+	t.Chdir(t.TempDir())
+	r := runCmd(t, "generate", "-out", "-")
+	if r.code != 0 {
+		t.Fatalf("generate -out -: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Lstat("-"); err == nil {
+		t.Fatal("generate -out - wrote a file named -")
+	}
+	h, err := keys.Parse([]byte(r.stdout), nil)
+	if err != nil {
+		t.Fatalf("stdout is not a keyset: %v", err)
+	}
+	if _, err := keys.NewEnvelope(h); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.stderr, "standard output") || strings.Contains(r.stderr, "keyData") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+
+	// A master keyset, and a KEK sealed under it, both through pipes.
+	r = runCmd(t, "generate", "-type", "aead", "-out", "-")
+	if r.code != 0 {
+		t.Fatalf("generate -type aead -out -: %q", r.stderr)
+	}
+	if err := os.WriteFile("master.json", []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCmd(t, "generate", "-out", "-", "-master-keyset", "master.json")
+	if r.code != 0 || !strings.Contains(r.stdout, "encryptedKeyset") {
+		t.Fatalf("sealed keyset to stdout: exit %d, %q", r.code, r.stderr)
+	}
+
+	// A terminal is refused unless forced. /dev/zero stands in for one:
+	// a character device that is not the null device.
+	tty, err := os.OpenFile("/dev/zero", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer tty.Close()
+	var errOut bytes.Buffer
+	if code := run([]string{"generate", "-out", "-"}, tty, &errOut); code != 1 || !strings.Contains(errOut.String(), "terminal") {
+		t.Errorf("generate -out - to a terminal: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"generate", "-out", "-", "-force"}, tty, &errOut); code != 0 {
+		t.Errorf("generate -out - -force to a terminal: exit %d, stderr %q", code, errOut.String())
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if code := run([]string{"generate", "-out", "-"}, null, &errOut); code != 0 {
+		t.Errorf("generate -out - to %s: exit %d", os.DevNull, code)
 	}
 }

@@ -1,10 +1,15 @@
 // Command demo walks through the whole attrcache API and prints what it
 // does. With no Redis configured it runs on an embedded miniredis; with
 // -config FILE or ATTRCACHE_REDIS_ADDRS it runs on that Redis (single
-// node, cluster or Sentinel, as configured) and says so first.
+// node, cluster or Sentinel, as configured; a file without redis.addrs
+// means 127.0.0.1:6379) and says so first. Its keys live under the
+// configured attrcache.namespace, or under attrcache-demo when none is
+// configured, so it does not mix with an application's sessions.
 //
 // It exits 0 when every step did what attrcache promises, and 1 with a
-// one-line reason otherwise (for example when Redis is unreachable).
+// one-line reason otherwise (for example when Redis is unreachable or
+// refuses the credentials). Warnings about the configuration (a misspelt
+// ATTRCACHE_ variable) go to stderr.
 package main
 
 import (
@@ -37,7 +42,7 @@ func main() {
 	redis.SetLogger(quiet{})
 	configPath := flag.String("config", "", "YAML configuration file (default: ATTRCACHE_* environment only)")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *configPath); err != nil {
+	if err := run(context.Background(), os.Stdout, os.Stderr, *configPath); err != nil {
 		fmt.Fprintln(os.Stderr, "demo: "+oneLine(err))
 		os.Exit(1)
 	}
@@ -55,10 +60,19 @@ type backend struct {
 	close   func()
 }
 
-func run(ctx context.Context, w io.Writer, configPath string) error {
+// demoNamespace keeps the demo's keys apart when no namespace is
+// configured.
+const demoNamespace = "attrcache-demo"
+
+// run walks through the API on the configured Redis, printing the steps
+// to w and warnings about the configuration to warn.
+func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
+	}
+	for _, msg := range cfg.Warnings() {
+		fmt.Fprintln(warn, "demo: warning: "+msg)
 	}
 	var b backend
 	if configPath == "" && !cfg.RedisConfigured() {
@@ -82,10 +96,11 @@ func run(ctx context.Context, w io.Writer, configPath string) error {
 		rdb, err := cfg.Connect(dial)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("redis at %s unreachable: %w", strings.Join(cfg.Redis.Addrs, ","), err)
+			// Says unreachable or authentication failed, and where.
+			return err
 		}
 		b = backend{rdb: rdb, advance: time.Sleep, close: func() {}}
-		fmt.Fprintf(w, "attrcache demo on Redis at %s (%s)\n", strings.Join(cfg.Redis.Addrs, ","), cfg.Redis.ResolvedMode())
+		fmt.Fprintf(w, "attrcache demo on Redis at %s (%s)\n", strings.Join(cfg.RedisAddrs(), ","), cfg.Redis.ResolvedMode())
 	}
 	defer b.close()
 	defer b.rdb.Close()
@@ -107,10 +122,20 @@ func run(ctx context.Context, w io.Writer, configPath string) error {
 	} else {
 		fmt.Fprintln(w, "encryption with the configured keyset")
 	}
-	opts := append(cfg.StoreOptions(cfg.NewLogger(io.Discard)), attrcache.WithNamespace("attrcache-demo"), attrcache.WithCipher(cipher))
+	// StoreOptions carries the configured namespace; only when none was
+	// configured does the demo pick its own.
+	opts := append(cfg.StoreOptions(cfg.NewLogger(io.Discard)), attrcache.WithCipher(cipher))
+	if !cfg.IsSet("attrcache.namespace") {
+		opts = append(opts, attrcache.WithNamespace(demoNamespace))
+	}
 	store, err := attrcache.New(b.rdb, opts...)
 	if err != nil {
 		return err
+	}
+	if cfg.IsSet("attrcache.namespace") {
+		fmt.Fprintf(w, "namespace %s (configured)\n", store.Namespace())
+	} else {
+		fmt.Fprintf(w, "namespace %s (set attrcache.namespace to choose another)\n", store.Namespace())
 	}
 	d := demo{w: w, store: store, advance: b.advance}
 	return d.walk(ctx)

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attrcache/attrcache/keys"
 	"github.com/attrcache/attrcache/test/redistest"
 )
 
@@ -102,7 +106,7 @@ func TestDemoRealRedis(t *testing.T) {
 	srv := redistest.StartServer(t)
 	var buf bytes.Buffer
 	t.Setenv("ATTRCACHE_REDIS_ADDRS", srv.Addr())
-	if err := run(context.Background(), &buf, ""); err != nil {
+	if err := run(context.Background(), &buf, io.Discard, ""); err != nil {
 		t.Fatalf("demo on real Redis: %v\n%s", err, buf.String())
 	}
 	out := buf.String()
@@ -110,29 +114,68 @@ func TestDemoRealRedis(t *testing.T) {
 		t.Fatalf("first line does not name the Redis:\n%s", out)
 	}
 	checkTranscript(t, out)
+	if !strings.Contains(out, "namespace attrcache-demo (set attrcache.namespace") || !strings.Contains(out, "digest of the id: attrcache-demo") {
+		t.Fatalf("without a configured namespace the demo does not use its own:\n%s", out)
+	}
+}
+
+// unsetRedisEnv clears the ATTRCACHE_ variables of the test process, so
+// that only what a test sets counts.
+func unsetRedisEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ATTRCACHE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
 }
 
 func TestDemoConfigFile(t *testing.T) {
 	srv := redistest.StartServer(t)
 	path := filepath.Join(t.TempDir(), "attrcache.yaml")
-	yaml := "redis:\n  addrs: [\"" + srv.Addr() + "\"]\nattrcache:\n  session_ttl: 1h\nlog:\n  level: warn\n"
+	yaml := "redis:\n  addrs: [\"" + srv.Addr() + "\"]\nattrcache:\n  namespace: shop-from-config\n  session_ttl: 1h\nlog:\n  level: warn\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ATTRCACHE_REDIS_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
+	unsetRedisEnv(t)
 	var buf bytes.Buffer
-	if err := run(context.Background(), &buf, path); err != nil {
+	if err := run(context.Background(), &buf, io.Discard, path); err != nil {
 		t.Fatalf("demo with -config: %v\n%s", err, buf.String())
 	}
-	if !strings.HasPrefix(buf.String(), "attrcache demo on Redis at "+srv.Addr()+" (single)") {
-		t.Fatalf("first line does not name the configured Redis:\n%s", buf.String())
+	out := buf.String()
+	if !strings.HasPrefix(out, "attrcache demo on Redis at "+srv.Addr()+" (single)") {
+		t.Fatalf("first line does not name the configured Redis:\n%s", out)
 	}
-	checkTranscript(t, buf.String())
+	checkTranscript(t, out)
+	// The namespace of the file is the one the store writes under.
+	if !strings.Contains(out, "namespace shop-from-config (configured)") || !strings.Contains(out, "digest of the id: shop-from-config") {
+		t.Fatalf("the configured namespace is not used:\n%s", out)
+	}
+}
+
+// TestDemoEmptyConfigFile: a file that sets nothing takes every default,
+// and the demo names the address it really dials.
+func TestDemoEmptyConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unsetRedisEnv(t)
+	t.Setenv("ATTRCACHE_REDIS_DIAL_TIMEOUT", "1s")
+	var buf bytes.Buffer
+	err := run(context.Background(), &buf, io.Discard, path)
+	// Whether or not a Redis listens there, the address shown is the
+	// default one, never blank.
+	var shown string
+	if err != nil {
+		shown = err.Error()
+	} else {
+		shown = buf.String()
+	}
+	if !strings.Contains(shown, " at 127.0.0.1:6379 (single)") {
+		t.Fatalf("empty config file: %v\n%s", err, buf.String())
+	}
 }
 
 func TestDemoUnreachable(t *testing.T) {
@@ -155,10 +198,99 @@ func TestDemoUnreachable(t *testing.T) {
 		t.Fatalf("demo on a closed port: %v, want exit status 1\n%s", err, stderr.String())
 	}
 	msg := strings.TrimRight(stderr.String(), "\n")
-	if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "demo: redis at "+addr+" unreachable") {
+	if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "demo: config: redis unreachable at "+addr+" (single)") {
 		t.Fatalf("want one line naming the address, got:\n%s", stderr.String())
 	}
 	if stdout.Len() != 0 {
 		t.Fatalf("demo printed steps before failing:\n%s", stdout.String())
 	}
+}
+
+// runDemo runs the demo binary with env and returns its exit status,
+// stdout and stderr.
+func runDemo(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, demoBin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	t.Fatal(err)
+	return 0, "", ""
+}
+
+// TestDemoAuthFailure: refused credentials are reported as such, not as
+// "unreachable", without the password.
+func TestDemoAuthFailure(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.WithACLUser("app", "app-pass"))
+	for name, env := range map[string][]string{
+		"keys": {"ATTRCACHE_REDIS_ADDRS=" + srv.Addr(), "ATTRCACHE_REDIS_USERNAME=app", "ATTRCACHE_REDIS_PASSWORD=Wrong-pw-never-shown"},
+		"URL":  {"ATTRCACHE_REDIS_ADDRS=redis://app:Wrong-pw-never-shown@" + srv.Addr() + "/0"},
+	} {
+		code, stdout, stderr := runDemo(t, cleanEnv(env...))
+		msg := strings.TrimRight(stderr, "\n")
+		if code != 1 || strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "demo: config: redis authentication failed at "+srv.Addr()+" (single)") {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+		if strings.Contains(stderr+stdout, "Wrong-pw-never-shown") || strings.Contains(stderr, "unreachable") {
+			t.Errorf("%s: stderr %q", name, stderr)
+		}
+	}
+}
+
+// TestDemoNeverPrintsKeyMaterial: a keyset typed where the name of its
+// variable belongs is refused as such, and not printed.
+func TestDemoNeverPrintsKeyMaterial(t *testing.T) {
+	h, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := keys.Marshal(h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ks struct {
+		Key []struct {
+			KeyData struct{ Value string } `json:"keyData"`
+		} `json:"key"`
+	}
+	if err := json.Unmarshal(js, &ks); err != nil {
+		t.Fatal(err)
+	}
+	material := ks.Key[0].KeyData.Value
+	b64 := base64.StdEncoding.EncodeToString(js)
+	for name, keyset := range map[string]string{"JSON": strings.TrimSpace(string(js)), "base64": b64} {
+		code, stdout, stderr := runDemo(t, cleanEnv("ATTRCACHE_ENCRYPTION_KEYSET_ENV="+keyset))
+		if code != 1 || !strings.Contains(stderr, "encryption.keyset_env: holds a keyset, not the name of a variable") {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+		for _, secret := range []string{material, b64[:40], b64[40:80]} {
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("%s: the demo printed key material:\n%s", name, stderr)
+			}
+		}
+	}
+}
+
+// TestDemoWarnsUnknownVariable: a misspelt variable is named on stderr,
+// with the one meant, and the demo still runs.
+func TestDemoWarnsUnknownVariable(t *testing.T) {
+	code, stdout, stderr := runDemo(t, cleanEnv("ATTRCACHE_REDIS_ADRS=value-never-shown:6379"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := "demo: warning: ATTRCACHE_REDIS_ADRS is not an attrcache setting and is ignored (did you mean ATTRCACHE_REDIS_ADDRS?)\n"
+	if stderr != want || strings.Contains(stderr, "value-never-shown") {
+		t.Errorf("stderr %q, want %q", stderr, want)
+	}
+	checkTranscript(t, stdout)
 }
