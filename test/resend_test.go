@@ -31,10 +31,11 @@ package test
 //
 // What attrcache callers should set, then: leave retries on (MaxRetries
 // >= 1 on a Client or failover client, MaxRedirects >= 1 on a cluster
-// client): a resent attrcache write recognises its own first run by the
-// call's token and reports the first run's success, so retries remove
-// the ambiguous "was it applied?" error of a lost reply instead of
-// creating duplicates. Set ContextTimeoutEnabled: true so that call
+// client): a resent attrcache write finds its call's token in the
+// session's resend log and reports the first run's success without
+// running again, even after other writes, so retries remove the
+// ambiguous "was it applied?" error of a lost reply instead of creating
+// duplicates. Set ContextTimeoutEnabled: true so that call
 // deadlines hold. With retries off (MaxRetries -1) a lost reply is an
 // error although the write was applied; see TestResendOffIsAmbiguous for
 // what a caller can do then.
@@ -146,6 +147,14 @@ func (r *resendRig) snap(ctx context.Context, t testing.TB, key string) snap {
 // exactly twice.
 func (r *resendRig) dropped(t *testing.T, key string, resend bool, call func(ctx context.Context) error) (err error, first, final snap) {
 	t.Helper()
+	return r.droppedAround(t, key, resend, nil, call)
+}
+
+// droppedAround is dropped with between run after the first run and
+// before the resend: another caller's write that go-redis's backoff let
+// in.
+func (r *resendRig) droppedAround(t *testing.T, key string, resend bool, between func(), call func(ctx context.Context) error) (err error, first, final snap) {
+	t.Helper()
 	ctx := testCtx(t, 20*time.Second)
 	// Open the connection first: the reply to drop must be the script's,
 	// not the handshake's.
@@ -169,6 +178,13 @@ func (r *resendRig) dropped(t *testing.T, key string, resend bool, call func(ctx
 	if resend {
 		if n := scriptCalls(ctx, t, r.direct) - calls0; n != 1 {
 			t.Fatalf("the server ran the script %d times before the resend, want 1: the backoff window was missed", n)
+		}
+	}
+	if between != nil {
+		between()
+		calls0 += scriptCalls(ctx, t, r.direct) - calls0 - 1
+		if resend && scriptCalls(ctx, t, r.direct)-calls0 != 1 {
+			t.Fatal("the resend came before the write in between was done: the backoff window was missed")
 		}
 	}
 	select {
@@ -552,6 +568,193 @@ func TestResendAfterShortExpiry(t *testing.T) {
 			gm, _ := decodeMarker(g)
 			t.Errorf("the resend of Start started the session again: first run at %d, resend at %d, so it lives %v past the first run's deadline",
 				fm.created, gm.created, time.Duration(gm.created-fm.created)*time.Millisecond)
+		}
+	})
+}
+
+// TestResendAfterInterleavedWrite loses the reply of each write and session
+// call, lets another caller write the same session during go-redis's
+// backoff, then lets the resend through. The resend must report the first
+// run's success and change nothing: the write in between is what stays.
+// These are the review's reproductions: a Set("role","admin") whose resend
+// overwrote a later Set("role","user"), a deleted one-time token that came
+// back, and a resent End that ended a session started after it.
+func TestResendAfterInterleavedWrite(t *testing.T) {
+	t.Parallel()
+	r := newResendRig(t, 3)
+	other, err := attrcache.New(r.direct, attrcache.WithNamespace(r.st.Namespace()))
+	must(t, err)
+	ctx := testCtx(t, 120*time.Second)
+	val := func(s string) []byte { return []byte(s) }
+	one := func(name, v string) []attrcache.Attr { return []attrcache.Attr{{Name: name, Value: val(v)}} }
+	wantValue := func(t *testing.T, s *attrcache.Session, name, want string) {
+		t.Helper()
+		e, err := s.Get(ctx, name)
+		if err != nil || string(e.Value) != want {
+			t.Fatalf("Get(%s) after the resend: %v, %v; want %q", name, e, err, want)
+		}
+	}
+	wantAbsent := func(t *testing.T, s *attrcache.Session, name string) {
+		t.Helper()
+		if _, err := s.Get(ctx, name); !errors.Is(err, attrcache.ErrNotFound) {
+			t.Fatalf("Get(%s) after the resend: %v, want ErrNotFound", name, err)
+		}
+	}
+	cases := []struct {
+		name    string
+		setup   func(o *attrcache.Session)
+		call    func(ctx context.Context, s *attrcache.Session) error
+		between func(o *attrcache.Session)
+		check   func(t *testing.T, o *attrcache.Session)
+	}{
+		{
+			name:    "Set then Set",
+			call:    func(ctx context.Context, s *attrcache.Session) error { return s.Set(ctx, "role", val("admin")) },
+			between: func(o *attrcache.Session) { must(t, o.Set(ctx, "role", val("user"))) },
+			check:   func(t *testing.T, o *attrcache.Session) { wantValue(t, o, "role", "user") },
+		},
+		{
+			name:    "Create of a one-time token deleted in between",
+			call:    func(ctx context.Context, s *attrcache.Session) error { return s.Create(ctx, "token", val("once")) },
+			between: func(o *attrcache.Session) { must(t, o.Delete(ctx, "token")) },
+			check:   func(t *testing.T, o *attrcache.Session) { wantAbsent(t, o, "token") },
+		},
+		{
+			name: "CreateMany",
+			call: func(ctx context.Context, s *attrcache.Session) error {
+				return s.CreateMany(ctx, append(one("a", "1"), one("b", "1")...))
+			},
+			between: func(o *attrcache.Session) { must(t, o.Delete(ctx, "a")) },
+			check: func(t *testing.T, o *attrcache.Session) {
+				wantAbsent(t, o, "a")
+				wantValue(t, o, "b", "1")
+			},
+		},
+		{
+			name: "SetMany",
+			call: func(ctx context.Context, s *attrcache.Session) error {
+				return s.SetMany(ctx, append(one("a", "mine"), one("b", "mine")...))
+			},
+			between: func(o *attrcache.Session) { must(t, o.Set(ctx, "a", val("theirs"))) },
+			check: func(t *testing.T, o *attrcache.Session) {
+				wantValue(t, o, "a", "theirs")
+				wantValue(t, o, "b", "mine")
+			},
+		},
+		{
+			name:    "Update",
+			setup:   func(o *attrcache.Session) { must(t, o.Create(ctx, "a", val("0"))) },
+			call:    func(ctx context.Context, s *attrcache.Session) error { return s.Update(ctx, "a", val("mine")) },
+			between: func(o *attrcache.Session) { must(t, o.Update(ctx, "a", val("theirs"))) },
+			check:   func(t *testing.T, o *attrcache.Session) { wantValue(t, o, "a", "theirs") },
+		},
+		{
+			name:  "UpdateMany",
+			setup: func(o *attrcache.Session) { must(t, o.CreateMany(ctx, append(one("a", "0"), one("b", "0")...))) },
+			call: func(ctx context.Context, s *attrcache.Session) error {
+				return s.UpdateMany(ctx, append(one("a", "mine"), one("b", "mine")...))
+			},
+			between: func(o *attrcache.Session) { must(t, o.Delete(ctx, "b")) },
+			check: func(t *testing.T, o *attrcache.Session) {
+				wantValue(t, o, "a", "mine")
+				wantAbsent(t, o, "b")
+			},
+		},
+		{
+			name:    "Delete",
+			setup:   func(o *attrcache.Session) { must(t, o.Create(ctx, "a", val("0"))) },
+			call:    func(ctx context.Context, s *attrcache.Session) error { return s.Delete(ctx, "a") },
+			between: func(o *attrcache.Session) { must(t, o.Create(ctx, "a", val("again"))) },
+			check:   func(t *testing.T, o *attrcache.Session) { wantValue(t, o, "a", "again") },
+		},
+		{
+			name:    "DeleteMany",
+			setup:   func(o *attrcache.Session) { must(t, o.CreateMany(ctx, append(one("a", "0"), one("b", "0")...))) },
+			call:    func(ctx context.Context, s *attrcache.Session) error { return s.DeleteMany(ctx, []string{"a", "b"}) },
+			between: func(o *attrcache.Session) { must(t, o.Create(ctx, "b", val("again"))) },
+			check: func(t *testing.T, o *attrcache.Session) {
+				wantAbsent(t, o, "a")
+				wantValue(t, o, "b", "again")
+			},
+		},
+		{
+			name:    "SetExpiry",
+			setup:   func(o *attrcache.Session) { must(t, o.Create(ctx, "a", val("0"))) },
+			call:    func(ctx context.Context, s *attrcache.Session) error { return s.SetExpiry(ctx, "a", time.Minute) },
+			between: func(o *attrcache.Session) { must(t, o.SetExpiry(ctx, "a", time.Hour)) },
+			check: func(t *testing.T, o *attrcache.Session) {
+				if e, err := o.Get(ctx, "a"); err != nil || time.Until(e.Expires) < 50*time.Minute {
+					t.Fatalf("expiry after the resend: %v, %v", e, err)
+				}
+			},
+		},
+		{
+			name:  "SetExpiryMany",
+			setup: func(o *attrcache.Session) { must(t, o.CreateMany(ctx, append(one("a", "0"), one("b", "0")...))) },
+			call: func(ctx context.Context, s *attrcache.Session) error {
+				return s.SetExpiryMany(ctx, map[string]time.Duration{"a": time.Minute, "b": time.Minute})
+			},
+			between: func(o *attrcache.Session) { must(t, o.Delete(ctx, "a")) },
+			check:   func(t *testing.T, o *attrcache.Session) { wantAbsent(t, o, "a") },
+		},
+		{
+			name: "Renew",
+			call: func(ctx context.Context, s *attrcache.Session) error { _, err := s.Renew(ctx, 2*time.Hour); return err },
+			between: func(o *attrcache.Session) {
+				_, err := o.Renew(ctx, time.Minute)
+				must(t, err)
+			},
+			check: func(t *testing.T, o *attrcache.Session) {
+				if ttl, err := o.TTL(ctx); err != nil || ttl > 2*time.Minute {
+					t.Fatalf("TTL after the resend: %v, %v", ttl, err)
+				}
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sid := "interleaved-" + randHex(8)
+			o, err := other.Start(ctx, sid, time.Hour)
+			must(t, err)
+			if c.setup != nil {
+				c.setup(o)
+			}
+			s := r.st.Session(sid)
+			err, _, _ = r.droppedAround(t, s.Key(), true, func() { c.between(o) }, func(ctx context.Context) error { return c.call(ctx, s) })
+			if err != nil {
+				t.Fatalf("%s whose reply was lost and resent after another write: %v, want success", c.name, err)
+			}
+			c.check(t, o)
+		})
+	}
+
+	t.Run("End, Start, resent End", func(t *testing.T) {
+		sid := "interleaved-end-" + randHex(8)
+		_, err := other.Start(ctx, sid, time.Hour)
+		must(t, err)
+		s := r.st.Session(sid)
+		var restarted *attrcache.Session
+		err, _, _ = r.droppedAround(t, s.Key(), true, func() {
+			var err error
+			restarted, err = other.Start(ctx, sid, time.Hour)
+			must(t, err)
+			must(t, restarted.Create(ctx, "new", val("session")))
+		}, func(ctx context.Context) error { return s.End(ctx) })
+		if err != nil {
+			t.Fatalf("End resent after a new Start: %v, want success", err)
+		}
+		wantValue(t, restarted, "new", "session")
+	})
+	t.Run("Start, End, resent Start", func(t *testing.T) {
+		sid := "interleaved-start-" + randHex(8)
+		err, _, _ := r.droppedAround(t, r.st.Session(sid).Key(), true, func() {
+			must(t, other.Session(sid).End(ctx))
+		}, func(ctx context.Context) error { _, err := r.st.Start(ctx, sid, time.Hour); return err })
+		if err != nil {
+			t.Fatalf("Start resent after an End: %v, want success", err)
+		}
+		if _, err := other.Session(sid).Names(ctx); !errors.Is(err, attrcache.ErrSessionNotFound) {
+			t.Fatalf("the resent Start started the session again: %v", err)
 		}
 	})
 }
