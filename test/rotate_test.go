@@ -1,0 +1,204 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/test/redistest"
+	"github.com/attrcache/attrcache/test/suite"
+)
+
+// rotateSteps is a hook that numbers the commands of a Rotate (1 freeze,
+// 2 read, 3 commit, 4 end of the old id) and can lose the reply of one
+// step or play a crash of the process after one: every later command
+// fails without reaching Redis, cleanup included.
+type rotateSteps struct {
+	proxy     *redistest.Proxy
+	mu        sync.Mutex
+	n         int
+	dropAt    int // lose the reply of this step (0: none)
+	crashFrom int // fail every command from this step on (0: never)
+}
+
+var errCrashed = errors.New("the process crashed")
+
+func (h *rotateSteps) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *rotateSteps) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		switch cmd.Name() {
+		case "fcall", "evalsha", "eval", "hgetall":
+		default:
+			return next(ctx, cmd)
+		}
+		h.mu.Lock()
+		h.n++
+		n, crashed := h.n, h.crashFrom > 0 && h.n >= h.crashFrom
+		if n == h.dropAt {
+			h.proxy.DropNextReply()
+		}
+		h.mu.Unlock()
+		if crashed {
+			cmd.SetErr(errCrashed)
+			return errCrashed
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *rotateSteps) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRotateFaults rotates sessions while a step's reply is lost (go-redis
+// resends it) or the process dies after a step. Whatever happens: no
+// attribute is readable under both ids past RotationGrace, none is lost
+// when Rotate reported success, and the old id is dead afterwards.
+func TestRotateFaults(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	p := redistest.NewProxy(t, srv.Addr())
+	direct := srv.Client(t)
+	ns := "rot-" + randHex(4)
+	observer, err := attrcache.New(direct, attrcache.WithNamespace(ns))
+	must(t, err)
+
+	cases := []struct {
+		name      string
+		dropAt    int
+		crashFrom int
+		retries   int
+		wantOK    bool
+	}{
+		{name: "lost reply of the freeze", dropAt: 1, retries: 3, wantOK: true},
+		{name: "lost reply of the read", dropAt: 2, retries: 3, wantOK: true},
+		{name: "lost reply of the commit", dropAt: 3, retries: 3, wantOK: true},
+		{name: "lost reply of the end", dropAt: 4, retries: 3, wantOK: true},
+		{name: "lost reply of the commit, no retries", dropAt: 3, retries: -1},
+		{name: "crash after the freeze", crashFrom: 2, retries: 3},
+		{name: "crash after the read", crashFrom: 3, retries: 3},
+		{name: "crash after the commit", crashFrom: 4, retries: 3, wantOK: true},
+	}
+	// Every case rotates first; then one wait for the grace serves them all.
+	type outcome struct {
+		name           string
+		oldSid, newSid string
+		ok             bool
+	}
+	var outcomes []outcome
+	var last time.Time
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := testCtx(t, 60*time.Second)
+			h := &rotateSteps{proxy: p}
+			o := srv.Options()
+			o.Addr = p.Addr()
+			o.MaxRetries = c.retries
+			o.MinRetryBackoff, o.MaxRetryBackoff = 50*time.Millisecond, 50*time.Millisecond
+			cl := redis.NewClient(o)
+			t.Cleanup(func() { _ = cl.Close() })
+			st, err := attrcache.New(cl, attrcache.WithNamespace(ns), attrcache.WithCipher(suite.TinkCipher(t)))
+			must(t, err)
+			oldSid, newSid := "old-"+randHex(8), "new-"+randHex(8)
+			s, err := st.Start(ctx, oldSid, time.Hour)
+			must(t, err)
+			var batch []attrcache.Attr
+			for i := range 20 {
+				batch = append(batch, attrcache.Attr{Name: fmt.Sprintf("a%02d", i), Value: []byte(fmt.Sprint(i))})
+			}
+			must(t, s.CreateMany(ctx, batch))
+			must(t, s.Create(ctx, "sealed", []byte("secret"), attrcache.WithEncryption()))
+			must(t, cl.Ping(ctx).Err()) // the connection is open: the drop hits a step
+			cl.AddHook(h)
+			h.dropAt, h.crashFrom = c.dropAt, c.crashFrom
+
+			rotated, err := s.Rotate(ctx, newSid)
+			last = time.Now()
+			switch {
+			case c.wantOK && err != nil:
+				t.Fatalf("Rotate: %v, want success", err)
+			case !c.wantOK && err == nil:
+				t.Fatal("Rotate succeeded, want an error")
+			}
+			oldNames, oldErr := observer.Session(oldSid).Names(ctx)
+			newNames, newErr := observer.Session(newSid).Names(ctx)
+			t.Logf("Rotate: %v\nold id: %d names (%v); new id: %d names (%v)", err, len(oldNames), oldErr, len(newNames), newErr)
+			if err == nil {
+				// Success: the new id holds everything, the sealed value
+				// opens under it (unless the process is playing dead).
+				if len(newNames) != 21 {
+					t.Fatalf("the new id holds %d attributes after a successful Rotate, want 21", len(newNames))
+				}
+				e, err := rotated.Get(ctx, "sealed")
+				if !errors.Is(err, errCrashed) {
+					must(t, err)
+					if string(e.Value) != "secret" {
+						t.Fatal("the sealed value did not survive the rotation")
+					}
+				}
+			}
+			if newErr == nil && len(newNames) != 21 {
+				t.Fatalf("the new id holds %d of 21 attributes: half-moved", len(newNames))
+			}
+			outcomes = append(outcomes, outcome{c.name, oldSid, newSid, err == nil})
+		})
+	}
+
+	// After the grace, the old id is dead, whatever happened; the new id
+	// holds everything or nothing, and everything when Rotate succeeded.
+	time.Sleep(time.Until(last.Add(attrcache.RotationGrace + 200*time.Millisecond)))
+	ctx := testCtx(t, 30*time.Second)
+	for _, o := range outcomes {
+		if _, err := observer.Session(o.oldSid).Names(ctx); !errors.Is(err, attrcache.ErrSessionNotFound) {
+			t.Errorf("%s: the old id after the grace: %v, want ErrSessionNotFound", o.name, err)
+		}
+		names, err := observer.Session(o.newSid).Names(ctx)
+		switch {
+		case err == nil && len(names) != 21:
+			t.Errorf("%s: the new id holds %d of 21 attributes: half-moved", o.name, len(names))
+		case err != nil && !errors.Is(err, attrcache.ErrSessionNotFound):
+			t.Errorf("%s: %v", o.name, err)
+		case err != nil && o.ok:
+			t.Errorf("%s: the new id is gone after a successful Rotate", o.name)
+		}
+	}
+}
+
+// TestRotateCleanup: when Rotate cannot tell whether the new session was
+// made, it ends both ids at once instead of waiting for the grace.
+func TestRotateCleanup(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	p := redistest.NewProxy(t, srv.Addr())
+	o := srv.Options()
+	o.Addr = p.Addr()
+	o.MaxRetries = -1
+	cl := redis.NewClient(o)
+	t.Cleanup(func() { _ = cl.Close() })
+	ns := "rot-" + randHex(4)
+	st, err := attrcache.New(cl, attrcache.WithNamespace(ns))
+	must(t, err)
+	observer, err := attrcache.New(srv.Client(t), attrcache.WithNamespace(ns))
+	must(t, err)
+	ctx := testCtx(t, 30*time.Second)
+	oldSid, newSid := "old-"+randHex(8), "new-"+randHex(8)
+	s, err := st.Start(ctx, oldSid, time.Hour)
+	must(t, err)
+	must(t, s.Create(ctx, "a", []byte("1")))
+	must(t, cl.Ping(ctx).Err())
+	cl.AddHook(&rotateSteps{proxy: p, dropAt: 3})
+	_, err = s.Rotate(ctx, newSid)
+	if !errors.Is(err, attrcache.ErrUnavailable) {
+		t.Fatalf("Rotate with the commit's reply lost and no retries: %v, want ErrUnavailable", err)
+	}
+	for _, sid := range []string{oldSid, newSid} {
+		if _, err := observer.Session(sid).Get(ctx, "a"); !errors.Is(err, attrcache.ErrSessionNotFound) {
+			t.Fatalf("an id right after an uncertain Rotate: %v, want ErrSessionNotFound", err)
+		}
+	}
+}
