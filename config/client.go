@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/attrcache"
 )
 
 // Errors of Connect, checked with errors.Is. Each wraps the go-redis error
@@ -33,6 +35,10 @@ var (
 //     *redis.ClusterClient seeded with the addresses.
 //   - Single node: a *redis.Client on the one address, or on DefaultAddr
 //     when none is configured.
+//
+// With redis.client_side_cache.enabled, a single-node client on database
+// 0 speaks RESP3 and caches reads in an attrcache.NearCache; other shapes
+// do not cache (see Warnings).
 //
 // URLs in redis.addrs are read as Addrs describes. TLS, the ACL user and
 // password, the database, timeouts, pool size and retries are applied to
@@ -87,6 +93,15 @@ func (c *Config) NewClient() (redis.UniversalClient, error) {
 		opts.DB = 0
 	default:
 		opts.Addrs = addrs[:1]
+		if cc := r.ClientSideCache; cc.Enabled && ep.db == 0 {
+			// go-redis caches on RESP3 only.
+			opts.Protocol = 3
+			opts.ClientSideCache = attrcache.NewNearCache(redis.CacheConfig{
+				MaxEntries:     cc.MaxEntries,
+				MaxMemoryBytes: int64(cc.MaxBytes),
+				MaxStaleness:   cc.MaxStaleness,
+			})
+		}
 	}
 	return redis.NewUniversalClient(opts), nil
 }

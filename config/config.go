@@ -126,6 +126,27 @@ type Redis struct {
 	// MaxRetries is how many times a failed command is retried; 0
 	// disables retries. Every attrcache write is safe to run twice.
 	MaxRetries int `mapstructure:"max_retries"`
+	// ClientSideCache is the near cache (redis.client_side_cache.*).
+	ClientSideCache ClientSideCache `mapstructure:"client_side_cache"`
+}
+
+// ClientSideCache holds the redis.client_side_cache.* settings: go-redis's
+// client-side cache through attrcache.NewNearCache, so that repeated
+// reads of an unchanged session answer from memory. go-redis caches only
+// on a single-node client (mode single), on database 0, with RESP3, which
+// NewClient then selects; with Sentinel or a cluster the setting is
+// ignored with a warning (see Warnings) and reads go to Redis.
+type ClientSideCache struct {
+	// Enabled turns the near cache on.
+	Enabled bool `mapstructure:"enabled"`
+	// MaxEntries bounds the cached replies (one per distinct read: a Get
+	// of one name, a GetAll, ...).
+	MaxEntries int `mapstructure:"max_entries"`
+	// MaxBytes bounds the cache's estimated memory.
+	MaxBytes int `mapstructure:"max_bytes"`
+	// MaxStaleness is the backstop for a lost invalidation: no reply is
+	// served older than this, invalidated or not.
+	MaxStaleness time.Duration `mapstructure:"max_staleness"`
 }
 
 // TLS holds the redis.tls.* settings.
@@ -159,6 +180,10 @@ type Store struct {
 	Limits Limits `mapstructure:"limits"`
 	// ReplicaWait makes writes wait for replicas (attrcache.WithReplicaWait).
 	ReplicaWait ReplicaWait `mapstructure:"replica_wait"`
+	// ResendWindow is how long after it began a write may still be
+	// applied (attrcache.WithResendWindow); 0 derives it from
+	// redis.read_timeout and redis.max_retries.
+	ResendWindow time.Duration `mapstructure:"resend_window"`
 }
 
 // ReplicaWait holds the attrcache.replica_wait.* settings.
@@ -177,7 +202,12 @@ type Limits struct {
 	MaxNameBytes int `mapstructure:"max_name_bytes"`
 	// MaxValueBytes is the longest value in bytes.
 	MaxValueBytes int `mapstructure:"max_value_bytes"`
-	// MaxAttributes is the most live attributes in one session.
+	// MaxCallBytes is the most bytes (names and stored values) one write
+	// may send.
+	MaxCallBytes int `mapstructure:"max_call_bytes"`
+	// MaxSessionBytes is the most bytes one session may hold.
+	MaxSessionBytes int `mapstructure:"max_session_bytes"`
+	// MaxAttributes is the most attributes in one session.
 	MaxAttributes int `mapstructure:"max_attributes"`
 	// MaxBatch is the most attributes one *Many call may name.
 	MaxBatch int `mapstructure:"max_batch"`
@@ -217,6 +247,11 @@ func Default() *Config {
 			ReadTimeout:  3 * time.Second,
 			WriteTimeout: 3 * time.Second,
 			MaxRetries:   3,
+			ClientSideCache: ClientSideCache{
+				MaxEntries:   100_000,
+				MaxBytes:     64 << 20,
+				MaxStaleness: 5 * time.Second,
+			},
 		},
 		Store: Store{
 			Namespace:   "attrcache",
@@ -326,7 +361,26 @@ func LoadWith(path string, environ []string) (*Config, error) {
 		return nil, errors.Join(found...)
 	}
 	c.warnings = unknownVariables(environ, c.Encryption.KeysetEnv)
+	if w := c.cacheWarning(); w != "" {
+		c.warnings = append(c.warnings, w)
+	}
 	return c, nil
+}
+
+// cacheWarning says when redis.client_side_cache.enabled cannot take
+// effect, so the fallback to uncached reads is not silent.
+func (c *Config) cacheWarning() string {
+	if !c.Redis.ClientSideCache.Enabled {
+		return ""
+	}
+	mode := c.Redis.ResolvedMode()
+	p := &problems{c: c}
+	db := c.resolveRedis(p).db
+	if mode == ModeSingle && db == 0 {
+		return ""
+	}
+	return fmt.Sprintf("redis.client_side_cache.enabled has no effect in %s mode on database %d: "+
+		"go-redis caches only on a single-node client on database 0; reads go to Redis", mode, db)
 }
 
 // IsSet reports whether key was given in the file or the environment that
@@ -337,7 +391,8 @@ func (c *Config) IsSet(key string) bool { return c.given[key] }
 // Warnings returns what Load noticed but did not refuse, one sentence
 // each, for the caller to log: ATTRCACHE_ variables that set no key (a
 // misspelt name would otherwise be ignored without a word), with the key
-// meant when the name is close to one. They name variables, never
+// meant when the name is close to one, and a near cache enabled where
+// go-redis cannot cache. They name variables, never
 // values. Unknown variables are warnings rather than errors because the
 // ATTRCACHE_ prefix is shared: the variable encryption.keyset_env names
 // (which is not warned about) and a deployment's own variables may use

@@ -1,15 +1,19 @@
 package config
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
 )
 
 // StoreOptions returns the attrcache.New options the attrcache.* settings
 // describe: WithNamespace and WithLimits, WithReplicaWait when replicas
-// are awaited, and WithLogger when logger is
-// not nil. An empty namespace leaves the library default. The cipher is
+// are awaited, WithResendWindow when one is set, and WithLogger when
+// logger is not nil. An empty namespace leaves the library default. The cipher is
 // not among them; the caller adds attrcache.WithCipher.
 func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
 	var opts []attrcache.Option
@@ -19,6 +23,9 @@ func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
 	opts = append(opts, attrcache.WithLimits(c.Store.Limits.AttrcacheLimits()))
 	if w := c.Store.ReplicaWait; w.Replicas > 0 {
 		opts = append(opts, attrcache.WithReplicaWait(w.Replicas, w.Timeout))
+	}
+	if w := c.Store.ResendWindow; w > 0 {
+		opts = append(opts, attrcache.WithResendWindow(w))
 	}
 	if logger != nil {
 		opts = append(opts, attrcache.WithLogger(logger))
@@ -30,9 +37,41 @@ func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
 // which attrcache reads as its defaults.
 func (l Limits) AttrcacheLimits() attrcache.Limits {
 	return attrcache.Limits{
-		MaxNameBytes:  l.MaxNameBytes,
-		MaxValueBytes: l.MaxValueBytes,
-		MaxAttributes: l.MaxAttributes,
-		MaxBatch:      l.MaxBatch,
+		MaxNameBytes:    l.MaxNameBytes,
+		MaxValueBytes:   l.MaxValueBytes,
+		MaxCallBytes:    l.MaxCallBytes,
+		MaxSessionBytes: l.MaxSessionBytes,
+		MaxAttributes:   l.MaxAttributes,
+		MaxBatch:        l.MaxBatch,
 	}
+}
+
+// OpenStore is what a service does at start-up, in one call: Connect
+// (NewClient and PING), NewCipher, attrcache.New with StoreOptions and the
+// cipher, and Store.Ping, the readiness check (Redis answers, the scripts
+// load, every master of a cluster answers). On error nothing is left
+// open. The caller closes the client when done with the store.
+func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (*attrcache.Store, redis.UniversalClient, error) {
+	rdb, err := c.Connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := c.StoreOptions(logger)
+	cipher, err := c.NewCipher(logger)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	if cipher != nil {
+		opts = append(opts, attrcache.WithCipher(cipher))
+	}
+	store, err := attrcache.New(rdb, opts...)
+	if err == nil {
+		err = store.Ping(ctx)
+	}
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	return store, rdb, nil
 }

@@ -83,6 +83,7 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate(p *problems) {
 	c.checkRedis(p)
+	c.checkCache(p)
 	c.checkStore(p)
 	c.checkEncryption(p)
 	c.checkLog(p)
@@ -264,6 +265,24 @@ func bareError(err error) error {
 	return err
 }
 
+func (c *Config) checkCache(p *problems) {
+	cc := c.Redis.ClientSideCache
+	for _, f := range []struct {
+		key string
+		val int
+	}{
+		{"redis.client_side_cache.max_entries", cc.MaxEntries},
+		{"redis.client_side_cache.max_bytes", cc.MaxBytes},
+	} {
+		if f.val < 0 {
+			p.add(f.key, "must not be negative, got %d", f.val)
+		}
+	}
+	if cc.MaxStaleness < 0 {
+		p.add("redis.client_side_cache.max_staleness", "must not be negative, got %s", cc.MaxStaleness)
+	}
+}
+
 func (c *Config) checkStore(p *problems) {
 	s := &c.Store
 	// The library's own rules, so config and attrcache never disagree.
@@ -278,6 +297,12 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.session_ttl", "must be at least 1ms, got %s", s.SessionTTL)
 	case s.SessionTTL > attrcache.MaxExpiration:
 		p.add("attrcache.session_ttl", "must be at most %s (attrcache.MaxExpiration), got %s", attrcache.MaxExpiration, s.SessionTTL)
+	}
+
+	if w := s.ResendWindow; w != 0 {
+		if err := attrcache.WithResendWindow(w)(&attrcache.Store{}); err != nil {
+			p.add("attrcache.resend_window", "%s, or 0s to derive it from the client's retries; got %s", libraryReason(err), w)
+		}
 	}
 
 	switch w := s.ReplicaWait; {
@@ -297,6 +322,8 @@ func (c *Config) checkStore(p *problems) {
 	}{
 		{"attrcache.limits.max_name_bytes", l.MaxNameBytes},
 		{"attrcache.limits.max_value_bytes", l.MaxValueBytes},
+		{"attrcache.limits.max_call_bytes", l.MaxCallBytes},
+		{"attrcache.limits.max_session_bytes", l.MaxSessionBytes},
 		{"attrcache.limits.max_attributes", l.MaxAttributes},
 		{"attrcache.limits.max_batch", l.MaxBatch},
 	} {
@@ -316,6 +343,8 @@ func (c *Config) checkStore(p *problems) {
 	}{
 		{"attrcache.limits.max_name_bytes", attrcache.Limits{MaxNameBytes: l.MaxNameBytes}},
 		{"attrcache.limits.max_value_bytes", attrcache.Limits{MaxValueBytes: l.MaxValueBytes}},
+		{"attrcache.limits.max_call_bytes", attrcache.Limits{MaxCallBytes: l.MaxCallBytes}},
+		{"attrcache.limits.max_session_bytes", attrcache.Limits{MaxSessionBytes: l.MaxSessionBytes}},
 		{"attrcache.limits.max_attributes", attrcache.Limits{MaxAttributes: l.MaxAttributes}},
 		{"attrcache.limits.max_batch", attrcache.Limits{MaxBatch: l.MaxBatch}},
 	} {
