@@ -13,10 +13,14 @@
 --            keep the current expiry)
 --   x:       name, expiration ms > 0 (clamped)
 --   d:       name
--- -> {OK|RESENT, now, session deadline (0 when resent after End)}
+-- -> {OK, now, session deadline, reclaimed}
+--    | {RESENT, now, session deadline (0 when resent after End)}
 --    | {NOSESSION, now} | {CORRUPT, now, names...}
 --    | {EXISTS, now, names...} | {NOTFOUND, now, names...}
---    | {TOOMANY, now, count} | {TOOBIG, now, bytes} | {LATE, now} | {UNSURE, now}
+--    | {TOOMANY, now, count, reclaimed} | {TOOBIG, now, bytes, reclaimed}
+--    | {LATE, now} | {UNSURE, now}
+--    reclaimed: expired records this call's reclaim step deleted. It comes
+--    last, so a reader that stops before it still reads the reply.
 --
 -- The order matters. A call whose token is in the resend log ran already
 -- (go-redis resent it after a lost reply): it reports RESENT and changes
@@ -78,11 +82,11 @@ local function write(keys, argv)
 
   -- One bounded reclaim step when a record may have expired.
   -- A refused call still keeps what the step did.
-  local stepped
+  local stepped, reclaimed = nil, 0
   if M.nextexp ~= 0 and M.nextexp <= now then
     local skip = {}
     for i = 1, n do skip[q[i + 2]] = true end
-    reclaim(key, M, now, skip)
+    reclaimed = reclaim(key, M, now, skip)
     stepped = enc(M)
   end
   local count0, bytes0 = M.count, M.bytes
@@ -139,13 +143,13 @@ local function write(keys, argv)
   -- lowered limit can still shrink.
   local refusal
   if M.count > count0 and M.count > maxn then
-    refusal = {TOOMANY, now, count0}
+    refusal = {TOOMANY, now, count0, reclaimed}
   elseif M.bytes > bytes0 and M.bytes > maxb then
-    refusal = {TOOBIG, now, bytes0}
+    refusal = {TOOBIG, now, bytes0, reclaimed}
   end
   if refusal or (mode == 'd' and #dels == 0) then
     if stepped then call('HSET', key, MARK, stepped) end
-    return refusal or {OK, now, M.deadline}
+    return refusal or {OK, now, M.deadline, reclaimed}
   end
 
   -- A record deleted by a call but never counted (written by something
@@ -156,5 +160,5 @@ local function write(keys, argv)
   sets[4] = logput(L, token, now)
   hcall('HSET', key, sets)
   if #dels > 0 then hcall('HDEL', key, dels) end
-  return {OK, now, M.deadline}
+  return {OK, now, M.deadline, reclaimed}
 end
