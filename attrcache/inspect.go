@@ -67,9 +67,10 @@ type AttrInfo struct {
 // fails only when Redis cannot be read (ErrUnavailable) or sid is
 // invalid (ErrInvalid).
 func (s *Session) Inspect(ctx context.Context) (*SessionInfo, error) {
-	t0 := time.Now()
+	c := call{op: opInspect}
+	ctx = s.begin(ctx, &c)
 	info, err := s.inspect(ctx)
-	return info, s.finish(ctx, call{op: "inspect", start: t0}, err)
+	return info, s.finish(ctx, &c, err)
 }
 
 func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {

@@ -25,9 +25,10 @@ type view struct {
 // It returns ErrNotFound (a *NamesError) when the attribute is absent or
 // expired.
 func (s *Session) Get(ctx context.Context, name string, opts ...ReadOption) (*Entry, error) {
-	t0 := time.Now()
+	c := call{op: opGet, name: name}
+	ctx = s.begin(ctx, &c)
 	e, err := s.get(ctx, name, opts)
-	return e, s.finish(ctx, call{op: "get", start: t0, name: name}, err)
+	return e, s.finish(ctx, &c, err)
 }
 
 func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Entry, error) {
@@ -62,9 +63,10 @@ func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Ent
 // If any record is corrupt or does not decrypt, the call fails naming
 // it, or, WithPartialResults, returns the others with that error.
 func (s *Session) GetMany(ctx context.Context, names []string, opts ...ReadOption) (map[string]*Entry, error) {
-	t0 := time.Now()
+	c := call{op: opGetMany, names: names}
+	ctx = s.begin(ctx, &c)
 	m, err := s.getMany(ctx, names, opts)
-	return m, s.finish(ctx, call{op: "get_many", start: t0, names: names}, err)
+	return m, s.finish(ctx, &c, err)
 }
 
 func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption) (map[string]*Entry, error) {
@@ -101,9 +103,11 @@ func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption
 // WithoutDecryption is given. Like GetMany, it fails on a corrupt or
 // undecryptable record unless WithPartialResults is given.
 func (s *Session) GetAll(ctx context.Context, opts ...ReadOption) (map[string]*Entry, error) {
-	t0 := time.Now()
+	c := call{op: opGetAll}
+	ctx = s.begin(ctx, &c)
 	m, err := s.getAll(ctx, opts)
-	return m, s.finish(ctx, call{op: "get_all", start: t0}, err)
+	c.count = len(m)
+	return m, s.finish(ctx, &c, err)
 }
 
 func (s *Session) getAll(ctx context.Context, opts []ReadOption) (map[string]*Entry, error) {
@@ -135,16 +139,18 @@ func (s *Session) getAll(ctx context.Context, opts []ReadOption) (map[string]*En
 
 // Exists reports whether a live attribute has the name.
 func (s *Session) Exists(ctx context.Context, name string) (bool, error) {
-	t0 := time.Now()
+	c := call{op: opExists, name: name}
+	ctx = s.begin(ctx, &c)
 	m, err := s.existsMany(ctx, []string{name})
-	return m[name], s.finish(ctx, call{op: "exists", start: t0, name: name}, err)
+	return m[name], s.finish(ctx, &c, err)
 }
 
 // ExistsMany reports, for each name, whether a live attribute has it.
 func (s *Session) ExistsMany(ctx context.Context, names []string) (map[string]bool, error) {
-	t0 := time.Now()
+	c := call{op: opExistsMany, names: names}
+	ctx = s.begin(ctx, &c)
 	m, err := s.existsMany(ctx, names)
-	return m, s.finish(ctx, call{op: "exists_many", start: t0, names: names}, err)
+	return m, s.finish(ctx, &c, err)
 }
 
 func (s *Session) existsMany(ctx context.Context, names []string) (map[string]bool, error) {
@@ -175,9 +181,11 @@ func (s *Session) existsMany(ctx context.Context, names []string) (map[string]bo
 // Names returns the names of the session's live attributes, sorted. A
 // corrupt record is listed (it is there; reading it fails).
 func (s *Session) Names(ctx context.Context) ([]string, error) {
-	t0 := time.Now()
+	c := call{op: opNames}
+	ctx = s.begin(ctx, &c)
 	names, err := s.names(ctx)
-	return names, s.finish(ctx, call{op: "names", start: t0}, err)
+	c.count = len(names)
+	return names, s.finish(ctx, &c, err)
 }
 
 func (s *Session) names(ctx context.Context) ([]string, error) {
@@ -201,9 +209,10 @@ func (s *Session) names(ctx context.Context) ([]string, error) {
 // TTL returns how long the session has left to live, on the estimate of
 // Redis's clock.
 func (s *Session) TTL(ctx context.Context) (time.Duration, error) {
-	t0 := time.Now()
+	c := call{op: opTTL}
+	ctx = s.begin(ctx, &c)
 	ttl, err := s.ttl(ctx)
-	return ttl, s.finish(ctx, call{op: "ttl", start: t0}, err)
+	return ttl, s.finish(ctx, &c, err)
 }
 
 func (s *Session) ttl(ctx context.Context) (time.Duration, error) {

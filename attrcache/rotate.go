@@ -41,16 +41,21 @@ const RotationGrace = 10 * time.Second
 // So no attribute is ever readable under both ids for longer than
 // RotationGrace, and none is lost while Rotate reports success.
 func (s *Session) Rotate(ctx context.Context, newSid string) (*Session, error) {
-	t0 := time.Now()
-	ns, err := s.rotate(ctx, newSid)
-	s.finish(ctx, call{op: "rotate", start: t0}, err)
+	c := call{op: opRotate}
+	ctx = s.begin(ctx, &c)
+	ns, err := s.rotate(ctx, &c, newSid)
+	if err == nil && c.span != nil {
+		// The new id's digest, so a trace follows the user across it.
+		c.span.SetAttributes(keyNewSession.String(ns.logID))
+	}
+	s.finish(ctx, &c, err)
 	if err != nil {
 		return nil, err
 	}
 	return ns, nil
 }
 
-func (s *Session) rotate(ctx context.Context, newSid string) (*Session, error) {
+func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session, error) {
 	if s.bad != nil {
 		return nil, s.bad
 	}
@@ -64,7 +69,7 @@ func (s *Session) rotate(ctx context.Context, newSid string) (*Session, error) {
 	}
 
 	// Freeze: from here on, writes to the old id are refused.
-	rep, err := s.runScript(ctx, sessionScript, opFreeze, []any{4: RotationGrace.Milliseconds()})
+	rep, err := s.runScript(ctx, c, sessionScript, opFreeze, []any{4: RotationGrace.Milliseconds()})
 	if err != nil {
 		return nil, err
 	}
@@ -73,40 +78,40 @@ func (s *Session) rotate(ctx context.Context, newSid string) (*Session, error) {
 	}
 	args, err := s.snapshot(ctx, ns)
 	if err != nil {
-		return nil, s.thaw(ctx, err)
+		return nil, s.thaw(ctx, c, err)
 	}
 
-	rep, err = ns.runScript(ctx, sessionScript, opCommit, args)
+	rep, err = ns.runScript(ctx, c, sessionScript, opCommit, args)
 	switch {
 	case errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotReplicated):
 		// The new session may or may not exist: end both ids.
 		cleanup, cancel := cleanupContext(ctx)
 		defer cancel()
 		errs := []error{err}
-		if e := ns.end(cleanup); e != nil && !errors.Is(e, ErrSessionNotFound) {
+		if e := ns.end(cleanup, c); e != nil && !errors.Is(e, ErrSessionNotFound) {
 			errs = append(errs, fmt.Errorf("ending the new id: %w", e))
 		}
-		if e := s.end(cleanup); e != nil && !errors.Is(e, ErrSessionNotFound) {
+		if e := s.end(cleanup, c); e != nil && !errors.Is(e, ErrSessionNotFound) {
 			errs = append(errs, fmt.Errorf("ending the old id: %w", e))
 		}
 		return nil, errors.Join(errs...)
 	case err != nil:
-		return nil, s.thaw(ctx, err)
+		return nil, s.thaw(ctx, c, err)
 	case rep.code == stNoSession:
 		// The session reached its deadline while it was being moved.
 		cleanup, cancel := cleanupContext(ctx)
 		defer cancel()
-		_ = s.end(cleanup)
+		_ = s.end(cleanup, c)
 		return nil, ErrSessionNotFound
 	case rep.code != stOK && rep.code != stResent:
-		return nil, s.thaw(ctx, statusError(rep))
+		return nil, s.thaw(ctx, c, statusError(rep))
 	}
 
 	// The new session holds everything: end the old id. If that fails, the
 	// frozen old id reads as ended once its rotation deadline passes.
 	cleanup, cancel := cleanupContext(ctx)
 	defer cancel()
-	if err := s.end(cleanup); err != nil && !errors.Is(err, ErrSessionNotFound) {
+	if err := s.end(cleanup, c); err != nil && !errors.Is(err, ErrSessionNotFound) {
 		st.log.LogAttrs(ctx, slog.LevelWarn, "attrcache: ending the old id of a rotated session failed; it reads as ended after the grace",
 			slog.String("session", s.logID), slog.String("new_session", ns.logID), slog.String("error", err.Error()))
 	}
@@ -160,7 +165,7 @@ func (s *Session) snapshot(ctx context.Context, ns *Session) ([]any, error) {
 				continue
 			}
 			if value, err = c.Encrypt(pt, newAD); err != nil {
-				return nil, unavailable(fmt.Errorf("encrypting %q: %w", name, err))
+				return nil, unavailable(&sealError{name: name, cause: err})
 			}
 		}
 		args = append(args, name, encodeRecord(rec, value))
@@ -172,10 +177,10 @@ func (s *Session) snapshot(ctx context.Context, ns *Session) ([]any, error) {
 }
 
 // thaw undoes the freeze after a failed rotation and returns cause.
-func (s *Session) thaw(ctx context.Context, cause error) error {
+func (s *Session) thaw(ctx context.Context, c *call, cause error) error {
 	cleanup, cancel := cleanupContext(ctx)
 	defer cancel()
-	rep, err := s.runScript(cleanup, sessionScript, opThaw, make([]any, 4))
+	rep, err := s.runScript(cleanup, c, sessionScript, opThaw, make([]any, 4))
 	if err == nil && rep.code != stOK && rep.code != stResent {
 		err = statusError(rep)
 	}

@@ -3,10 +3,11 @@ package attrcache
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Session script operations, boxed once: converting a value to an
@@ -26,17 +27,18 @@ var (
 // returns ErrSessionExists when a live session has the id. A resent
 // Start (after a lost reply) reports the first run's success.
 func (s *Store) Start(ctx context.Context, sid string, ttl time.Duration, opts ...StartOption) (*Session, error) {
-	t0 := time.Now()
 	sess := s.Session(sid)
-	err := sess.start(ctx, ttl, opts)
-	sess.finish(ctx, call{op: "start", start: t0}, err)
+	c := call{op: opStartCall}
+	ctx = sess.begin(ctx, &c)
+	err := sess.start(ctx, &c, ttl, opts)
+	sess.finish(ctx, &c, err)
 	if err != nil {
 		return nil, err
 	}
 	return sess, nil
 }
 
-func (s *Session) start(ctx context.Context, ttl time.Duration, opts []StartOption) error {
+func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []StartOption) error {
 	if s.bad != nil {
 		return s.bad
 	}
@@ -52,7 +54,7 @@ func (s *Session) start(ctx context.Context, ttl time.Duration, opts []StartOpti
 	if spec.bad {
 		return invalidf("max lifetime must be between 1ms and MaxExpiration")
 	}
-	rep, err := s.runScript(ctx, sessionScript, opStart, []any{4: ttl.Milliseconds(), 5: spec.maxLifetime.Milliseconds()})
+	rep, err := s.runScript(ctx, c, sessionScript, opStart, []any{4: ttl.Milliseconds(), 5: spec.maxLifetime.Milliseconds()})
 	if err != nil {
 		return err
 	}
@@ -69,19 +71,20 @@ func (s *Session) start(ctx context.Context, ttl time.Duration, opts []StartOpti
 // expired: an expired session cannot be brought back. A resent Renew
 // reports the session's expiry at the time of the resend.
 func (s *Session) Renew(ctx context.Context, ttl time.Duration) (time.Time, error) {
-	t0 := time.Now()
-	exp, err := s.renew(ctx, ttl)
-	return exp, s.finish(ctx, call{op: "renew", start: t0}, err)
+	c := call{op: opRenewCall}
+	ctx = s.begin(ctx, &c)
+	exp, err := s.renew(ctx, &c, ttl)
+	return exp, s.finish(ctx, &c, err)
 }
 
-func (s *Session) renew(ctx context.Context, ttl time.Duration) (time.Time, error) {
+func (s *Session) renew(ctx context.Context, c *call, ttl time.Duration) (time.Time, error) {
 	if s.bad != nil {
 		return time.Time{}, s.bad
 	}
 	if !validDuration(ttl) {
 		return time.Time{}, invalidf("session ttl must be between 1ms and MaxExpiration")
 	}
-	rep, err := s.runScript(ctx, sessionScript, opRenew, []any{4: ttl.Milliseconds()})
+	rep, err := s.runScript(ctx, c, sessionScript, opRenew, []any{4: ttl.Milliseconds()})
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -105,16 +108,17 @@ func (s *Session) renew(ctx context.Context, ttl time.Duration) (time.Time, erro
 // a session that attrcache cannot read (ErrCorrupt), so that the id can
 // be started again.
 func (s *Session) End(ctx context.Context) error {
-	t0 := time.Now()
-	err := s.end(ctx)
-	return s.finish(ctx, call{op: "end", start: t0}, err)
+	c := call{op: opEndCall}
+	ctx = s.begin(ctx, &c)
+	err := s.end(ctx, &c)
+	return s.finish(ctx, &c, err)
 }
 
-func (s *Session) end(ctx context.Context) error {
+func (s *Session) end(ctx context.Context, c *call) error {
 	if s.bad != nil {
 		return s.bad
 	}
-	rep, err := s.runScript(ctx, sessionScript, opEnd, make([]any, 4))
+	rep, err := s.runScript(ctx, c, sessionScript, opEnd, make([]any, 4))
 	if err != nil {
 		return err
 	}
@@ -129,13 +133,14 @@ func (s *Session) end(ctx context.Context) error {
 // leaves no tombstone, so a resent End or Start that was still in flight
 // is not recognised. Purging a key that does not exist is not an error.
 func (s *Session) Purge(ctx context.Context) error {
-	t0 := time.Now()
+	c := call{op: opPurge}
+	ctx = s.begin(ctx, &c)
 	err := s.bad
 	if err == nil {
 		err = unavailable(s.store.rdb.Del(ctx, s.keys[0]).Err())
 		s.evict()
 	}
-	return s.finish(ctx, call{op: "purge", start: t0}, err)
+	return s.finish(ctx, &c, err)
 }
 
 // runScript runs a write script on the session and evicts the session
@@ -143,7 +148,8 @@ func (s *Session) Purge(ctx context.Context) error {
 // exactly-once: op, a fresh call token, the earliest Redis time the call
 // can have begun at, and its deadline (the resend window, or the
 // context's deadline if that comes first, but at least minResendWindow).
-func (s *Session) runScript(ctx context.Context, sc *script, op any, args []any) (reply, error) {
+// What the reply tells about resends and reclaims is noted on c.
+func (s *Session) runScript(ctx context.Context, c *call, sc *script, op any, args []any) (reply, error) {
 	st := s.store
 	now, bound, err := st.clock.ensure(ctx, st.rdb)
 	if err != nil {
@@ -156,6 +162,9 @@ func (s *Session) runScript(ctx context.Context, sc *script, op any, args []any)
 	args[0], args[1], args[2], args[3] = op, token(), now-bound.Milliseconds()-1, now+w.Milliseconds()
 	rep, err := s.exec(ctx, sc, args)
 	s.evict()
+	if err == nil {
+		c.noteReply(sc, rep)
+	}
 	if err == nil && (rep.code == stOK || rep.code == stResent) && (sc == writeScript || op == opStart || op == opRenew || op == opCommit || op == opThaw) {
 		if dl, ok := rep.payload0(); ok {
 			s.seen.Store(dl)
@@ -181,61 +190,131 @@ func token() string {
 	return string(b[:])
 }
 
-// call describes one public call for its log line.
+// call is one public call, as its log line, span and measurements
+// describe it. It lives on the caller's stack: begin and finish take its
+// address and keep nothing.
 type call struct {
-	op    string
+	op    op
 	start time.Time
-	name  string   // single-attribute calls
-	names []string // batches by name
-	attrs []Attr   // batches of Attr
-	count int      // batches given as a map
+	span  trace.Span // nil when the call is not traced
+	name  string     // single-attribute calls
+	names []string   // batches by name
+	attrs []Attr     // batches of Attr
+	count int        // attributes returned, by GetAll and Names
+
+	resent    bool  // Redis recognised a resent copy of a script this call sent
+	reclaimed int64 // expired records the call's writes reclaimed
 }
 
-// expected reports outcomes that are answers, not faults.
-func expected(err error) bool {
-	for _, e := range []error{ErrNotFound, ErrExists, ErrSessionNotFound, ErrSessionExists, ErrInvalid, ErrNoCipher, ErrTooManyAttributes, ErrTooBig} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
-// maxLoggedNames bounds the names one log line lists.
-const maxLoggedNames = 32
-
-// finish logs a call and returns err. Answers are logged at debug level,
-// faults (network, corrupt data, decryption) at warn. The session appears
-// only as its short digest; values never appear.
-func (s *Session) finish(ctx context.Context, c call, err error) error {
-	lvl := slog.LevelDebug
-	if err != nil && !expected(err) {
-		lvl = slog.LevelWarn
-	}
-	l := s.store.log
-	if !l.Enabled(ctx, lvl) {
-		return err
-	}
-	attrs := make([]slog.Attr, 0, 7)
-	attrs = append(attrs, slog.String("op", c.op), slog.String("session", s.logID))
+// attrCount is how many attributes the call names, for calls that name
+// some.
+func (c *call) attrCount() (int, bool) {
 	switch {
 	case c.name != "":
-		attrs = append(attrs, slog.String("name", c.name))
+		return 1, true
 	case c.names != nil:
-		attrs = append(attrs, slog.Int("count", len(c.names)), slog.Any("names", c.names[:min(len(c.names), maxLoggedNames)]))
+		return len(c.names), true
+	case c.attrs != nil:
+		return len(c.attrs), true
+	}
+	return 0, false
+}
+
+// maxLoggedNames bounds the names one log line or span lists.
+const maxLoggedNames = 32
+
+// nameList is the names the call names, at most maxLoggedNames.
+func (c *call) nameList() []string {
+	switch {
+	case c.name != "":
+		return []string{c.name}
+	case c.names != nil:
+		return c.names[:min(len(c.names), maxLoggedNames)]
 	case c.attrs != nil:
 		names := make([]string, 0, min(len(c.attrs), maxLoggedNames))
 		for _, a := range c.attrs[:cap(names)] {
 			names = append(names, a.Name)
 		}
-		attrs = append(attrs, slog.Int("count", len(c.attrs)), slog.Any("names", names))
+		return names
+	}
+	return nil
+}
+
+// noteReply records what a script's reply says about the call: a
+// recognised resend, records reclaimed (write.lua's last element, absent
+// from replies of older scripts).
+func (c *call) noteReply(sc *script, rep reply) {
+	switch rep.code {
+	case stResent:
+		c.resent = true
+	case stOK, stTooMany, stTooBig:
+		if sc == writeScript && len(rep.payload) >= 2 {
+			if n, ok := rep.payload[1].(int64); ok && n > 0 {
+				c.reclaimed += n
+			}
+		}
+	}
+}
+
+// begin starts a call on the session: its clock and, when traced, its
+// span. Run the call with the context it returns.
+func (s *Session) begin(ctx context.Context, c *call) context.Context {
+	return s.store.tel.begin(ctx, c, s.logID)
+}
+
+// finish ends a call on the session and returns err (see Store.finish).
+func (s *Session) finish(ctx context.Context, c *call, err error) error {
+	return s.store.finish(ctx, c, s.logID, err)
+}
+
+// finish ends a call: it ends its span, measures it and logs it, and
+// returns err. Answers are logged at debug level, faults (network,
+// corrupt data, decryption) at warn (see outcome). The session appears
+// only as its short digest; values never appear. When nobody listens it
+// costs a few comparisons.
+func (st *Store) finish(ctx context.Context, c *call, sess string, err error) error {
+	o := outcomeOf(err)
+	lvl := slog.LevelDebug
+	if o.fault() {
+		lvl = slog.LevelWarn
+	}
+	metering := st.tel.metering()
+	logging := st.log.Enabled(ctx, lvl)
+	if c.span == nil && !metering && !logging {
+		return err
+	}
+	d := time.Since(c.start)
+	if c.span != nil {
+		st.tel.endSpan(c, o, err)
+	}
+	if metering {
+		st.tel.record(ctx, c, o, d, err)
+	}
+	if logging {
+		st.logCall(ctx, lvl, c, sess, d, err)
+	}
+	return err
+}
+
+// logCall writes a call's log line.
+func (st *Store) logCall(ctx context.Context, lvl slog.Level, c *call, sess string, d time.Duration, err error) {
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String("op", c.op.String()))
+	if sess != "" {
+		attrs = append(attrs, slog.String("session", sess))
+	}
+	switch {
+	case c.name != "":
+		attrs = append(attrs, slog.String("name", c.name))
+	case c.names != nil || c.attrs != nil:
+		n, _ := c.attrCount()
+		attrs = append(attrs, slog.Int("count", n), slog.Any("names", c.nameList()))
 	case c.count > 0:
 		attrs = append(attrs, slog.Int("count", c.count))
 	}
-	attrs = append(attrs, slog.Duration("duration", time.Since(c.start)))
+	attrs = append(attrs, slog.Duration("duration", d))
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	l.LogAttrs(ctx, lvl, "attrcache", attrs...)
-	return err
+	st.log.LogAttrs(ctx, lvl, "attrcache", attrs...)
 }

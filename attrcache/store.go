@@ -33,6 +33,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +73,7 @@ type Store struct {
 	near   *NearCache    // the client's near cache, evicted after writes
 	clock  clock
 	run    runner
+	tel    telemetry
 
 	maxAttrs, maxBytes any // limits.MaxAttributes and MaxSessionBytes, boxed once for write.lua
 }
@@ -140,6 +144,7 @@ func New(rdb Client, opts ...Option) (*Store, error) {
 	}
 	s.maxAttrs, s.maxBytes = s.limits.MaxAttributes, s.limits.MaxSessionBytes
 	s.run.init(s)
+	s.tel.init(s)
 	return s, nil
 }
 
@@ -282,22 +287,43 @@ func (s *Session) appendAD(ad []byte, name string) []byte {
 
 // Ping checks that the Store can work: Redis answers, the write scripts
 // are loaded or loadable, and, on a cluster, every master answers. It is
-// meant for readiness probes; it writes no session data.
+// meant for readiness probes; it writes no session data. A failure is
+// ErrUnavailable; on a cluster it names each master that failed, by
+// address. Behind Sentinel it checks the master the client follows: it
+// fails while that master is down and passes again once the sentinels
+// have promoted a replica and the client has followed.
+//
+// Ping is traced and measured like any call (operation "ping").
 func (s *Store) Ping(ctx context.Context) error {
-	if c, ok := s.rdb.(*redis.ClusterClient); ok {
-		var errs []error
-		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			if err := s.run.ready(ctx, node); err != nil {
-				errs = append(errs, fmt.Errorf("master %s: %w", node.Options().Addr, err))
-			}
-			return nil
-		})
-		if err != nil {
-			return unavailable(err)
-		}
-		return errors.Join(errs...)
+	c := call{op: opPing}
+	ctx = s.tel.begin(ctx, &c, "")
+	err := s.ping(ctx)
+	return s.finish(ctx, &c, "", err)
+}
+
+func (s *Store) ping(ctx context.Context) error {
+	cc, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		return s.run.ready(ctx, s.rdb)
 	}
-	return s.run.ready(ctx, s.rdb)
+	var (
+		mu   sync.Mutex // ForEachMaster calls each master in a goroutine of its own
+		errs []error
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		if err := s.run.ready(ctx, node); err != nil {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("master %s: %w", node.Options().Addr, err))
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	// The same masters failing give the same text, whatever finished first.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
 
 // unavailable wraps an error from Redis, the network or the context in

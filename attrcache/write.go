@@ -27,9 +27,10 @@ var (
 // WithExpiration the attribute lives as long as the session; with it, it
 // expires d from now or with the session, whichever comes first.
 func (s *Session) Create(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
-	t0 := time.Now()
-	err := s.write(ctx, modeCreate, []Attr{{Name: name, Value: value}}, opts)
-	return s.finish(ctx, call{op: "create", start: t0, name: name}, err)
+	c := call{op: opCreate, name: name}
+	ctx = s.begin(ctx, &c)
+	err := s.write(ctx, &c, modeCreate, []Attr{{Name: name, Value: value}}, opts)
+	return s.finish(ctx, &c, err)
 }
 
 // CreateMany adds several attributes at once, all or nothing: if any name
@@ -37,48 +38,53 @@ func (s *Session) Create(ctx context.Context, name string, value []byte, opts ..
 // (ErrExists) names every conflict. defaults apply to every Attr; an
 // Attr's own Options override them.
 func (s *Session) CreateMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
-	t0 := time.Now()
-	err := s.write(ctx, modeCreate, attrs, defaults)
-	return s.finish(ctx, call{op: "create_many", start: t0, attrs: attrs}, err)
+	c := call{op: opCreateMany, attrs: attrs}
+	ctx = s.begin(ctx, &c)
+	err := s.write(ctx, &c, modeCreate, attrs, defaults)
+	return s.finish(ctx, &c, err)
 }
 
 // Set creates the attribute or replaces its value; a replaced attribute
 // keeps its Created time. Without WithExpiration a replaced attribute
 // keeps its expiry; WithoutExpiration removes it.
 func (s *Session) Set(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
-	t0 := time.Now()
-	err := s.write(ctx, modeSet, []Attr{{Name: name, Value: value}}, opts)
-	return s.finish(ctx, call{op: "set", start: t0, name: name}, err)
+	c := call{op: opSet, name: name}
+	ctx = s.begin(ctx, &c)
+	err := s.write(ctx, &c, modeSet, []Attr{{Name: name, Value: value}}, opts)
+	return s.finish(ctx, &c, err)
 }
 
 // SetMany is Set for several attributes in one atomic call.
 func (s *Session) SetMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
-	t0 := time.Now()
-	err := s.write(ctx, modeSet, attrs, defaults)
-	return s.finish(ctx, call{op: "set_many", start: t0, attrs: attrs}, err)
+	c := call{op: opSetMany, attrs: attrs}
+	ctx = s.begin(ctx, &c)
+	err := s.write(ctx, &c, modeSet, attrs, defaults)
+	return s.finish(ctx, &c, err)
 }
 
 // Update replaces the value of an existing attribute, keeping its Created
 // time and, without WithExpiration, its expiry. It returns ErrNotFound (a
 // *NamesError) when the attribute is absent or expired.
 func (s *Session) Update(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
-	t0 := time.Now()
-	err := s.write(ctx, modeUpdate, []Attr{{Name: name, Value: value}}, opts)
-	return s.finish(ctx, call{op: "update", start: t0, name: name}, err)
+	c := call{op: opUpdate, name: name}
+	ctx = s.begin(ctx, &c)
+	err := s.write(ctx, &c, modeUpdate, []Attr{{Name: name, Value: value}}, opts)
+	return s.finish(ctx, &c, err)
 }
 
 // UpdateMany is Update for several attributes, all or nothing: if any is
 // absent or expired nothing is written and the *NamesError (ErrNotFound)
 // names every missing one.
 func (s *Session) UpdateMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
-	t0 := time.Now()
-	err := s.write(ctx, modeUpdate, attrs, defaults)
-	return s.finish(ctx, call{op: "update_many", start: t0, attrs: attrs}, err)
+	c := call{op: opUpdateMany, attrs: attrs}
+	ctx = s.begin(ctx, &c)
+	err := s.write(ctx, &c, modeUpdate, attrs, defaults)
+	return s.finish(ctx, &c, err)
 }
 
 // write validates and encodes a batch, seals what must be sealed, and runs
 // write.lua once. Nothing reaches Redis unless every item is valid.
-func (s *Session) write(ctx context.Context, mode any, attrs []Attr, defaults []WriteOption) error {
+func (s *Session) write(ctx context.Context, c *call, mode any, attrs []Attr, defaults []WriteOption) error {
 	st := s.store
 	if s.bad != nil {
 		return s.bad
@@ -124,7 +130,7 @@ func (s *Session) write(ctx context.Context, mode any, attrs []Attr, defaults []
 			if err != nil {
 				// A cipher may call out (a KMS): its failure is a fault,
 				// not the caller's input, and it has no plaintext to leak.
-				return unavailable(fmt.Errorf("encrypting %q: %w", a.Name, err))
+				return unavailable(&sealError{name: a.Name, cause: err})
 			}
 			flags, value = flagEncrypted, ct
 		}
@@ -134,15 +140,15 @@ func (s *Session) write(ctx context.Context, mode any, attrs []Attr, defaults []
 	if callBytes > st.limits.MaxCallBytes {
 		return invalidf(fmt.Sprintf("call of %d bytes is over MaxCallBytes %d", callBytes, st.limits.MaxCallBytes))
 	}
-	return s.runWrite(ctx, mode, args)
+	return s.runWrite(ctx, c, mode, args)
 }
 
 // runWrite runs write.lua. args[6:] are the items; runWrite fills the
 // six leading arguments.
-func (s *Session) runWrite(ctx context.Context, mode any, args []any) error {
+func (s *Session) runWrite(ctx context.Context, c *call, mode any, args []any) error {
 	st := s.store
 	args[4], args[5] = st.maxAttrs, st.maxBytes
-	rep, err := s.runScript(ctx, writeScript, mode, args)
+	rep, err := s.runScript(ctx, c, writeScript, mode, args)
 	if err != nil {
 		return err
 	}
@@ -155,41 +161,43 @@ func (s *Session) runWrite(ctx context.Context, mode any, args []any) error {
 // Delete removes the attribute; deleting an absent name is not an error.
 // It also clears a corrupt record.
 func (s *Session) Delete(ctx context.Context, name string) error {
-	t0 := time.Now()
-	err := s.delete(ctx, []string{name})
-	return s.finish(ctx, call{op: "delete", start: t0, name: name}, err)
+	c := call{op: opDelete, name: name}
+	ctx = s.begin(ctx, &c)
+	err := s.delete(ctx, &c, []string{name})
+	return s.finish(ctx, &c, err)
 }
 
 // DeleteMany removes the named attributes at once; absent names are not
 // an error.
 func (s *Session) DeleteMany(ctx context.Context, names []string) error {
-	t0 := time.Now()
-	err := s.delete(ctx, names)
-	return s.finish(ctx, call{op: "delete_many", start: t0, names: names}, err)
+	c := call{op: opDeleteMany, names: names}
+	ctx = s.begin(ctx, &c)
+	err := s.delete(ctx, &c, names)
+	return s.finish(ctx, &c, err)
 }
 
-func (s *Session) delete(ctx context.Context, names []string) error {
+func (s *Session) delete(ctx context.Context, c *call, names []string) error {
 	args, err := s.nameArgs(names)
 	if err != nil {
 		return err
 	}
-	return s.runWrite(ctx, modeDelete, args)
+	return s.runWrite(ctx, c, modeDelete, args)
 }
 
 // SetExpiry makes an existing attribute expire d from now (clamped to the
 // session's lifetime), keeping its value and times. It returns ErrNotFound
 // (a *NamesError) when the attribute is absent or expired.
 func (s *Session) SetExpiry(ctx context.Context, name string, d time.Duration) error {
-	t0 := time.Now()
-	err := s.setExpiry(ctx, []string{name}, []time.Duration{d})
-	return s.finish(ctx, call{op: "set_expiry", start: t0, name: name}, err)
+	c := call{op: opSetExpiry, name: name}
+	ctx = s.begin(ctx, &c)
+	err := s.setExpiry(ctx, &c, []string{name}, []time.Duration{d})
+	return s.finish(ctx, &c, err)
 }
 
 // SetExpiryMany is SetExpiry for several attributes, all or nothing: if
 // any is absent or expired nothing changes and the *NamesError names every
 // missing one.
 func (s *Session) SetExpiryMany(ctx context.Context, expiries map[string]time.Duration) error {
-	t0 := time.Now()
 	names := make([]string, 0, len(expiries))
 	for name := range expiries {
 		names = append(names, name)
@@ -199,11 +207,13 @@ func (s *Session) SetExpiryMany(ctx context.Context, expiries map[string]time.Du
 	for i, name := range names {
 		ds[i] = expiries[name]
 	}
-	err := s.setExpiry(ctx, names, ds)
-	return s.finish(ctx, call{op: "set_expiry_many", start: t0, names: names}, err)
+	c := call{op: opSetExpiryMany, names: names}
+	ctx = s.begin(ctx, &c)
+	err := s.setExpiry(ctx, &c, names, ds)
+	return s.finish(ctx, &c, err)
 }
 
-func (s *Session) setExpiry(ctx context.Context, names []string, ds []time.Duration) error {
+func (s *Session) setExpiry(ctx context.Context, c *call, names []string, ds []time.Duration) error {
 	st := s.store
 	if s.bad != nil {
 		return s.bad
@@ -224,7 +234,7 @@ func (s *Session) setExpiry(ctx context.Context, names []string, ds []time.Durat
 	if err := checkDuplicates(names, func(n string) string { return n }); err != nil {
 		return err
 	}
-	return s.runWrite(ctx, modeExpire, args)
+	return s.runWrite(ctx, c, modeExpire, args)
 }
 
 // nameArgs validates a batch of names and returns them as write.lua's
