@@ -30,6 +30,7 @@ var ctx = context.Background()
 // env is one redis-server with one client of default options, shared by an
 // attrcache benchmark and its baselines.
 type env struct {
+	srv   *redistest.Server
 	rdb   *redis.Client
 	store *attrcache.Store
 	seq   atomic.Int64 // session ids and raw keys
@@ -48,7 +49,33 @@ func newEnv(b *testing.B) *env {
 	if err != nil {
 		b.Fatalf("attrcache.New: %v", err)
 	}
-	return &env{rdb: rdb, store: store}
+	return &env{srv: srv, rdb: rdb, store: store}
+}
+
+// client returns another client of the env's server, built from options
+// of default values changed by change, closed when b ends.
+func (e *env) client(b *testing.B, change func(*redis.Options)) *redis.Client {
+	b.Helper()
+	o := e.srv.Options()
+	if change != nil {
+		change(o)
+	}
+	c := redis.NewClient(o)
+	b.Cleanup(func() { _ = c.Close() })
+	if err := c.Ping(ctx).Err(); err != nil {
+		b.Fatalf("ping: %v", err)
+	}
+	return c
+}
+
+// newStore returns a Store on rdb with opts, failing b on error.
+func newStore(b *testing.B, rdb attrcache.Client, opts ...attrcache.Option) *attrcache.Store {
+	b.Helper()
+	st, err := attrcache.New(rdb, opts...)
+	if err != nil {
+		b.Fatalf("attrcache.New: %v", err)
+	}
+	return st
 }
 
 // session is a started session that a benchmark can empty between
@@ -114,17 +141,27 @@ func (e *env) fillRaw(b *testing.B, key string, names []string, value []byte) {
 	}
 }
 
-// fill creates names with value in sess, in batches of at most 1,000.
+// fill creates names with value in sess, in as few CreateMany calls as
+// the Store's MaxBatch and MaxCallBytes allow (with room for what sealing
+// adds).
 func fill(b *testing.B, sess *session, names []string, value []byte, opts ...attrcache.WriteOption) {
 	b.Helper()
+	lim := sess.store.Limits()
 	for len(names) > 0 {
-		n := min(len(names), attrcache.DefaultLimits.MaxBatch)
+		n, bytes := 0, 0
+		for n < len(names) && n < lim.MaxBatch && bytes+len(names[n])+len(value)+sealSlack <= lim.MaxCallBytes {
+			bytes += len(names[n]) + len(value) + sealSlack
+			n++
+		}
 		if err := sess.CreateMany(ctx, attrs(names[:n], value), opts...); err != nil {
 			b.Fatalf("CreateMany: %v", err)
 		}
 		names = names[n:]
 	}
 }
+
+// sealSlack is more than sealing adds to a value.
+const sealSlack = 64
 
 // names returns n attribute names of a typical shape ("attr-0042").
 func names(n int) []string {
@@ -164,11 +201,25 @@ func attrs(names []string, value []byte) []attrcache.Attr {
 // (session size, free names) is the same for attrcache and its baselines
 // whatever b.N is.
 //
-// Besides the usual figures it reports p50-ns/op, the median latency of
-// one operation, which other processes' bursts on a shared machine move
-// much less than the mean, and the CPU time of client and server per
-// operation (see cpuMeter).
-func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i int) error) {
+// Besides the usual figures it reports p50-ns/op and p99-ns/op, the median
+// and 99th percentile latency of one operation (bursts of other work on a
+// shared machine move the median much less than the mean), the CPU time
+// of client and server per operation (see cpuMeter), and Redis's
+// execution time of cmds, the commands this side sends (see cmdMeter).
+func loop(b *testing.B, rdb *redis.Client, cmds []string, every int, fresh func(), op func(i int) error) {
+	b.Helper()
+	run(b, newMeter(b, rdb, cmds, false), every, fresh, op)
+}
+
+// loopSlow is loop that also reports the longest single call of cmds
+// (max-server-µs), for the worst-case benchmarks. The slow log it needs
+// costs every command a little wall time, not execution time.
+func loopSlow(b *testing.B, rdb *redis.Client, cmds []string, every int, fresh func(), op func(i int) error) {
+	b.Helper()
+	run(b, newMeter(b, rdb, cmds, true), every, fresh, op)
+}
+
+func run(b *testing.B, m *meter, every int, fresh func(), op func(i int) error) {
 	b.Helper()
 	fresh()
 	if err := op(0); err != nil {
@@ -176,17 +227,16 @@ func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i in
 	}
 	fresh()
 	lat := make([]time.Duration, b.N)
-	cpu := newCPUMeter(rdb)
 	b.ReportAllocs()
-	cpu.start()
+	m.start()
 	b.ResetTimer()
 	j := 0
 	for n := range b.N {
 		if every > 0 && j == every {
 			b.StopTimer()
-			cpu.stop()
+			m.stop()
 			fresh()
-			cpu.start()
+			m.start()
 			b.StartTimer()
 			j = 0
 		}
@@ -199,10 +249,17 @@ func loop(b *testing.B, rdb *redis.Client, every int, fresh func(), op func(i in
 		j++
 	}
 	b.StopTimer()
-	cpu.stop()
-	cpu.report(b)
+	m.stop()
+	m.report(b)
+	reportLatency(b, lat)
+}
+
+// reportLatency reports the median and 99th percentile of lat, which it
+// sorts.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns/op")
+	b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns/op")
 }
 
 func nothing() {}

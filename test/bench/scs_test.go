@@ -27,7 +27,7 @@ func BenchmarkSetVsScs(b *testing.B) {
 			b.Run("attrcache", func(b *testing.B) {
 				sess := e.session(b)
 				fill(b, sess, ns, v)
-				loop(b, e.rdb, 0, nothing, func(int) error {
+				loop(b, e.rdb, writeCmds, 0, nothing, func(int) error {
 					return sess.Set(ctx, target, v)
 				})
 			})
@@ -47,7 +47,7 @@ func BenchmarkSetVsScs(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				loop(b, e.rdb, 0, nothing, func(int) error {
+				loop(b, e.rdb, cmds("get", "set"), 0, nothing, func(int) error {
 					c, err := sm.Load(ctx, token)
 					if err != nil {
 						return err

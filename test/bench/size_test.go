@@ -18,7 +18,7 @@ func BenchmarkCreateSessionSize(b *testing.B) {
 		b.Run("attrs="+strconv.Itoa(n), func(b *testing.B) {
 			sess := e.session(b)
 			fill(b, sess, names(n), v)
-			loop(b, e.rdb, 1, func() {
+			loop(b, e.rdb, writeCmds, 1, func() {
 				if err := sess.Delete(ctx, fresh); err != nil {
 					b.Fatal(err)
 				}
