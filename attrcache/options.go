@@ -197,9 +197,10 @@ func WithReplicaWait(replicas int, timeout time.Duration) Option {
 // reaches Redis later than this (or later than its context's deadline,
 // if that comes first, but never less than a second) is not run. New
 // derives the window from the client's retries and timeouts ((MaxRetries
-// + 1) × ReadTimeout + MaxRetries × MaxRetryBackoff, 13.5 s with
-// go-redis's defaults), or 15 s when it cannot see them. d must be
-// between 1 s and 15 s: the resend log keeps entries 20 s.
+// + 1) × ReadTimeout + MaxRetries × MaxRetryBackoff, at most 25 s: 23 s
+// with go-redis's defaults, 15 s with package config's), or 25 s when it
+// cannot see them. d must be between 1 s and 25 s: the resend log keeps
+// entries 30 s.
 func WithResendWindow(d time.Duration) Option {
 	return func(s *Store) error {
 		if d < minResendWindow || d > maxResendWindow {

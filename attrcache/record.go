@@ -59,7 +59,7 @@ import (
 //
 // A call whose token is in the log already ran: a resend reports success
 // and changes nothing, whatever was written in between. An entry is kept
-// 20 seconds, longer than any call may run (see Store's resend window),
+// 30 seconds, longer than any call may run (see Store's resend window),
 // and at most 256 are kept; a call that began before the newest dropped
 // entry cannot tell whether it ran, and fails with ErrUnavailable
 // instead of risking a second run. Five entries fit Redis's default

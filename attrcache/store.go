@@ -85,8 +85,8 @@ type replicaWait struct {
 
 const (
 	minResendWindow     = time.Second
-	maxResendWindow     = 15 * time.Second
-	defaultResendWindow = 15 * time.Second
+	maxResendWindow     = 25 * time.Second
+	defaultResendWindow = 25 * time.Second
 )
 
 // New returns a Store on the client the application already has: any

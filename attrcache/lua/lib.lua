@@ -19,7 +19,7 @@ local MARK, LOG = '\0', '\1'
 local MARKLEN, MARKLEN1 = 56, 22
 local GRACE = 30000   -- ms a session key outlives its deadline, and a tombstone lives
 local LOGMAX = 256    -- most entries in the resend log
-local RETAIN = 20000  -- ms an entry of the resend log is kept
+local RETAIN = 30000  -- ms an entry of the resend log is kept
 local SCAN = '8'      -- HSCAN COUNT of one reclaim step
 
 -- Library functions are bound when a call starts (bind), not here: a Redis
