@@ -1,0 +1,125 @@
+// Package web puts attrcache sessions behind a cookie, for net/http
+// servers: a middleware that hands each request its session, session ids,
+// login, id rotation, logout, and idle and absolute timeouts.
+//
+//	m, err := web.New(store, web.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
+//	http.ListenAndServe(addr, m.Handler(mux))
+//
+//	sess, err := m.Login(w, r)           // the password checked out: a new id, a new cookie
+//	sess := web.FromContext(r.Context()) // any later request: the handle, no I/O
+//	sess, err = m.Rotate(w, r)           // at every change of privilege: same attributes, new id
+//	err = m.Logout(w, r)                 // the session ends, the cookie expires
+//
+// # What a request costs
+//
+// The middleware does no I/O. It checks the cookie's shape with
+// attrcache.ValidSessionID (43 base64url characters, as NewSessionID makes
+// them) and hands out a handle, which does no I/O either. A request that
+// never looks at its session costs Redis nothing; one that reads an
+// attribute costs that read, one command. A cookie that is absent, empty,
+// too long or not an id at all means "no session": never an error page,
+// and never a Redis key built from what a client sent.
+//
+// The price is that FromContext cannot tell a live session from a dead
+// one: it returns a handle for any well-formed cookie, and the handle's
+// first call says, with attrcache.ErrSessionNotFound, that the session
+// has ended, expired or moved to a new id. Checking up front would cost
+// every request a round trip, including those that never use the session.
+//
+// # Timeouts and renewal
+//
+// The idle timeout is the session's time to live in Redis (Start with
+// Config.IdleTimeout); the absolute timeout is its WithMaxLifetime, which
+// Renew never passes. Both are enforced by Redis, on Redis's clock: a
+// cookie that outlives its session, or is replayed, gets nothing.
+//
+// Sliding expiry needs a renewal, and a renewal is a round trip. Renewing
+// on every request (what scs does when its IdleTimeout is set: every
+// request writes the session back) would double the cost of a request
+// that reads one attribute. Instead the middleware renews only when the
+// request's own reads or writes showed that less than half of the idle
+// timeout is left (attrcache.Session.Expiry: the deadline carried by the
+// last reply, no I/O). So about one request per session in every half
+// idle timeout pays one extra round trip (more only when requests race);
+// every other request pays nothing, and a request that did not touch the session is never
+// renewed: it did not fetch the deadline, and a handler that does not
+// use the session is no evidence of a user at work. The cost is
+// precision: a session ends between IdleTimeout/2 and IdleTimeout after
+// its last request, instead of exactly IdleTimeout after it. Near the
+// absolute deadline the renewal cannot extend the session, so requests
+// in its last IdleTimeout/2 may each renew in vain (attrcache does not
+// yet say, without I/O, that the deadline is the absolute one).
+//
+// Expiry is on Redis's clock. The Manager compares it with the local
+// clock corrected by the offset it learned from the last Login (Start
+// replies with the deadline it set, so the offset is known to within a
+// round trip), so a server whose clock is minutes off still renews on
+// time once it has seen a login.
+//
+// The decision is taken just before the response's headers go out (the
+// handler's first WriteHeader, Write or Flush, or when it returns without
+// writing), as scs's LoadAndSave commits the session: by then the handler
+// has usually read what it needed, and a renewal can still send a
+// refreshed persistent cookie. A handler that first touches the session
+// after it began writing its body gets the renewal after it returns,
+// without a cookie; with Config.Persist that renewal is skipped instead,
+// so that the cookie never dies before the session (a later request
+// renews both).
+//
+// # Cookies
+//
+// The cookie holds the session id and nothing else; Redis holds only its
+// SHA-256 digest, and this package never logs it or puts it in an error.
+// It is HttpOnly always, Secure unless Config.Insecure says otherwise (a
+// bool's zero value is the safe one, so a Config that forgets the field
+// still gets Secure cookies), SameSite=Lax unless configured, and
+// host-only unless Config.Domain is set. The "__Host-" and "__Secure-"
+// name prefixes are checked. With Config.Persist the cookie carries
+// Max-Age = IdleTimeout, refreshed with every renewal; without it the
+// cookie is a session cookie that the browser drops when it closes. Max-Age
+// is the idle timeout rather than the session's exact remaining time,
+// which only Redis's clock knows: near the absolute deadline the cookie
+// may outlive the session by up to IdleTimeout, and is then refused.
+//
+// # Caching
+//
+// OWASP's Session Management Cheat Sheet asks that session ids never be
+// cached and that responses carrying them say Cache-Control: no-store; it
+// advises against the older no-cache="Set-Cookie" form, which is what scs
+// sends with its cookies (scs also adds Vary: Cookie to every response).
+// This package follows OWASP where they differ:
+//
+//   - a response carrying one of its cookies (Login, Rotate, Logout, a
+//     persistent cookie refreshed by a renewal) gets Cache-Control:
+//     no-store, replacing whatever the handler set;
+//   - a response of a request whose handler got a session handle from
+//     FromContext is per-user content: it gets Cache-Control: no-store
+//     unless the handler set a Cache-Control of its own;
+//   - a response whose handler called FromContext at all gets Vary:
+//     Cookie, since what it shows depends on the cookie.
+//
+// A response whose handler never called FromContext gets no header from
+// this package, so static files served through it stay cacheable.
+// Headers are added before the first byte of the response, so a handler
+// should look at its session before it starts writing.
+//
+// # Login, rotation, logout
+//
+// Login starts a session under a new id (256 bits from crypto/rand) and
+// ends the one the request came with, if any: a session id is never
+// carried across a login, which is the defence against session fixation.
+// Login starts empty; to keep what an anonymous session held (a cart),
+// call Rotate instead, which moves every attribute (values, encryption,
+// Created, Modified, expiry) to a new id and ends the old one, keeping
+// the deadlines. Call Rotate at every change of privilege. A request
+// still holding the old cookie during a rotation either completes on the
+// old session before the rotation took it, or gets ErrSessionNotFound;
+// a write is never left on the old id unseen (see attrcache's Rotate).
+// Logout ends the session and expires the cookie.
+//
+// When several requests of one browser race with a rotation, their
+// responses may reach the browser in any order, and one that renewed the
+// old id's persistent cookie could arrive after the rotation's: the
+// browser then holds a dead id and the user must log in again. This is
+// the fail-closed side of a race every cookie session has.
+package web

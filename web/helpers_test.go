@@ -1,0 +1,328 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/keys"
+	"github.com/attrcache/attrcache/test/redistest"
+	"github.com/attrcache/attrcache/web"
+)
+
+// backend is a Redis to run a test on, and how to let time pass on it.
+type backend struct {
+	newClient func() *redis.Client
+	advance   func(time.Duration)
+}
+
+// eachBackend runs f on miniredis and on a real redis-server (which
+// skips, unless ATTRCACHE_REQUIRE_REDIS=1, without the binary).
+func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	t.Run("miniredis", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		// miniredis keeps real time, which reads judge expiry against;
+		// only its key TTLs need moving along.
+		f(t, backend{
+			newClient: func() *redis.Client { return redis.NewClient(&redis.Options{Addr: mr.Addr()}) },
+			advance: func(d time.Duration) {
+				time.Sleep(d)
+				mr.FastForward(d)
+			},
+		})
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		srv := redistest.StartServer(t)
+		f(t, backend{
+			newClient: func() *redis.Client { return redis.NewClient(srv.Options()) },
+			advance:   time.Sleep,
+		})
+	})
+}
+
+// miniBackend is a miniredis for tests that need no real server.
+func miniBackend(t *testing.T) backend {
+	mr := miniredis.RunT(t)
+	return backend{
+		newClient: func() *redis.Client { return redis.NewClient(&redis.Options{Addr: mr.Addr()}) },
+		advance: func(d time.Duration) {
+			time.Sleep(d)
+			mr.FastForward(d)
+		},
+	}
+}
+
+// counter counts the commands a client sends, pipelined ones included.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// envelope returns the cipher production code uses, on a new keyset.
+func envelope(t testing.TB) attrcache.Cipher {
+	h, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := keys.NewEnvelope(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// app is a small web application on attrcache, served by httptest:
+//
+//	POST /login?user=U   Login, then user, an encrypted csrf and a notice expiring in an hour
+//	GET  /me             every attribute, "name=value" lines; 401 without a live session
+//	GET  /user           the user attribute alone: one read
+//	POST /sudo           Rotate, then role=admin
+//	POST /logout         Logout
+//	POST /write?name=N   Set N
+//	GET  /peek           calls FromContext and ignores it
+//	GET  /static         never looks at the session
+type app struct {
+	t       *testing.T
+	m       *web.Manager
+	store   *attrcache.Store
+	cmds    *counter
+	srv     *httptest.Server
+	advance func(time.Duration)
+	errs    atomic.Int64 // calls of the ErrorHandler
+}
+
+// newApp starts the app; extra adds routes of a test's own.
+func newApp(t *testing.T, b backend, cfg web.Config, extra ...func(a *app, mux *http.ServeMux)) *app {
+	t.Helper()
+	rdb := b.newClient()
+	t.Cleanup(func() { rdb.Close() })
+	a := &app{t: t, cmds: &counter{}, advance: b.advance}
+	rdb.AddHook(a.cmds)
+	var err error
+	a.store, err = attrcache.New(rdb, attrcache.WithCipher(envelope(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = func(r *http.Request, err error) {
+			a.errs.Add(1)
+			t.Logf("ErrorHandler: %v", err)
+		}
+	}
+	a.m, err = web.New(a.store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := a.mux()
+	for _, f := range extra {
+		f(a, mux)
+	}
+	a.srv = httptest.NewServer(a.m.Handler(mux))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// fail answers an attrcache error: 401 when the session is gone, 500
+// otherwise.
+func fail(w http.ResponseWriter, err error) {
+	if errors.Is(err, attrcache.ErrSessionNotFound) {
+		http.Error(w, "session ended", http.StatusUnauthorized)
+		return
+	}
+	http.Error(w, err.Error(), http.StatusInternalServerError)
+}
+
+func (a *app) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := a.m.Login(w, r)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		err = sess.CreateMany(r.Context(), []attrcache.Attr{
+			{Name: "user", Value: []byte(r.FormValue("user"))},
+			{Name: "csrf", Value: []byte("csrf-seed"), Options: []attrcache.WriteOption{attrcache.WithEncryption()}},
+			{Name: "notice", Value: []byte("welcome"), Options: []attrcache.WriteOption{attrcache.WithExpiration(time.Hour)}},
+		})
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprintln(w, "logged in")
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		sess := web.FromContext(r.Context())
+		if sess == nil {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		all, err := sess.GetAll(r.Context())
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		var lines []string
+		for name, e := range all {
+			lines = append(lines, name+"="+string(e.Value))
+		}
+		slices.Sort(lines)
+		fmt.Fprint(w, strings.Join(lines, "\n"))
+	})
+	mux.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
+		sess := web.FromContext(r.Context())
+		if sess == nil {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		e, err := sess.Get(r.Context(), "user")
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		w.Write(e.Value)
+	})
+	mux.HandleFunc("POST /sudo", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := a.m.Rotate(w, r)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		if err := sess.Set(r.Context(), "role", []byte("admin")); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprintln(w, "rotated")
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.m.Logout(w, r); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprintln(w, "logged out")
+	})
+	mux.HandleFunc("POST /write", func(w http.ResponseWriter, r *http.Request) {
+		sess := web.FromContext(r.Context())
+		if sess == nil {
+			http.Error(w, "no session", http.StatusUnauthorized)
+			return
+		}
+		if err := sess.Set(r.Context(), r.FormValue("name"), []byte("written")); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprintln(w, "written")
+	})
+	mux.HandleFunc("GET /peek", func(w http.ResponseWriter, r *http.Request) {
+		_ = web.FromContext(r.Context())
+		fmt.Fprintln(w, "peeked")
+	})
+	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "static")
+	})
+	return mux
+}
+
+// reply is what one request got.
+type reply struct {
+	status int
+	body   string
+	header http.Header
+	cookie *http.Cookie // the session cookie it set, if any
+	cmds   int64        // Redis commands the server sent while serving it
+}
+
+// do sends a request, with the cookie when not nil.
+func (a *app) do(method, path string, cookie *http.Cookie) reply {
+	a.t.Helper()
+	rep, err := a.try(method, path, cookie)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return rep
+}
+
+// try is do for goroutines other than the test's.
+func (a *app) try(method, path string, cookie *http.Cookie) (reply, error) {
+	req, err := http.NewRequest(method, a.srv.URL+path, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	before := a.cmds.n.Load()
+	resp, err := a.srv.Client().Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	rep := reply{status: resp.StatusCode, body: strings.TrimSpace(string(body)), header: resp.Header, cmds: a.cmds.n.Load() - before}
+	for _, c := range resp.Cookies() {
+		if c.Name == a.m.Config().CookieName {
+			rep.cookie = c
+		}
+	}
+	return rep, nil
+}
+
+// advanceTo lets time pass until d after start.
+func (a *app) advanceTo(start time.Time, d time.Duration) {
+	if left := d - time.Since(start); left > 0 {
+		a.advance(left)
+	}
+}
+
+// login logs user in and returns the session cookie.
+func (a *app) login(user string) *http.Cookie {
+	a.t.Helper()
+	rep := a.do("POST", "/login?user="+url.QueryEscape(user), nil)
+	if rep.status != http.StatusOK || rep.cookie == nil {
+		a.t.Fatalf("login: %d %q, cookie %v", rep.status, rep.body, rep.cookie != nil)
+	}
+	return rep.cookie
+}
+
+// want checks a reply's status.
+func (a *app) want(rep reply, status int, what string) {
+	a.t.Helper()
+	if rep.status != status {
+		a.t.Fatalf("%s: status %d (%q), want %d", what, rep.status, rep.body, status)
+	}
+}
+
+// send is the cookie a browser sends back: name and value only.
+func send(c *http.Cookie) *http.Cookie { return &http.Cookie{Name: c.Name, Value: c.Value} }
+
+// cfg is a configuration with short timeouts for tests.
+func cfg(idle, absolute time.Duration) web.Config {
+	return web.Config{IdleTimeout: idle, AbsoluteTimeout: absolute}
+}

@@ -1,0 +1,381 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/attrcache/attrcache/attrcache"
+)
+
+// Manager ties attrcache sessions to a cookie. It is safe for concurrent
+// use; make one per cookie at start-up with New.
+type Manager struct {
+	store  *attrcache.Store
+	cfg    Config
+	maxAge int // the Max-Age of a persistent cookie: IdleTimeout in seconds, rounded up
+
+	// now is the local clock; offset is Redis's clock minus it, in
+	// nanoseconds, as learned from the last Login (0 before any).
+	now    func() time.Time
+	offset atomic.Int64
+}
+
+// New returns a Manager for sessions kept in store, with cookies and
+// timeouts as cfg says (zero fields take their defaults). It refuses,
+// with an error wrapping attrcache.ErrInvalid, a Config that cannot work:
+// a missing, zero or negative timeout, an idle timeout above the
+// absolute one, SameSite=None without Secure, a cookie name that is not a
+// token or breaks its prefix's rules, a bad path or domain.
+func New(store *attrcache.Store, cfg Config) (*Manager, error) {
+	if store == nil {
+		return nil, invalidf("store is nil")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{
+		store:  store,
+		cfg:    cfg,
+		maxAge: int((cfg.IdleTimeout + time.Second - 1) / time.Second),
+		now:    time.Now,
+	}, nil
+}
+
+// Config returns the Manager's configuration, defaults filled in.
+func (m *Manager) Config() Config { return m.cfg }
+
+// ctxKey is the context key of the request's state.
+type ctxKey struct{}
+
+// state is what the middleware knows of one request. Handlers may hand
+// the context to goroutines, so it is guarded by mu.
+type state struct {
+	m  *Manager
+	mu sync.Mutex
+
+	id   string // the session id: the cookie's value; never logged
+	sess *attrcache.Session
+
+	looked  bool // FromContext was called: the response depends on the cookie
+	held    bool // a handle was given out: the response is per-user
+	cookie  bool // the response carries a Set-Cookie of ours
+	fresh   bool // Login, Rotate or Logout ran: nothing left to renew
+	renewed bool // the renewal was decided on, once per request
+	out     bool // the response's headers have gone out
+}
+
+// Handler returns next behind the session middleware: each request's
+// context holds the handle of the session its cookie names, for
+// FromContext, and responses get the renewal, cookie and caching headers
+// described in the package documentation. It does no I/O of its own
+// except a renewal, which only requests that read or wrote the session
+// and found less than half its idle timeout left pay for.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st, _ := r.Context().Value(ctxKey{}).(*state); st != nil && st.m == m {
+			next.ServeHTTP(w, r) // already behind this Manager
+			return
+		}
+		st := &state{m: m}
+		if id, ok := m.cookieID(r); ok {
+			st.id, st.sess = id, m.store.Session(id)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
+		rw := &responseWriter{ResponseWriter: w, st: st, r: r}
+		next.ServeHTTP(rw, r)
+		if !rw.started {
+			rw.beforeHeaders() // net/http sends the headers after we return
+			return
+		}
+		if !m.cfg.Persist {
+			st.renew(r, nil)
+		}
+	})
+}
+
+// cookieID returns the first cookie of the Manager's name that holds a
+// well-formed session id. Anything else a client sends (no cookie, an
+// empty or overlong one, garbage) is no session, decided without I/O.
+func (m *Manager) cookieID(r *http.Request) (string, bool) {
+	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
+		if attrcache.ValidSessionID(c.Value) {
+			return c.Value, true
+		}
+	}
+	return "", false
+}
+
+// FromContext returns the handle of the request's session, put in the
+// context by Manager.Handler. It does no I/O. It returns nil when the
+// request came with no well-formed session cookie (none, empty, too long,
+// not an id), after Logout in this request, and outside a Handler.
+//
+// A non-nil handle does not mean the session lives: finding out would
+// cost every request a round trip. Its calls return
+// attrcache.ErrSessionNotFound when the session has ended, expired or
+// been rotated to a new id, so the first read is the check:
+//
+//	sess := web.FromContext(r.Context())
+//	if sess == nil {
+//		// not logged in
+//	}
+//	user, err := attrcache.GetJSON[User](ctx, sess, "user")
+//	if errors.Is(err, attrcache.ErrSessionNotFound) {
+//		// logged out, expired, or an old cookie
+//	}
+//
+// After Login or Rotate in the same request it returns the new session.
+// Calling it marks the response as depending on the cookie (Vary:
+// Cookie) and, when it returns a handle, as private (Cache-Control:
+// no-store unless the handler sets its own); call it before writing the
+// response.
+func FromContext(ctx context.Context) *attrcache.Session {
+	st, _ := ctx.Value(ctxKey{}).(*state)
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.looked = true
+	if st.sess != nil {
+		st.held = true
+	}
+	return st.sess
+}
+
+// stateOf returns the request's state when it came through this
+// Manager's Handler, and otherwise a state of its own read from the
+// cookie, so that Login, Rotate and Logout also work without the
+// middleware.
+func (m *Manager) stateOf(r *http.Request) *state {
+	if st, _ := r.Context().Value(ctxKey{}).(*state); st != nil && st.m == m {
+		return st
+	}
+	st := &state{m: m}
+	if id, ok := m.cookieID(r); ok {
+		st.id, st.sess = id, m.store.Session(id)
+	}
+	return st
+}
+
+// errHeadersSent refuses a cookie change after the response began.
+func errHeadersSent(op string) error {
+	return invalidf("%s after the response's headers were sent: the cookie cannot be set any more", op)
+}
+
+// Login starts a new session for the request, under a new id from
+// attrcache.NewSessionID, with the Manager's idle and absolute timeouts,
+// and sets its cookie; FromContext returns it from then on. Call it when
+// the user has proved who they are. The session the request came with,
+// if any, is ended (best effort: a failure goes to Config.ErrorHandler,
+// and that session still ends on its timeouts): a login never keeps an
+// id, against session fixation. The new session is empty; use Rotate
+// instead to keep the attributes of the session the user had.
+//
+// It returns Start's errors, and an error wrapping attrcache.ErrInvalid,
+// without starting anything, when called behind Handler after the
+// response's headers were sent.
+func (m *Manager) Login(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
+	st := m.stateOf(r)
+	if st.headersSent() {
+		return nil, errHeadersSent("Login")
+	}
+	ctx := r.Context()
+	id := attrcache.NewSessionID()
+	sess, err := m.store.Start(ctx, id, m.cfg.IdleTimeout, attrcache.WithMaxLifetime(m.cfg.AbsoluteTimeout))
+	if err != nil {
+		return nil, err
+	}
+	m.learnClock(sess)
+	old := st.replace(id, sess)
+	m.setCookie(w.Header(), m.cookie(id))
+	if old != nil {
+		if err := old.End(ctx); err != nil && !errors.Is(err, attrcache.ErrSessionNotFound) {
+			m.report(r, fmt.Errorf("web: ending session %s, replaced at login: %w", old.ID(), err))
+		}
+	}
+	return sess, nil
+}
+
+// Rotate moves the request's session to a new id (attrcache's
+// Session.Rotate: every attribute with its value, encryption, times and
+// expiry; the session's deadlines kept; the old id ended) and sets the new
+// cookie; FromContext returns the new session from then on. Call it at
+// every change of privilege (a step-up, a role change, a login that keeps
+// the anonymous session's attributes).
+//
+// It returns attrcache.ErrSessionNotFound when the request has no session
+// or it has ended (expired, logged out, or rotated by a concurrent
+// request), and Rotate's other errors; after any error the cookie is left
+// as it was. An error wrapping attrcache.ErrInvalid, with nothing done,
+// means it was called behind Handler after the headers were sent.
+func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
+	st := m.stateOf(r)
+	if st.headersSent() {
+		return nil, errHeadersSent("Rotate")
+	}
+	st.mu.Lock()
+	old := st.sess
+	st.mu.Unlock()
+	if old == nil {
+		return nil, fmt.Errorf("web: no session to rotate: %w", attrcache.ErrSessionNotFound)
+	}
+	id := attrcache.NewSessionID()
+	sess, err := old.Rotate(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	st.replace(id, sess)
+	m.setCookie(w.Header(), m.cookie(id))
+	return sess, nil
+}
+
+// Logout ends the request's session and expires its cookie; FromContext
+// returns nil from then on. A request without a session, or whose session
+// has already ended, gets the expired cookie and no error. When End fails
+// (Redis unreachable) the cookie is expired all the same and the error is
+// returned: the session still ends on its timeouts. Behind Handler after
+// the headers were sent, the session is ended but the cookie cannot be
+// expired, and the error wraps attrcache.ErrInvalid.
+func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
+	st := m.stateOf(r)
+	sent := st.headersSent()
+	old := st.replace("", nil)
+	var err error
+	if old != nil {
+		if err = old.End(r.Context()); errors.Is(err, attrcache.ErrSessionNotFound) {
+			err = nil
+		}
+	}
+	if sent {
+		return errors.Join(err, errHeadersSent("Logout"))
+	}
+	m.setCookie(w.Header(), m.expiredCookie())
+	return err
+}
+
+// headersSent reports whether the response behind Handler has started.
+func (st *state) headersSent() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.out
+}
+
+// replace makes sess (nil after a logout) the request's session and
+// returns the one it replaces.
+func (st *state) replace(id string, sess *attrcache.Session) *attrcache.Session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	old := st.sess
+	st.id, st.sess = id, sess
+	st.fresh, st.cookie, st.held = true, true, true
+	return old
+}
+
+// renew renews the request's session when its handle saw less than half
+// of the idle timeout left, once per request. With w it also refreshes
+// a persistent cookie in w's headers, which must not have been sent; w is
+// nil after the response began, when only a session cookie may be
+// renewed. The Handler calls it.
+func (st *state) renew(r *http.Request, w http.ResponseWriter) {
+	m := st.m
+	st.mu.Lock()
+	sess, id := st.sess, st.id
+	if sess == nil || st.fresh || st.renewed {
+		st.mu.Unlock()
+		return
+	}
+	exp, ok := sess.Expiry()
+	if !ok || m.left(exp) >= m.cfg.IdleTimeout/2 {
+		st.mu.Unlock()
+		return
+	}
+	st.renewed = true
+	st.mu.Unlock()
+
+	_, err := sess.Renew(r.Context(), m.cfg.IdleTimeout)
+	switch {
+	case err == nil:
+		if w != nil && m.cfg.Persist {
+			st.mu.Lock()
+			st.cookie = true
+			st.mu.Unlock()
+			m.setCookie(w.Header(), m.cookie(id))
+		}
+	case errors.Is(err, attrcache.ErrSessionNotFound), errors.Is(err, context.Canceled):
+		// Ended or rotated meanwhile, or the client went away: nothing to
+		// renew, nobody to tell.
+	default:
+		m.report(r, fmt.Errorf("web: renewing session %s: %w", sess.ID(), err))
+	}
+}
+
+// left is how long the session has before exp (a time on Redis's clock),
+// on the local clock corrected by the offset learned at Login.
+func (m *Manager) left(exp time.Time) time.Duration {
+	return exp.Sub(m.now().Add(time.Duration(m.offset.Load())))
+}
+
+// learnClock learns the offset of Redis's clock from a session Start
+// just made: its deadline is Redis's time then plus IdleTimeout (which is
+// never above the absolute timeout, so never cut), and the reply came
+// back a moment ago. The offset is off by at most the round trip, on the
+// side of renewing a little late.
+func (m *Manager) learnClock(sess *attrcache.Session) {
+	if exp, ok := sess.Expiry(); ok {
+		m.offset.Store(int64(exp.Add(-m.cfg.IdleTimeout).Sub(m.now())))
+	}
+}
+
+func (m *Manager) report(r *http.Request, err error) {
+	if h := m.cfg.ErrorHandler; h != nil {
+		h(r, err)
+	}
+}
+
+// cookie returns the cookie naming session id.
+func (m *Manager) cookie(id string) *http.Cookie {
+	c := &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    id,
+		Path:     m.cfg.Path,
+		Domain:   m.cfg.Domain,
+		Secure:   !m.cfg.Insecure,
+		HttpOnly: true,
+		SameSite: m.cfg.SameSite,
+	}
+	if m.cfg.Persist {
+		c.MaxAge = m.maxAge
+	}
+	return c
+}
+
+// expiredCookie returns the cookie that makes browsers drop the session
+// cookie: same name, path and domain, Max-Age=0.
+func (m *Manager) expiredCookie() *http.Cookie {
+	c := m.cookie("")
+	c.MaxAge = -1
+	return c
+}
+
+// setCookie puts c in the response headers, in place of any earlier
+// Set-Cookie of the same name (a Login then a Rotate in one request send
+// one cookie), and marks the response as one that must not be stored.
+func (m *Manager) setCookie(h http.Header, c *http.Cookie) {
+	prefix := c.Name + "="
+	var kept []string
+	for _, v := range h.Values("Set-Cookie") {
+		if len(v) < len(prefix) || v[:len(prefix)] != prefix {
+			kept = append(kept, v)
+		}
+	}
+	h["Set-Cookie"] = append(kept, c.String())
+	h.Set("Cache-Control", "no-store")
+	addVary(h, "Cookie")
+}
