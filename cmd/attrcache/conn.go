@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/config"
+)
+
+// conn is what a command works with: the configuration, the client built
+// from it, and a Store with the application's namespace and limits.
+type conn struct {
+	cfg    *config.Config
+	rdb    redis.UniversalClient
+	store  *attrcache.Store
+	cipher bool // a keyset is configured and loaded
+}
+
+// connect loads the configuration and connects. The keyset is loaded only
+// when withCipher is set, so that a command that does not need it (end,
+// purge, stats) is not stopped by a keyset problem.
+func (c *cli) connect(ctx context.Context, withCipher bool) (*conn, error) {
+	cfg, err := config.Load(c.configPath)
+	if err != nil {
+		return nil, err
+	}
+	// The library's own log lines (faults at warn) would repeat what the
+	// tool reports itself; the cipher's warnings about key files
+	// readable by others are worth showing.
+	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := cfg.StoreOptions(nil)
+	var hasCipher bool
+	if withCipher {
+		ciph, err := cfg.NewCipher(logger)
+		if err != nil {
+			return nil, err
+		}
+		if ciph != nil {
+			opts = append(opts, attrcache.WithCipher(ciph))
+			hasCipher = true
+		}
+	}
+	rdb, err := cfg.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	store, err := attrcache.New(rdb, opts...)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	return &conn{cfg: cfg, rdb: rdb, store: store, cipher: hasCipher}, nil
+}
+
+func (c *conn) close() { _ = c.rdb.Close() }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/attrcache/attrcache/attrcache"
+)
+
+// purge deletes a session's key whatever it holds: the way out for keys
+// attrcache cannot read (a key of another type, a hash without a marker
+// or with a marker it did not write), which End may not clear.
+//
+// Purging a live session skips End's tombstone, so a Start or End still
+// in flight for it is not recognised as a resend. So purge refuses a
+// session the library can read (live or rotating) unless -force is
+// given, and points to end. It does not ask interactively: the tool runs
+// in scripts, and stdin may carry the session id.
+func (c *cli) purge(ctx context.Context, args []string) error {
+	fs := c.flags(true)
+	force := fs.Bool("force", false, "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	sid, err := c.sessionID(pos)
+	if err != nil {
+		return err
+	}
+	cn, err := c.connect(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer cn.close()
+
+	sess := cn.store.Session(sid)
+	info, err := sess.Inspect(ctx)
+	if err != nil {
+		return err
+	}
+	if readable(info.State) && !*force {
+		return fmt.Errorf("session %s (key %s) is %s and readable: purge is for keys attrcache cannot read; "+
+			"'attrcache end' logs it out properly, -force deletes the key without a tombstone", info.ID, info.Key, info.State)
+	}
+	if !info.Exists {
+		fmt.Fprintf(c.stdout, "no key %s for session %s: nothing to purge\n", info.Key, info.ID)
+		return nil
+	}
+	if err := sess.Purge(ctx); err != nil {
+		return fmt.Errorf("session %s (key %s): %w", info.ID, info.Key, err)
+	}
+	fmt.Fprintf(c.stdout, "purged key %s of session %s: it was %s\n", info.Key, info.ID, describe(info))
+	return nil
+}
+
+// describe says in a few words what a key held.
+func describe(i *attrcache.SessionInfo) string {
+	if i.Problem != "" {
+		return i.State + " (" + i.Problem + ")"
+	}
+	return fmt.Sprintf("%s with %d attributes", i.State, i.Stored)
+}
