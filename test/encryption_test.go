@@ -106,4 +106,29 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("error %v does not name old1 and old2", err)
 	}
 	t.Logf("disabled-key error: %v", err)
+
+	// WithPartialResults: the values under the live key come back, the
+	// error names the others, so the application can drop them instead
+	// of losing the session.
+	for _, read := range []func() (map[string]*attrcache.Entry, error){
+		func() (map[string]*attrcache.Entry, error) {
+			return sd.GetMany(ctx, []string{"old1", "old2", "new"}, attrcache.WithPartialResults())
+		},
+		func() (map[string]*attrcache.Entry, error) { return sd.GetAll(ctx, attrcache.WithPartialResults()) },
+	} {
+		m, err := read()
+		if !errors.Is(err, attrcache.ErrDecrypt) || !errors.Is(err, keys.ErrKeyDisabled) {
+			t.Fatalf("partial read under a disabled key: %v", err)
+		}
+		if !errors.As(err, &ne) || len(ne.Names) != 2 {
+			t.Fatalf("partial read error %v does not name old1 and old2", err)
+		}
+		if m == nil || string(m["new"].Value) != "three" || m["old1"] != nil || m["old2"] != nil {
+			t.Fatalf("partial read returned %v", m)
+		}
+	}
+	must(t, sd.DeleteMany(ctx, ne.Names))
+	if _, err := sd.GetAll(ctx); err != nil {
+		t.Fatalf("GetAll after dropping the undecryptable attributes: %v", err)
+	}
 }

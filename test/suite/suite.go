@@ -974,19 +974,25 @@ func testResendAfterExpiry(t *testing.T, b Backend) {
 	}
 }
 
-// counter counts commands and pipelined commands sent to Redis.
-type counter struct{ n atomic.Int64 }
+// counter counts commands and pipelined commands sent to Redis, and
+// keeps the name of the last.
+type counter struct {
+	n    atomic.Int64
+	last atomic.Value // string
+}
 
 func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		c.n.Add(1)
+		c.last.Store(cmd.Name())
 		return next(ctx, cmd)
 	}
 }
 func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		c.n.Add(int64(len(cmds)))
+		c.last.Store(cmds[len(cmds)-1].Name())
 		return next(ctx, cmds)
 	}
 }
@@ -1050,6 +1056,13 @@ func testOneRoundTrip(t *testing.T, b Backend) {
 			}
 			if n := c.n.Load(); pass == 1 && n != 1 {
 				t.Errorf("%s sent %d commands, want 1", call.name, n)
+			}
+			// Reads are plain commands, never scripts.
+			last, _ := c.last.Load().(string)
+			read := strings.HasPrefix(call.name, "Get") || strings.HasPrefix(call.name, "Exists") || call.name == "Names" || call.name == "TTL"
+			script := last == "evalsha" || last == "eval" || last == "fcall"
+			if pass == 1 && read == script {
+				t.Errorf("%s sent %s", call.name, last)
 			}
 		}
 	}
