@@ -1,6 +1,7 @@
 // Command attrcache is the operator tool for attrcache sessions. It answers,
 // without writing Go, what a session holds, when it ends and what is
-// wrong with it, and ends or purges one session. It connects with the configuration the library uses (a YAML
+// wrong with it, ends or purges one session, and counts what a Redis
+// holds. It connects with the configuration the library uses (a YAML
 // file given with -config, and ATTRCACHE_* variables; see package config).
 //
 // Usage:
@@ -8,6 +9,7 @@
 //	attrcache [-config FILE] inspect [-json] [-values] [-stdin] SESSION-ID
 //	attrcache [-config FILE] end     [-stdin] SESSION-ID
 //	attrcache [-config FILE] purge   [-force] [-stdin] SESSION-ID
+//	attrcache [-config FILE] stats   [-json] [-sample N|all] [-count N] [-progress D]
 //
 // A session id is a bearer secret. The tool hashes it the way the library
 // does and prints only its short digest and the Redis key. Read it from
@@ -44,6 +46,12 @@ commands:
   purge ID     delete the session's key whatever it holds, for keys attrcache cannot
                read; leaves no tombstone
       -force     purge even a live, readable session (use 'end' for those)
+  stats        count sessions, their states, attributes and memory: SCAN of
+               <namespace>:s:* on every master (never KEYS), details from a sample
+      -json      machine-readable output
+      -sample N  examine N keys chosen uniformly (default 10000); 'all' examines every key
+      -count N   SCAN COUNT hint (default 1000)
+      -progress D  a progress line on stderr every D while scanning (default 2s; 0s: none)
 
 every command takes:
   -config FILE   YAML configuration (default: ATTRCACHE_* environment only); the
@@ -148,6 +156,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.end(ctx, args[1:])
 	case "purge":
 		return c.purge(ctx, args[1:])
+	case "stats":
+		return c.stats(ctx, args[1:])
 	case "keys":
 		c.command = ""
 		return usagef("keysets are managed with attrcache-keys, not this tool")

@@ -156,8 +156,12 @@ func TestUsage(t *testing.T) {
 		{[]string{"purge", "-force"}, 2, "a session id is required"},
 		{[]string{"inspect", "-nope", "x"}, 2, "inspect: unknown flag -nope"},
 		{[]string{"inspect", "x", "-config"}, 2, "flag needs an argument: -config"},
+		{[]string{"stats", "-sample=x"}, 2, "must be a number of keys"},
 		{[]string{"inspect", ""}, 2, "the session id is empty"},
 		{[]string{"end", strings.Repeat("x", attrcache.MaxSessionIDBytes+1)}, 2, "over attrcache's limit of 512"},
+		{[]string{"stats", "extra"}, 2, "stats takes no arguments"},
+		{[]string{"stats", "-sample", "0"}, 2, "must be a number of keys"},
+		{[]string{"stats", "-count", "0"}, 2, "-count must be at least 1"},
 		{[]string{"-config"}, 2, "flag needs an argument"},
 	} {
 		r := runCmd(t, "", tc.args...)
@@ -170,7 +174,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{{"help"}, {"-h"}, {"inspect", "-h"}} {
 		r := mustRun(t, "", args...)
-		present(t, r.stdout, "inspect", "end", "purge", "-values", "-force",
+		present(t, r.stdout, "inspect", "end", "purge", "stats", "-values", "-force", "-sample",
 			"shells keep history", "-stdin", "attrcache-keys", "exit status")
 	}
 }
@@ -208,7 +212,7 @@ func TestConfigErrors(t *testing.T) {
 	absent(t, r, sid)
 
 	bad := writeFile(t, t.TempDir(), "bad.yaml", "redis:\n  dial_timeout: 5\n")
-	r = runCmd(t, "", "-config", bad, "inspect", sid)
+	r = runCmd(t, "", "-config", bad, "stats")
 	if r.code != 1 || !strings.Contains(r.stderr, "redis.dial_timeout") {
 		t.Errorf("bad config: exit %d, stderr %q", r.code, r.stderr)
 	}
