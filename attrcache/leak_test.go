@@ -12,15 +12,23 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/test/suite"
 )
 
 // TestNoValueInLogsOrErrors runs every call, succeeding and failing, with
-// a recognisable value under a JSON debug logger, and checks the value in
-// no log line, no error text and no printed Entry or Attr. It also checks
-// that the session id never appears.
+// a recognisable value under a JSON debug logger, an in-memory span
+// exporter and a metric reader, and checks the value in no log line, no
+// error text, no printed Entry or Attr, no span (name, attributes, events,
+// status description) and no metric attribute. It also checks that the
+// session id never appears. Names are traced (WithTracedNames), the most
+// a span may say.
 func TestNoValueInLogsOrErrors(t *testing.T) {
 	const secret = "S3CR3T-VALUE-4b1d"
 	const sid = "SESSION-ID-7f3a"
@@ -29,8 +37,13 @@ func TestNoValueInLogsOrErrors(t *testing.T) {
 	defer rdb.Close()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	st, err := attrcache.New(rdb, attrcache.WithLogger(log), attrcache.WithCipher(suite.TinkCipher(t)),
-		attrcache.WithLimits(attrcache.Limits{MaxValueBytes: 64, MaxAttributes: 4}))
+		attrcache.WithLimits(attrcache.Limits{MaxValueBytes: 64, MaxAttributes: 4}),
+		attrcache.WithTracerProvider(tp), attrcache.WithMeterProvider(mp), attrcache.WithTracedNames())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +61,7 @@ func TestNoValueInLogsOrErrors(t *testing.T) {
 		printed = append(printed, fmt.Sprintf("%v", x), fmt.Sprintf("%+v", x), fmt.Sprintf("%#v", x), fmt.Sprint(x), fmt.Sprintf("%s", x))
 	}
 
+	note(st.Ping(ctx))
 	s, err := st.Start(ctx, sid, time.Hour)
 	note(err)
 	_, err = st.Start(ctx, sid, time.Hour)
@@ -106,7 +120,18 @@ func TestNoValueInLogsOrErrors(t *testing.T) {
 	note(err)
 	_, err = s.TTL(ctx)
 	note(err)
+	_, err = s.Inspect(ctx)
+	note(err)
+	rotated, err := s.Rotate(ctx, sid+"-rotated")
+	note(err)
+	if err == nil {
+		s = st.Session(sid)
+		note(rotated.End(ctx))
+		_, err = st.Start(ctx, sid, time.Hour)
+		note(err)
+	}
 	note(s.End(ctx))
+	note(s.Purge(ctx))
 	note(s.Set(ctx, "after", val))
 	mr.Close() // network errors too
 	note(st.Session(sid).Set(ctx, "down", val))
@@ -143,5 +168,74 @@ func TestNoValueInLogsOrErrors(t *testing.T) {
 		if strings.Contains(line, secret) || strings.Contains(line, sid) {
 			t.Errorf("log line leaks: %s", line)
 		}
+	}
+
+	// Spans: every string a span carries.
+	got := spans.GetSpans()
+	if len(got) < 30 {
+		t.Fatalf("only %d spans recorded; every call should make one", len(got))
+	}
+	faults := 0
+	for _, sp := range got {
+		texts := []string{sp.Name, sp.Status.Description}
+		if sp.Status.Description != "" {
+			faults++
+		}
+		for _, kv := range sp.Attributes {
+			texts = append(texts, string(kv.Key), kv.Value.Emit())
+		}
+		for _, ev := range sp.Events {
+			texts = append(texts, ev.Name)
+			for _, kv := range ev.Attributes {
+				texts = append(texts, string(kv.Key), kv.Value.Emit())
+			}
+		}
+		for _, link := range sp.Links {
+			for _, kv := range link.Attributes {
+				texts = append(texts, string(kv.Key), kv.Value.Emit())
+			}
+		}
+		for _, x := range texts {
+			if strings.Contains(x, secret) || strings.Contains(x, sid) || strings.Contains(x, s.Key()) {
+				t.Errorf("span %s leaks: %q", sp.Name, x)
+			}
+		}
+	}
+	if faults < 3 {
+		t.Errorf("only %d spans describe a fault; the test should exercise several", faults)
+	}
+
+	// Metrics: every attribute of every data point.
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	points := 0
+	check := func(name string, set attribute.Set) {
+		points++
+		for _, kv := range set.ToSlice() {
+			if v := kv.Value.Emit(); strings.Contains(v, secret) || strings.Contains(v, sid) || strings.Contains(v, s.ID()) {
+				t.Errorf("metric %s attribute %s leaks: %q", name, kv.Key, v)
+			}
+		}
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Histogram[float64]:
+				for _, dp := range d.DataPoints {
+					check(m.Name, dp.Attributes)
+				}
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					check(m.Name, dp.Attributes)
+				}
+			default:
+				t.Errorf("metric %s of unexpected type %T", m.Name, m.Data)
+			}
+		}
+	}
+	if points < 10 {
+		t.Errorf("only %d metric points; every call should be measured", points)
 	}
 }

@@ -343,3 +343,7 @@ type unavailableError struct{ cause error }
 
 func (e *unavailableError) Error() string   { return ErrUnavailable.Error() + ": " + e.cause.Error() }
 func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+
+// Is answers errors.Is(err, ErrUnavailable) without Unwrap's slice, so
+// that judging a fault allocates nothing.
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -117,7 +120,7 @@ func durations(t *testing.T, ms map[string]metricdata.Metrics) map[string]uint64
 		if sys, _ := dp.Attributes.Value("db.system.name"); sys.AsString() != "redis" {
 			t.Errorf("duration point %v lacks db.system.name=redis", dp.Attributes)
 		}
-		if ns, _ := dp.Attributes.Value("attrcache.namespace"); ns.AsString() != "tel" {
+		if ns, _ := dp.Attributes.Value("attrcache.namespace"); ns.AsString() == "" {
 			t.Errorf("duration point %v lacks attrcache.namespace", dp.Attributes)
 		}
 		if _, ok := dp.Attributes.Value("attrcache.session.digest"); ok {
@@ -544,4 +547,70 @@ func TestTelemetryCounters(t *testing.T) {
 	if n := counter(t, ms, "attrcache.corrupt_records", "{record}"); n != 3 {
 		t.Errorf("attrcache.corrupt_records = %d, want 3", n)
 	}
+}
+
+// TestGlobalProviderInstalledAfterNew: a Store made with no option
+// follows the global providers, including ones the application installs
+// after New, as applications often do (the Store is built with the
+// client, telemetry set up later in main). Installing a global provider
+// cannot be undone, and other tests need the globals untouched, so the
+// test runs in a child process.
+func TestGlobalProviderInstalledAfterNew(t *testing.T) {
+	const env = "ATTRCACHE_TEST_GLOBAL_OTEL"
+	if os.Getenv(env) != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestGlobalProviderInstalledAfterNew$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), env+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestGlobalProviderInstalledAfterNew") {
+			t.Fatalf("child process: %v\n%s", err, out)
+		}
+		return
+	}
+
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	st, err := attrcache.New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := st.Start(ctx, "sid-global", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(mp)
+
+	if _, err := s.Exists(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	got := spans.GetSpans()
+	if len(got) != 1 || got[0].Name != "attrcache.exists" {
+		t.Fatalf("after the global provider was installed, Exists made spans %v, want one attrcache.exists", spanNames(got))
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	n := durations(t, map[string]metricdata.Metrics{"db.client.operation.duration": findMetric(rm, "db.client.operation.duration")})
+	if n["exists/ok"] != 1 || len(n) != 1 {
+		t.Fatalf("after the global meter provider was installed, the histogram holds %v; want exists/ok once (Start ran before)", n)
+	}
+}
+
+func findMetric(rm metricdata.ResourceMetrics, name string) metricdata.Metrics {
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m
+			}
+		}
+	}
+	return metricdata.Metrics{}
 }
