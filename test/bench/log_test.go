@@ -22,8 +22,8 @@ func logEntries(b *testing.B, sess *session) int {
 	return int(n-12) / 10
 }
 
-// logged empties sess's resend log, then writes n times (within the
-// log's 20-second retention), so that the log holds n entries.
+// logged empties sess's resend log, then writes n times (well within the
+// log's retention, 30 seconds), so that the log holds n entries.
 func logged(b *testing.B, sess *session, n int) {
 	b.Helper()
 	if err := sess.rdb.HDel(ctx, sess.Key(), logField).Err(); err != nil {

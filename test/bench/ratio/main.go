@@ -68,6 +68,9 @@ var pairs = []pair{
 	{what: "Near-cache Get hit vs go-redis cached HGET", ours: "BenchmarkNearCache/Get-hit", base: "BenchmarkNearCache/raw-HGET-hit"},
 	{what: "Create vs HSETNX", ours: "BenchmarkCreate/attrcache", base: "BenchmarkCreate/raw-HSETNX", max: 1.15, srvMax: 3},
 	{what: "Set vs HSET", ours: "BenchmarkSet/attrcache", base: "BenchmarkSet/raw-HSET", srvMax: 4},
+	{what: "Set vs HSET, session written now and then", ours: "BenchmarkScriptFloor/attrcache-Set", base: "BenchmarkScriptFloor/raw-HSET", srvMax: 4},
+	{what: "FCALL of TIME, HMGET, HSET only vs HSET", ours: "BenchmarkScriptFloor/floor_time_hmget_hset", base: "BenchmarkScriptFloor/raw-HSET"},
+	{what: "Set vs FCALL of TIME, HMGET, HSET only", ours: "BenchmarkScriptFloor/attrcache-Set", base: "BenchmarkScriptFloor/floor_time_hmget_hset"},
 	{what: "CreateMany(10) vs 10 pipelined HSETNX", ours: "BenchmarkCreateMany/n=10/attrcache", base: "BenchmarkCreateMany/n=10/raw-pipelined-HSETNX"},
 	{what: "CreateMany(10) vs one 10-field HSET", ours: "BenchmarkCreateMany/n=10/attrcache", base: "BenchmarkCreateMany/n=10/raw-HSET"},
 	{what: "CreateMany(100) vs 100 pipelined HSETNX", ours: "BenchmarkCreateMany/n=100/attrcache", base: "BenchmarkCreateMany/n=100/raw-pipelined-HSETNX", max: 1.0, stated: "throughput >= 1.0x", srvMax: 2},
@@ -118,6 +121,12 @@ var singles = []single{
 		details: []detail{{"entries/session", "entries/session", ""}, {"per entry", "B/entry", ""}, {"hit rate", "hit-%", ""}}},
 	{what: "Near-cache memory per session, read with GetAll", name: "BenchmarkNearCacheMemory/GetAll", unit: "B/session",
 		details: []detail{{"entries/session", "entries/session", ""}, {"per entry", "B/entry", ""}, {"hit rate", "hit-%", ""}}},
+	{what: "Script floor: FCALL returning at once", name: "BenchmarkScriptFloor/floor_return", unit: unitServer, details: floorDetails},
+	{what: "Script floor: EVALSHA returning at once", name: "BenchmarkScriptFloor/evalsha_return", unit: unitServer, details: floorDetails},
+	{what: "Script floor: FCALL of TIME", name: "BenchmarkScriptFloor/floor_time", unit: unitServer, details: floorDetails},
+	{what: "Script floor: FCALL of TIME, HMGET", name: "BenchmarkScriptFloor/floor_time_hmget", unit: unitServer, details: floorDetails},
+	{what: "Script floor: FCALL of TIME, HMGET, HSET", name: "BenchmarkScriptFloor/floor_time_hmget_hset", unit: unitServer, details: floorDetails},
+	{what: "Set (write.lua), session written now and then", name: "BenchmarkScriptFloor/attrcache-Set", unit: unitServer, details: floorDetails},
 	{what: "Worst call: CreateMany of 1,000 (1 MiB)", name: "BenchmarkWorstCall/CreateMany-1000", unit: unitServer, max: 5000, details: worstDetails},
 	{what: "Worst call: SetMany of 1,000 (1 MiB)", name: "BenchmarkWorstCall/SetMany-1000", unit: unitServer, max: 5000, details: worstDetails},
 	{what: "Worst call: DeleteMany of 1,000 (1 MiB session)", name: "BenchmarkWorstCall/DeleteMany-1000", unit: unitServer, max: 5000, details: worstDetails},
@@ -143,6 +152,7 @@ var singles = []single{
 }
 
 var (
+	floorDetails = []detail{{"raw HSET", unitServer, "BenchmarkScriptFloor/raw-HSET"}, {"latency", unitNs, ""}}
 	worstDetails = []detail{{"longest single call", unitMax, ""}, {"latency", unitNs, ""}}
 	logDetails   = []detail{{"session", "B/session", ""}, {"same fields without the log", "nolog-B/session", ""},
 		{"session is a", "hashtable", ""}, {"without the log a", "nolog-hashtable", ""}}
