@@ -10,7 +10,8 @@
 #   OUT        directory for the outputs (default: a new temporary one)
 #
 # Outputs in $OUT: bench.txt (raw go test output), benchstat.txt,
-# ratios.txt and ratios.md (the tables for test/bench/README.md).
+# ratios.txt and ratios.md (the tables for test/bench/README.md),
+# machine.txt (versions, load before, during and after) and load.txt.
 # Regenerate the tables from a saved run with:
 #   go run ./test/bench/ratio [-md] bench.txt
 set -euo pipefail
@@ -49,11 +50,21 @@ load() {
 } | tee "$out/machine.txt"
 echo "go test -bench '$bench' -count $count -benchtime $benchtime ./test/bench/ (outputs in $out)"
 
+# Other people's work moves every figure on a shared machine: sample the
+# load average every 15 s while the suite runs (load.txt) and sum it up.
+(while sleep 15; do echo "$(date +%T) $(cut -d' ' -f1 /proc/loadavg)"; done) >"$out/load.txt" &
+sampler=$!
+trap 'kill "$sampler" 2>/dev/null || true' EXIT
+
 start=$SECONDS
-go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 30m \
+go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 60m \
 	./test/bench/ | tee "$out/bench.txt"
+kill "$sampler" 2>/dev/null || true
 load "after" | tee -a "$out/machine.txt"
-echo "took $((SECONDS - start))s" | tee -a "$out/machine.txt"
+echo "took $((SECONDS - start))s; 1-minute load average while running: $(awk '
+	NR == 1 || $2 < lo { lo = $2 } NR == 1 || $2 > hi { hi = $2 } { sum += $2 }
+	END { if (NR) printf "min %.2f, mean %.2f, max %.2f over %d samples", lo, sum / NR, hi, NR; else printf "no samples" }' "$out/load.txt")" |
+	tee -a "$out/machine.txt"
 
 echo
 "$benchstat" "$out/bench.txt" | tee "$out/benchstat.txt"
