@@ -133,6 +133,11 @@ func newApp(t *testing.T, b backend, cfg web.Config, extra ...func(a *app, mux *
 			t.Logf("ErrorHandler: %v", err)
 		}
 	}
+	// Warm the Store (clock sample, scripts loaded), without the
+	// Manager, so that the tests' first Login is as quick as any.
+	if _, err := a.store.Start(context.Background(), attrcache.NewSessionID(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	a.m, err = web.New(a.store, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -309,6 +309,9 @@ func (d *demo) walk(ctx context.Context) error {
 	if err := short.End(ctx); err != nil {
 		return err
 	}
+	if err := d.walkWeb(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintln(d.w, "demo finished: every step behaved as documented")
 	return nil
 }

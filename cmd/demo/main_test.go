@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,15 @@ var steps = []string{
 	"Renew for 1h",
 	"End: every attribute gone at once",
 	"Create after End: attrcache: session not found",
+	`Web, on an HTTPS test server: POST /login answers 200 and sets "session=<43-character id>; Path=/; Max-Age=1800; HttpOnly; Secure; SameSite=Lax"`,
+	`Web: GET /profile with that cookie: 200 "alice (member)", Cache-Control: no-store`,
+	`GET /profile with the old cookie: 401, with the new one: 200 "alice (admin)"`,
+	`Web: POST /logout sets "session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"; GET /profile with the logged-out cookie: 401`,
 	"demo finished",
 }
+
+// sessionCookie is a session id in a cookie: the demo must never print one.
+var sessionCookie = regexp.MustCompile(`session=[A-Za-z0-9_-]{43}`)
 
 func checkTranscript(t *testing.T, out string) {
 	t.Helper()
@@ -82,7 +90,7 @@ func checkTranscript(t *testing.T, out string) {
 		}
 		at += i
 	}
-	if strings.Contains(out, "my-value2\x00") || strings.Contains(out, "panic") {
+	if strings.Contains(out, "my-value2\x00") || strings.Contains(out, "panic") || sessionCookie.MatchString(out) {
 		t.Fatalf("unexpected transcript:\n%s", out)
 	}
 }
