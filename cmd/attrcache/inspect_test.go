@@ -183,11 +183,11 @@ func TestInspectStates(t *testing.T) {
 	absent(t, r, sid)
 
 	// Expired: past its deadline, the key lingers.
-	sid, sess = e.start(t, 20*time.Millisecond)
+	sid, sess = e.start(t, time.Hour)
 	if err := sess.Create(ctx, "role", []byte(plainSecret)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	expireSoon(t, sess)
 	r = mustRun(t, sid+"\n", "-config", e.config, "inspect", "-values", "-")
 	present(t, squash(r.stdout), "state expired", "(session expired)")
 	absent(t, r, sid, plainSecret)

@@ -133,6 +133,17 @@ func (e *env) start(t *testing.T, ttl time.Duration) (string, *attrcache.Session
 	return sid, sess
 }
 
+// expireSoon makes the session expire now, whatever it holds, and waits
+// until it has. (Starting it with a short TTL instead would race the
+// writes that fill it on a loaded machine.)
+func expireSoon(t *testing.T, sess *attrcache.Session) {
+	t.Helper()
+	if _, err := sess.Renew(context.Background(), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+}
+
 func decodeJSON[T any](t *testing.T, s string) T {
 	t.Helper()
 	var v T

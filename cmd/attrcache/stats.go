@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/config"
 )
 
 // How stats works, and what it costs.
@@ -159,11 +162,11 @@ type node struct {
 	addr   string
 	rdb    *redis.Client
 	dbsize int64
-	keys   int64    // found by SCAN
-	pool   []string // the reservoir of keys to examine (sampling)
-	t      tally    // what the examined keys hold
-	base   int64    // Redis's clock (ms) at local time at
-	at     time.Time
+	keys   int64     // found by SCAN
+	pool   []string  // the reservoir of keys to examine (sampling)
+	t      tally     // what the examined keys hold
+	base   int64     // Redis's clock (ms) ...
+	at     time.Time // ... at this local time
 }
 
 // tally is what the examined keys of one node hold.
@@ -200,10 +203,13 @@ func (s *scan) findNodes(ctx context.Context, cn *conn) error {
 		if len(s.nodes) == 0 {
 			return errors.New("the cluster reports no masters")
 		}
+		// ForEachMaster runs in no particular order; the report lists
+		// the masters by address.
+		slices.SortFunc(s.nodes, func(a, b *node) int { return strings.Compare(a.addr, b.addr) })
 	case *redis.Client:
 		addr := rdb.Options().Addr
 		s.shape = "single node"
-		if cn.cfg.Redis.MasterName != "" {
+		if cn.cfg.Redis.ResolvedMode() == config.ModeSentinel {
 			s.shape, addr = "sentinel", "master "+cn.cfg.Redis.MasterName
 		}
 		s.nodes = []*node{{addr: addr, rdb: rdb}}

@@ -63,10 +63,11 @@ func fillStats(t *testing.T, e *env) {
 	}
 	copyKey(t, e.rdb, e.ns, live.Key(), 10, 0)
 
-	_, expired := e.start(t, 20*time.Millisecond)
+	_, expired := e.start(t, time.Hour)
 	if err := expired.Create(ctx, "role", []byte(plainSecret)); err != nil {
 		t.Fatal(err)
 	}
+	expireSoon(t, expired)
 	_, ended := e.start(t, time.Hour)
 	if err := ended.End(ctx); err != nil {
 		t.Fatal(err)
