@@ -121,3 +121,44 @@ func BenchmarkRotate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandler measures what the middleware adds to a request, with
+// no network around it: a request that does not touch its session (no
+// Redis at all), and one whose handler only asks FromContext.
+func BenchmarkHandler(b *testing.B) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled: nothing here reaches Redis
+	defer rdb.Close()
+	store, err := attrcache.New(rdb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := web.New(store, cfg(time.Hour, 2*time.Hour))
+	if err != nil {
+		b.Fatal(err)
+	}
+	untouched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	looks := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if web.FromContext(r.Context()) == nil {
+			b.Fatal("no session")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	id := attrcache.NewSessionID()
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"bare", untouched},
+		{"untouched", m.Handler(untouched)},
+		{"FromContext", m.Handler(looks)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.AddCookie(&http.Cookie{Name: "session", Value: id})
+			b.ReportAllocs()
+			for b.Loop() {
+				c.h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+}

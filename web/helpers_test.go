@@ -98,6 +98,7 @@ func envelope(t testing.TB) attrcache.Cipher {
 // app is a small web application on attrcache, served by httptest:
 //
 //	POST /login?user=U   Login, then user, an encrypted csrf and a notice expiring in an hour
+//	                     (Login, Rotate and Logout answer 500 if FromContext does not follow them)
 //	GET  /me             every attribute, "name=value" lines; 401 without a live session
 //	GET  /user           the user attribute alone: one read
 //	POST /sudo           Rotate, then role=admin
@@ -169,6 +170,10 @@ func (a *app) mux() *http.ServeMux {
 			fail(w, err)
 			return
 		}
+		if web.FromContext(r.Context()) != sess {
+			http.Error(w, "FromContext does not follow Login", http.StatusInternalServerError)
+			return
+		}
 		err = sess.CreateMany(r.Context(), []attrcache.Attr{
 			{Name: "user", Value: []byte(r.FormValue("user"))},
 			{Name: "csrf", Value: []byte("csrf-seed"), Options: []attrcache.WriteOption{attrcache.WithEncryption()}},
@@ -217,6 +222,10 @@ func (a *app) mux() *http.ServeMux {
 			fail(w, err)
 			return
 		}
+		if web.FromContext(r.Context()) != sess {
+			http.Error(w, "FromContext does not follow Rotate", http.StatusInternalServerError)
+			return
+		}
 		if err := sess.Set(r.Context(), "role", []byte("admin")); err != nil {
 			fail(w, err)
 			return
@@ -226,6 +235,10 @@ func (a *app) mux() *http.ServeMux {
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.m.Logout(w, r); err != nil {
 			fail(w, err)
+			return
+		}
+		if web.FromContext(r.Context()) != nil {
+			http.Error(w, "FromContext still has a session after Logout", http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "logged out")

@@ -59,8 +59,8 @@ type state struct {
 	m  *Manager
 	mu sync.Mutex
 
-	id   string // the session id: the cookie's value; never logged
-	sess *attrcache.Session
+	id   string             // the session id: the cookie's value; never logged
+	sess *attrcache.Session // its handle, made when first asked for
 
 	looked  bool // FromContext was called: the response depends on the cookie
 	held    bool // a handle was given out: the response is per-user
@@ -83,9 +83,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			return
 		}
 		st := &state{m: m}
-		if id, ok := m.cookieID(r); ok {
-			st.id, st.sess = id, m.store.Session(id)
-		}
+		st.id, _ = m.cookieID(r)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
 		rw := &responseWriter{ResponseWriter: w, st: st, r: r}
 		next.ServeHTTP(rw, r)
@@ -143,8 +141,18 @@ func FromContext(ctx context.Context) *attrcache.Session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.looked = true
-	if st.sess != nil {
+	sess := st.handle()
+	if sess != nil {
 		st.held = true
+	}
+	return sess
+}
+
+// handle returns the request's session handle, making it on first use:
+// a request that never asks pays nothing for it. st.mu must be held.
+func (st *state) handle() *attrcache.Session {
+	if st.sess == nil && st.id != "" {
+		st.sess = st.m.store.Session(st.id)
 	}
 	return st.sess
 }
@@ -158,9 +166,7 @@ func (m *Manager) stateOf(r *http.Request) *state {
 		return st
 	}
 	st := &state{m: m}
-	if id, ok := m.cookieID(r); ok {
-		st.id, st.sess = id, m.store.Session(id)
-	}
+	st.id, _ = m.cookieID(r)
 	return st
 }
 
@@ -221,7 +227,7 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Ses
 		return nil, errHeadersSent("Rotate")
 	}
 	st.mu.Lock()
-	old := st.sess
+	old := st.handle()
 	st.mu.Unlock()
 	if old == nil {
 		return nil, fmt.Errorf("web: no session to rotate: %w", attrcache.ErrSessionNotFound)
@@ -272,7 +278,7 @@ func (st *state) headersSent() bool {
 func (st *state) replace(id string, sess *attrcache.Session) *attrcache.Session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	old := st.sess
+	old := st.handle()
 	st.id, st.sess = id, sess
 	st.fresh, st.cookie, st.held = true, true, true
 	return old
@@ -286,7 +292,7 @@ func (st *state) replace(id string, sess *attrcache.Session) *attrcache.Session 
 func (st *state) renew(r *http.Request, w http.ResponseWriter) {
 	m := st.m
 	st.mu.Lock()
-	sess, id := st.sess, st.id
+	sess, id := st.sess, st.id // no handle made: the handler never asked, so it read nothing
 	if sess == nil || st.fresh || st.renewed {
 		st.mu.Unlock()
 		return
