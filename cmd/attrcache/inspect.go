@@ -220,6 +220,8 @@ func tableValue(v []byte) string {
 	return strconv.Quote(string(v[:maxTableValue])) + fmt.Sprintf("... (%d bytes)", len(v))
 }
 
+// writeTable writes the report for people: the session, then one row
+// per attribute.
 func (r *report) writeTable(w io.Writer) error {
 	i := r.info
 	tw := newTable(w)

@@ -42,7 +42,8 @@ commands:
                corrupt), counters against what is stored, resend log
       -json      machine-readable output (never holds a value without -values)
       -values    also show the values; encrypted ones only when a keyset is configured
-  end ID       end the session now (log the user out); also clears a corrupt session
+  end ID       end the session now (log the user out); also clears a key whose marker
+               attrcache cannot read
   purge ID     delete the session's key whatever it holds, for keys attrcache cannot
                read; leaves no tombstone
       -force     purge even a live, readable session (use 'end' for those)
@@ -59,10 +60,11 @@ every command takes:
 inspect, end and purge take:
   -stdin         read the session id from the first line of stdin (same as '-' as the id)
 
-Session ids are secrets and shells keep history: prefer 'echo "$ID" | attrcache
-inspect -' or -stdin over the id on the command line, where 'ps' can see it too.
-An id that starts with '-' needs '--' before it. Output names a session by its
-short digest and its Redis key only, never by its id.
+Session ids are secrets, shells keep history and 'ps' shows arguments: give '-'
+as the id and paste it (then Enter), or pipe it in (attrcache end - < id.txt),
+rather than typing it on the command line. An id that starts with '-' needs
+'--' before it. Output names a session by its short digest and its Redis key
+only, never by its id.
 
 Keysets (generate, rotate, list) are managed with attrcache-keys.
 
@@ -123,6 +125,7 @@ type cli struct {
 	fromStdin      bool
 }
 
+// prefix names the command in an error line, once one is known.
 func (c *cli) prefix() string {
 	if c.command == "" {
 		return ""
@@ -130,6 +133,7 @@ func (c *cli) prefix() string {
 	return c.command + ": "
 }
 
+// dispatch parses the flags before the command and runs the command.
 func (c *cli) dispatch(ctx context.Context, args []string) error {
 	// Flags before the command: only -config, so that
 	// "attrcache -config f.yaml stats" reads naturally.

@@ -82,6 +82,8 @@ func (s *sampleFlag) Set(v string) error {
 	return nil
 }
 
+// stats counts the namespace's session keys on every master and
+// describes them from a sample, or from all of them with -sample all.
 func (c *cli) stats(ctx context.Context, args []string) error {
 	fs := c.flags(false)
 	asJSON := fs.Bool("json", false, "")
@@ -579,6 +581,7 @@ var stateNotes = map[string]string{
 	"gone":     "deleted or expired while stats ran",
 }
 
+// writeTable writes the report for people; estimates are marked "~".
 func (r *statsResult) writeTable(w io.Writer) error {
 	tw := newTable(w)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
