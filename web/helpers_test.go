@@ -65,6 +65,28 @@ func miniBackend(t *testing.T) backend {
 	}
 }
 
+// failScripts makes every script call fail as if Redis were unreachable,
+// while plain reads work.
+type failScripts struct{ on *atomic.Bool }
+
+func (f failScripts) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f failScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		switch cmd.Name() {
+		case "evalsha", "eval", "fcall":
+			if f.on.Load() {
+				err := errors.New("injected: connection reset")
+				cmd.SetErr(err)
+				return err
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // counter counts the commands a client sends, pipelined ones included.
 type counter struct{ n atomic.Int64 }
 
@@ -104,16 +126,19 @@ func envelope(t testing.TB) attrcache.Cipher {
 //	POST /sudo           Rotate, then role=admin
 //	POST /logout         Logout
 //	POST /write?name=N   Set N
+//	GET  /late           writes its body, then reads user
 //	GET  /peek           calls FromContext and ignores it
 //	GET  /static         never looks at the session
 type app struct {
 	t       *testing.T
 	m       *web.Manager
 	store   *attrcache.Store
+	rdb     *redis.Client
 	cmds    *counter
 	srv     *httptest.Server
 	advance func(time.Duration)
 	errs    atomic.Int64 // calls of the ErrorHandler
+	lastErr atomic.Value // the last error it was given
 }
 
 // newApp starts the app; extra adds routes of a test's own.
@@ -121,7 +146,7 @@ func newApp(t *testing.T, b backend, cfg web.Config, extra ...func(a *app, mux *
 	t.Helper()
 	rdb := b.newClient()
 	t.Cleanup(func() { rdb.Close() })
-	a := &app{t: t, cmds: &counter{}, advance: b.advance}
+	a := &app{t: t, cmds: &counter{}, advance: b.advance, rdb: rdb}
 	rdb.AddHook(a.cmds)
 	var err error
 	a.store, err = attrcache.New(rdb, attrcache.WithCipher(envelope(t)))
@@ -131,6 +156,7 @@ func newApp(t *testing.T, b backend, cfg web.Config, extra ...func(a *app, mux *
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = func(r *http.Request, err error) {
 			a.errs.Add(1)
+			a.lastErr.Store(err)
 			t.Logf("ErrorHandler: %v", err)
 		}
 	}
@@ -254,6 +280,12 @@ func (a *app) mux() *http.ServeMux {
 			return
 		}
 		fmt.Fprintln(w, "written")
+	})
+	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the body first")
+		if _, err := web.FromContext(r.Context()).Get(r.Context(), "user"); err != nil {
+			fmt.Fprintln(w, "then a failed read")
+		}
 	})
 	mux.HandleFunc("GET /peek", func(w http.ResponseWriter, r *http.Request) {
 		_ = web.FromContext(r.Context())

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,6 +372,56 @@ func TestRenewal(t *testing.T) {
 			})
 		}
 	})
+}
+
+// A handler that reads its session only after it began its body gets the
+// renewal after it returns: without a cookie for a session cookie, not at
+// all for a persistent one, whose Max-Age could not be refreshed.
+func TestLateRenewal(t *testing.T) {
+	b := miniBackend(t)
+	for _, persist := range []bool{false, true} {
+		t.Run(fmt.Sprintf("persist=%t", persist), func(t *testing.T) {
+			const idle = time.Second
+			c := cfg(idle, time.Hour)
+			c.Persist = persist
+			a := newApp(t, b, c)
+			ck := a.login("alice")
+			a.advance(idle/2 + 100*time.Millisecond)
+			rep := a.do("GET", "/late", send(ck))
+			a.want(rep, http.StatusOK, "late read")
+			want := int64(2)
+			if persist {
+				want = 1
+			}
+			if rep.cmds != want || rep.cookie != nil || rep.body != "the body first" {
+				t.Fatalf("late read with Persist %t: %d commands (want %d), cookie %t, body %q", persist, rep.cmds, want, rep.cookie != nil, rep.body)
+			}
+		})
+	}
+}
+
+// A renewal that fails is told to the ErrorHandler, naming the session by
+// its digest, never its id; the response is the handler's.
+func TestRenewalFailureReported(t *testing.T) {
+	const idle = time.Second
+	a := newApp(t, miniBackend(t), cfg(idle, time.Hour))
+	ck := a.login("alice")
+	var on atomic.Bool
+	a.rdb.AddHook(failScripts{on: &on})
+	on.Store(true)
+	a.advance(idle/2 + 100*time.Millisecond)
+	rep := a.do("GET", "/user", send(ck))
+	a.want(rep, http.StatusOK, "a read whose renewal fails")
+	if a.errs.Load() != 1 {
+		t.Fatalf("ErrorHandler called %d times, want once", a.errs.Load())
+	}
+	err, _ := a.lastErr.Load().(error)
+	if !errors.Is(err, attrcache.ErrUnavailable) || !strings.Contains(err.Error(), "renewing session "+a.store.Session(ck.Value).ID()) {
+		t.Errorf("ErrorHandler got %v, want ErrUnavailable naming the session's digest", err)
+	}
+	if strings.Contains(err.Error(), ck.Value) {
+		t.Errorf("the error holds the session id")
+	}
 }
 
 // Garbage, overlong and empty cookies are no session: no error page, and
