@@ -23,6 +23,32 @@
 // cause (errors.Is(err, context.Canceled) still works). A write that
 // fails with ErrUnavailable or ErrNotReplicated may have been applied;
 // any other error means it was not.
+//
+// # Telemetry
+//
+// Every call makes one OpenTelemetry span and one measurement of a
+// call-duration histogram, and a few counters count resends recognised,
+// records reclaimed, corrupt and undecryptable records, and near cache
+// hits and misses; WithTracerProvider and WithMeterProvider document them.
+// Only the OpenTelemetry API is used: the application brings the SDK. With
+// neither option, the Store follows the global providers; until the
+// application installs one (otel.SetTracerProvider, SetMeterProvider),
+// before or after New, a call only checks that, and allocates nothing
+// for it.
+//
+// A span's context reaches go-redis with every command, so with go-redis's
+// own instrumentation (redisotel.InstrumentTracing) each command's span is
+// a child of the attrcache span that sent it:
+//
+//	POST /login
+//	  attrcache.start        > fcall
+//	  attrcache.create_many  > fcall
+//	  attrcache.get          > hmget
+//
+// attrcache's span tells which operation ran, on how many attributes,
+// with what outcome; go-redis's tells which server and command. Give
+// redisotel WithDBStatement(false): its statements are the commands'
+// arguments, which hold session keys and attribute values.
 package attrcache
 
 import (

@@ -20,104 +20,71 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
-// Telemetry. Every public call (Store.Start, Store.Ping and every method
-// of Session that talks to Redis) makes one span and one measurement of
-// the call-duration histogram, through the OpenTelemetry API only; the
-// application brings the SDK and its exporters (WithTracerProvider,
-// WithMeterProvider, or the global providers).
-//
-// Conventions followed: OpenTelemetry's semantic conventions for database
-// client spans and metrics (stable as of semantic conventions 1.45; the
-// Redis page, still in development, is followed where it fits). A span:
-//
-//	name    attrcache.<operation>, e.g. attrcache.create_many. The
-//	        database convention's "{db.operation.name} {target}" has no
-//	        target here (the key holds a digest and is not one), and a
-//	        name that says which library made the span reads better next
-//	        to go-redis's own spans of the same call.
-//	kind    client
-//	db.system.name             redis
-//	db.operation.name          the operation: start, create_many, get, ...
-//	                           These are attrcache's operations, not Redis
-//	                           commands (the Redis convention's use): one
-//	                           call may send TIME, FCALL or EVALSHA, WAIT;
-//	                           go-redis's instrumentation names those.
-//	db.namespace               the Redis database index, "0" on a cluster;
-//	                           absent when the client does not show it
-//	attrcache.namespace        the Store's key prefix (WithNamespace)
-//	attrcache.session.digest   Session.ID: 4 bytes of the SHA-256 of the
-//	                           session id, as the logs show it
-//	attrcache.session.new_digest  Rotate: the new id's, once it succeeded
-//	attrcache.attribute.count  how many attributes the call names (for
-//	                           GetAll and Names: how many it returned)
-//	attrcache.attribute.names  the names, at most 32, only WithTracedNames
-//	attrcache.outcome          ok, or the short name of the error's
-//	                           sentinel (see outcome)
-//	attrcache.resent           true when Redis recognised a resent write
-//	attrcache.reclaimed        expired records the write reclaimed
-//	error.type                 the outcome, for faults only
-//	db.response.status_code    the Redis error prefix (ERR, READONLY, ...)
-//	                           when a fault came back as a Redis error
-//
-// Which outcomes are errors: faults are, answers are not. A fault is a
-// call that could not do its work: ErrUnavailable, ErrNotReplicated,
-// ErrCorrupt, ErrDecrypt. Its span gets status Error, with the error's
-// text as description (with names replaced by the sentinel's text unless
-// WithTracedNames), and error.type. An answer is the call working as
-// documented and telling the caller something: ErrNotFound, ErrExists,
-// ErrSessionNotFound, ErrSessionExists, ErrTooManyAttributes, ErrTooBig,
-// and the caller's own mistakes, ErrInvalid and ErrNoCipher. Its span's
-// status stays unset and only attrcache.outcome says what happened, as a
-// Redis GET of a missing key is not an error. The logs draw the same line
-// (debug for answers, warn for faults).
-//
-// Never in a span or a metric: a value, a session id, a key, a secret.
-// Attribute names only WithTracedNames.
-//
-// Metrics, all with db.system.name, attrcache.namespace and, when known,
-// db.namespace:
-//
-//	db.client.operation.duration     histogram, s; db.operation.name,
-//	                                 attrcache.outcome, error.type (faults)
-//	attrcache.resends                counter, {resend}; writes Redis
-//	                                 recognised as resent copies of a call
-//	                                 that had already run
-//	attrcache.reclaimed_records      counter, {record}; expired records the
-//	                                 writes' bounded reclaim deleted
-//	attrcache.corrupt_records        counter, {record}; records (or session
-//	                                 keys) met that attrcache did not write
-//	attrcache.undecryptable_records  counter, {record}; values the Cipher
-//	                                 would not open
-//	attrcache.near_cache.hits        observable counter, {hit}; with a
-//	attrcache.near_cache.misses      NearCache, {miss}: NearCache.Stats
-//
-// The four counters also carry db.operation.name. The duration histogram
-// uses the database convention's name because an attrcache call is a
-// database client operation (one round trip, like a stored procedure
-// call); its db.operation.name values (lower case, attrcache's) never
-// equal a Redis command name (upper case), and its instrumentation scope
-// is this package's import path, so it is told apart from go-redis's own
-// measurements. Its advisory buckets add sub-millisecond ones to the
-// convention's, since most calls take well under a millisecond.
-//
-// With go-redis's instrumentation (redisotel) on the same client, each
-// Redis command becomes a child of the attrcache span that sent it: the
-// context attrcache hands go-redis carries its span. A trace then reads
-// "attrcache.get > hmget", "attrcache.create_many > fcall". Configure
-// redisotel with WithDBStatement(false): its statements hold command
-// arguments, which are attribute values and session keys.
-//
-// Cost when nobody listens: with neither option given, attrcache follows
-// the global providers. Until the application installs one (otel's
-// SetTracerProvider, SetMeterProvider), each call checks that and does
-// nothing more: no span, no context, no allocation. A provider installed
-// after New is picked up by the next call.
+// Telemetry: one span and one measurement per public call, through the
+// OpenTelemetry API only. What they hold is documented on
+// WithTracerProvider (spans) and WithMeterProvider (metrics), the options
+// a user reads; the package documentation says what it costs and how it
+// combines with go-redis's instrumentation.
 
 // scopeName is the instrumentation scope of attrcache's tracer and meter.
 const scopeName = "github.com/attrcache/attrcache/attrcache"
 
 // WithTracerProvider makes the Store trace its calls with tp instead of
-// the global tracer provider. A no-op provider turns tracing off.
+// the global tracer provider; a no-op provider turns tracing off. Without
+// it the Store follows the global provider, including one installed
+// after New.
+//
+// Every public call (Store.Start, Store.Ping, and each Session method
+// that talks to Redis) makes one span, a child of the span in the
+// caller's context. It follows OpenTelemetry's semantic conventions for
+// database client spans (stable as of semantic conventions 1.45; the
+// Redis page, still in development, where it fits):
+//
+//	name     attrcache.<operation>: attrcache.start, attrcache.create_many,
+//	         attrcache.get, ... attrcache.ping. The convention's
+//	         "{db.operation.name} {target}" has no target here (the key is
+//	         a digest, and no collection exists), and a name that says
+//	         which library made it reads better above go-redis's spans.
+//	kind     client
+//	db.system.name            "redis"
+//	db.operation.name         the operation: start, create_many, get, ...
+//	                          attrcache's operations, not Redis commands
+//	                          (the Redis page's use), since one call may
+//	                          send TIME, FCALL or EVALSHA, and WAIT;
+//	                          go-redis's instrumentation names those.
+//	db.namespace              the Redis database index ("0" on a cluster),
+//	                          when the client shows it
+//	attrcache.namespace       the Store's key prefix (WithNamespace)
+//	attrcache.session.digest  Session.ID, the short digest logs show
+//	attrcache.session.new_digest  Rotate, once it succeeded: the new id's
+//	attrcache.attribute.count how many attributes the call names; for
+//	                          GetAll and Names, how many it returned
+//	attrcache.attribute.names the names, at most 32: WithTracedNames only
+//	attrcache.outcome         "ok", or the short name of the error's
+//	                          sentinel: not_found, exists,
+//	                          session_not_found, session_exists, invalid,
+//	                          too_many_attributes, too_big, no_cipher,
+//	                          unavailable, not_replicated, corrupt, decrypt
+//	attrcache.resent          true when Redis recognised a resent write
+//	attrcache.reclaimed       expired records the call's write reclaimed
+//	error.type                the outcome, on faults only
+//	db.response.status_code   the Redis error prefix (ERR, READONLY, ...)
+//	                          when a fault came back as a Redis error
+//
+// Faults are errors, answers are not. A fault is a call that could not do
+// its work: ErrUnavailable, ErrNotReplicated, ErrCorrupt, ErrDecrypt. Its
+// span gets status Error, error.type, and the error's text as the status
+// description (with the sentinel's text and the kind of cause instead
+// where the text names attributes, unless WithTracedNames). An answer is
+// the call doing what it documents and telling the caller something:
+// ErrNotFound, ErrExists, ErrSessionNotFound, ErrSessionExists,
+// ErrTooManyAttributes, ErrTooBig, and the caller's own mistakes,
+// ErrInvalid and ErrNoCipher. Its status stays unset and
+// attrcache.outcome says what happened, as a Redis GET of a missing key
+// is no error either. The logs draw the same line: answers at debug,
+// faults at warn.
+//
+// No span holds a value, a session id, a key or a secret.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(s *Store) error {
 		if tp == nil {
@@ -129,7 +96,44 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithMeterProvider makes the Store record its metrics with mp instead of
-// the global meter provider. A no-op provider turns metrics off.
+// the global meter provider; a no-op provider turns metrics off. Without
+// it the Store follows the global provider, including one installed
+// after New.
+//
+// Every metric carries db.system.name ("redis"), attrcache.namespace and,
+// when the client shows it, db.namespace; none carries a session digest,
+// an attribute name or a value, so their cardinality stays low:
+//
+//	db.client.operation.duration     histogram, s: every public call, by
+//	                                 db.operation.name and
+//	                                 attrcache.outcome, with error.type on
+//	                                 faults (see WithTracerProvider)
+//	attrcache.resends                counter, {resend}: writes that Redis
+//	                                 recognised as resent copies of a call
+//	                                 that had already run
+//	attrcache.reclaimed_records      counter, {record}: expired records the
+//	                                 writes' bounded reclaim deleted
+//	attrcache.corrupt_records        counter, {record}: records, or session
+//	                                 keys, a call met that attrcache did
+//	                                 not write
+//	attrcache.undecryptable_records  counter, {record}: values the Cipher
+//	                                 would not open
+//	attrcache.near_cache.hits        observable counters, {hit} and {miss},
+//	attrcache.near_cache.misses      with a NearCache: its Stats (which
+//	                                 count every key the cache holds)
+//
+// The four counters are by db.operation.name too, and count what calls
+// met: a corrupt record read three times counts three.
+//
+// The duration histogram takes the database convention's name because an
+// attrcache call is a database client operation: one round trip, as a
+// stored procedure call is. Its db.operation.name values (attrcache's, in
+// lower case) never equal a Redis command's, and its instrumentation
+// scope is this package's import path, so it is told apart from any
+// command-level measurement (go-redis's redisotel records connection
+// metrics, not this one). Its advisory buckets add sub-millisecond ones
+// to the convention's 1 ms to 10 s, since most calls take well under a
+// millisecond.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(s *Store) error {
 		if mp == nil {
@@ -298,7 +302,7 @@ var (
 	unsetMeterProvider  = shell(otel.GetMeterProvider())
 )
 
-func shell[P any](p P) any {
+func shell(p any) any {
 	switch fmt.Sprintf("%T", p) {
 	case "*global.tracerProvider", "*global.meterProvider":
 		return p
@@ -317,8 +321,8 @@ type telemetry struct {
 	meterOn     bool
 	meterShell  bool
 
-	duration                             metric.Float64Histogram
-	resends, reclaimed, corrupt, undecry metric.Int64Counter
+	duration                                   metric.Float64Histogram
+	resends, reclaimed, corrupt, undecryptable metric.Int64Counter
 
 	base []attribute.KeyValue // on every span and measurement
 
@@ -387,7 +391,7 @@ func (t *telemetry) init(st *Store) {
 	t.corrupt, err = m.Int64Counter("attrcache.corrupt_records", metric.WithUnit("{record}"),
 		metric.WithDescription("Records or session keys met that attrcache did not write."))
 	note(err)
-	t.undecry, err = m.Int64Counter("attrcache.undecryptable_records", metric.WithUnit("{record}"),
+	t.undecryptable, err = m.Int64Counter("attrcache.undecryptable_records", metric.WithUnit("{record}"),
 		metric.WithDescription("Encrypted values the Cipher would not open."))
 	note(err)
 	if nc := st.near; nc != nil {
@@ -578,11 +582,11 @@ func redisStatus(err error) (string, bool) {
 // record measures the call.
 func (t *telemetry) record(ctx context.Context, c *call, o outcome, d time.Duration, err error) {
 	t.duration.Record(ctx, d.Seconds(), t.callOpts(c.op, o).rec...)
-	var corrupt, undecry int
+	var corrupt, undecryptable int
 	if err != nil {
-		corrupt, undecry = recordsIn(err, ErrCorrupt), recordsIn(err, ErrDecrypt)
+		corrupt, undecryptable = recordsIn(err, ErrCorrupt), recordsIn(err, ErrDecrypt)
 	}
-	if !c.resent && c.reclaimed == 0 && corrupt == 0 && undecry == 0 {
+	if !c.resent && c.reclaimed == 0 && corrupt == 0 && undecryptable == 0 {
 		return
 	}
 	opts := t.countOpts(c.op).add
@@ -595,8 +599,8 @@ func (t *telemetry) record(ctx context.Context, c *call, o outcome, d time.Durat
 	if corrupt > 0 {
 		t.corrupt.Add(ctx, int64(corrupt), opts...)
 	}
-	if undecry > 0 {
-		t.undecry.Add(ctx, int64(undecry), opts...)
+	if undecryptable > 0 {
+		t.undecryptable.Add(ctx, int64(undecryptable), opts...)
 	}
 }
 
