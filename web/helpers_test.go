@@ -126,7 +126,7 @@ func envelope(t testing.TB) attrcache.Cipher {
 //	POST /sudo           Rotate, then role=admin
 //	POST /logout         Logout
 //	POST /write?name=N   Set N
-//	GET  /late           writes its body, then reads user
+//	GET  /body-first     writes its body, then reads user
 //	GET  /peek           calls FromContext and ignores it
 //	GET  /static         never looks at the session
 type app struct {
@@ -281,7 +281,7 @@ func (a *app) mux() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "written")
 	})
-	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /body-first", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "the body first")
 		if _, err := web.FromContext(r.Context()).Get(r.Context(), "user"); err != nil {
 			fmt.Fprintln(w, "then a failed read")

@@ -387,7 +387,7 @@ func TestLateRenewal(t *testing.T) {
 			a := newApp(t, b, c)
 			ck := a.login("alice")
 			a.advance(idle/2 + 100*time.Millisecond)
-			rep := a.do("GET", "/late", send(ck))
+			rep := a.do("GET", "/body-first", send(ck))
 			a.want(rep, http.StatusOK, "late read")
 			want := int64(2)
 			if persist {
