@@ -223,3 +223,57 @@ func metricList(rm metricdata.ResourceMetrics) string {
 	}
 	return b.String()
 }
+
+// TestNearCacheMetrics: with a NearCache, the near cache's hits and misses
+// are observable counters that report its Stats.
+func TestNearCacheMetrics(t *testing.T) {
+	srv := redistest.StartServer(t)
+	near := attrcache.NewNearCache(redis.CacheConfig{MaxEntries: 1000})
+	o := srv.Options()
+	o.Protocol = 3
+	o.ClientSideCache = near
+	rdb := redis.NewClient(o)
+	t.Cleanup(func() { _ = rdb.Close() })
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	st, err := attrcache.New(rdb, attrcache.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := st.Start(ctx, attrcache.NewSessionID(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := s.Get(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := near.Stats()
+	if stats.Hits == 0 || stats.Misses == 0 {
+		t.Fatalf("near cache stats %+v: the test wants hits and misses", stats)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]uint64{"attrcache.near_cache.hits": stats.Hits, "attrcache.near_cache.misses": stats.Misses} {
+		m := findMetric(rm, name)
+		sum, ok := m.Data.(metricdata.Sum[int64])
+		if !ok || !sum.IsMonotonic || len(sum.DataPoints) != 1 {
+			t.Errorf("%s: %T %+v, want one point of a monotonic sum", name, m.Data, m.Data)
+			continue
+		}
+		if got := sum.DataPoints[0].Value; uint64(got) != want {
+			t.Errorf("%s = %d, want %d (NearCache.Stats)", name, got, want)
+		}
+		if unit := map[string]string{"attrcache.near_cache.hits": "{hit}", "attrcache.near_cache.misses": "{miss}"}[name]; m.Unit != unit {
+			t.Errorf("%s unit %q, want %q", name, m.Unit, unit)
+		}
+	}
+}
