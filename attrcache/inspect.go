@@ -2,8 +2,12 @@ package attrcache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,8 +43,15 @@ type SessionInfo struct {
 	// NextReclaim is when the writes' reclaim next looks for expired
 	// records (zero: no record has an expiry).
 	NextReclaim time.Time
-	// ResendLog is the number of recent calls the resend log holds.
-	ResendLog int
+	// ResendLog is the number of recent calls the resend log holds;
+	// ResendLogDropped the newest time of an entry it dropped because it
+	// was full (zero: none), before which a call cannot tell whether it
+	// ran.
+	ResendLog        int
+	ResendLogDropped time.Time
+	// Legacy reports a marker of format 1, written before the counters
+	// existed; the next write upgrades it.
+	Legacy bool
 	// Attributes are the attribute fields, sorted by name, expired and
 	// corrupt ones included.
 	Attributes []AttrInfo
@@ -71,6 +82,22 @@ func (s *Session) Inspect(ctx context.Context) (*SessionInfo, error) {
 	ctx = s.begin(ctx, &c)
 	info, err := s.inspect(ctx)
 	return info, s.finish(ctx, &c, err)
+}
+
+// InspectKey is Inspect for a session known by its Redis key rather than
+// its id, as operators' tools find keys with SCAN: key must be one of
+// this Store's session keys (namespace ":s:" and a digest), or the call
+// fails with ErrInvalid.
+func (s *Store) InspectKey(ctx context.Context, key string) (*SessionInfo, error) {
+	digest, ok := strings.CutPrefix(key, s.ns+":s:")
+	sum, err := base64.RawURLEncoding.DecodeString(digest)
+	sess := &Session{store: s, keys: [1]string{key}, digest: digest}
+	if !ok || err != nil || len(sum) != sha256.Size {
+		sess.bad = invalidf("the key is not a session key of namespace " + s.ns)
+	} else {
+		sess.logID = hex.EncodeToString(sum[:4])
+	}
+	return sess.Inspect(ctx)
 }
 
 func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
@@ -110,25 +137,22 @@ func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
 	} else if m, err := decodeMarker(raw); err != nil {
 		info.State, info.Problem = "corrupt", err.Error()
 	} else {
-		info.Created, info.Expires, info.MaxExpires = msTime(m.created), msTime(m.deadline), msTime(m.most)
+		pm, _ := ParseMarker(raw)
+		info.State = pm.StateAt(time.UnixMilli(now))
+		info.Created, info.Expires, info.MaxExpires = pm.Created, pm.Expires, pm.MaxExpires
 		info.Counted, info.CountedBytes, info.NextReclaim = m.count, m.bytes, msTime(m.next)
-		switch {
-		case m.state == stateEnded:
-			info.State, info.Expires = "ended", time.Time{}
-		case m.deadline <= now:
-			info.State = "expired"
-		case m.state == stateRotating:
-			info.State, info.RotationEnds = "rotating", msTime(m.rotation)
-		default:
-			info.State = "live"
-		}
-		if m.legacy {
-			info.Problem = "format 1 marker (written before the counters); upgraded by the next write"
+		info.Legacy = m.legacy
+		switch info.State {
+		case "ended":
+			info.Expires = time.Time{}
+		case "rotating":
+			info.RotationEnds = pm.RotationEnds
 		}
 	}
 	if l, ok := hash[logField]; ok {
 		if li, err := decodeLog(l); err == nil {
 			info.ResendLog = li.entries
+			info.ResendLogDropped = msTime(li.dropped)
 		} else if info.Problem == "" {
 			info.Problem = err.Error()
 		}
@@ -164,4 +188,62 @@ func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
 // String summarises the session on one line, for logs.
 func (i *SessionInfo) String() string {
 	return fmt.Sprintf("session %s: %s, %d attributes (%d bytes)", i.ID, i.State, i.Stored, i.StoredBytes)
+}
+
+// The fields of a session hash that are attrcache's own, for tools that
+// read session keys themselves. Attribute names never start with a
+// control byte, so every field that does is attrcache's.
+const (
+	// MarkerField holds the session marker (see ParseMarker).
+	MarkerField = markerField
+	// LogField holds the resend log.
+	LogField = logField
+)
+
+// Marker is what a session's marker field says, for tools that read
+// session keys themselves (SCAN, pipelines) instead of through Inspect,
+// which reads the whole hash.
+type Marker struct {
+	// State is "live", "rotating" or "ended"; StateAt adds "expired".
+	State string
+	// Created is when the session started (for a tombstone: when it
+	// ended); Expires its deadline; MaxExpires its absolute deadline
+	// (zero: none); RotationEnds when a rotating session stops being
+	// readable under its id.
+	Created, Expires, MaxExpires, RotationEnds time.Time
+	// Counted and CountedBytes are the session's attribute counters.
+	// Legacy reports a format 1 marker, which has none (both are 0).
+	Counted, CountedBytes int64
+	Legacy                bool
+}
+
+// ParseMarker decodes the value of a session's MarkerField, with the
+// decoder attrcache's reads use; bytes attrcache did not write are
+// ErrCorrupt.
+func ParseMarker(raw string) (Marker, error) {
+	m, err := decodeMarker(raw)
+	if err != nil {
+		return Marker{}, fmt.Errorf("%w: %s", ErrCorrupt, err.Error())
+	}
+	states := map[byte]string{stateLive: "live", stateRotating: "rotating", stateEnded: "ended"}
+	return Marker{
+		State:   states[m.state],
+		Created: msTime(m.created), Expires: msTime(m.deadline), MaxExpires: msTime(m.most), RotationEnds: msTime(m.rotation),
+		Counted: m.count, CountedBytes: m.bytes, Legacy: m.legacy,
+	}, nil
+}
+
+// StateAt is the session's state at now on Redis's clock (see
+// Store.Now): State, or "expired" for a live or rotating session past its
+// deadline. A rotating session past its rotation deadline reads as ended.
+func (m Marker) StateAt(now time.Time) string {
+	switch {
+	case m.State == "ended":
+		return "ended"
+	case !m.Expires.After(now):
+		return "expired"
+	case m.State == "rotating" && !m.RotationEnds.After(now):
+		return "ended"
+	}
+	return m.State
 }

@@ -275,6 +275,7 @@ func (s *Session) hmget(ctx context.Context, fields []string) ([]any, view, erro
 	v, err := judge(m, now+bound.Milliseconds())
 	if err == nil {
 		s.seen.Store(v.m.deadline)
+		s.most.Store(v.m.most)
 	}
 	return vals, v, err
 }
@@ -303,6 +304,7 @@ func (s *Session) hgetall(ctx context.Context) (map[string]string, view, error) 
 	v, err := judge(m, now+bound.Milliseconds())
 	if err == nil {
 		s.seen.Store(v.m.deadline)
+		s.most.Store(v.m.most)
 	}
 	return all, v, err
 }
@@ -367,7 +369,7 @@ func (s *Session) entry(name string, r record, v view, ro readSpec) (*Entry, err
 		return e, nil
 	}
 	if s.store.cipher == nil {
-		return nil, fmt.Errorf("%w: %q is encrypted", ErrNoCipher, name)
+		return nil, &NamesError{Err: ErrNoCipher, Names: []string{name}}
 	}
 	pt, err := s.store.cipher.Decrypt([]byte(r.value), s.appendAD(nil, name))
 	if err != nil {
@@ -384,11 +386,13 @@ type openError struct{ cause error }
 func (e *openError) Error() string   { return ErrDecrypt.Error() + ": " + e.cause.Error() }
 func (e *openError) Unwrap() []error { return []error{ErrDecrypt, e.cause} }
 
-// badRecords gathers the names of records a read could not return.
+// badRecords gathers the names of records a read could not return:
+// corrupt ones, ones the cipher would not open, and encrypted ones when
+// the Store has no cipher.
 type badRecords struct {
-	corrupt, undecryptable []string
-	cause                  error // the first decryption failure's reason
-	other                  error
+	corrupt, undecryptable, sealed []string
+	cause                          error // the first decryption failure's reason
+	other                          error
 }
 
 func (b *badRecords) add(name string, err error) {
@@ -401,6 +405,8 @@ func (b *badRecords) add(name string, err error) {
 		if b.cause == nil {
 			b.cause = oe.cause
 		}
+	case errors.Is(err, ErrNoCipher):
+		b.sealed = append(b.sealed, name)
 	default:
 		b.other = err
 	}
@@ -410,33 +416,55 @@ func (b *badRecords) add(name string, err error) {
 func (b *badRecords) sort() {
 	slices.Sort(b.corrupt)
 	slices.Sort(b.undecryptable)
+	slices.Sort(b.sealed)
 }
 
-func (b *badRecords) err() error {
-	switch {
-	case b.corrupt != nil:
-		return &NamesError{Err: ErrCorrupt, Names: b.corrupt}
-	case b.undecryptable != nil:
+// errs returns one error per kind of bad record, the most serious first:
+// corrupt data, then values that do not open, then values nothing here
+// can open.
+func (b *badRecords) errs() []error {
+	var out []error
+	if b.corrupt != nil {
+		out = append(out, &NamesError{Err: ErrCorrupt, Names: b.corrupt})
+	}
+	if b.undecryptable != nil {
 		// The cipher's reason (a disabled key, say) helps operators; a
 		// cipher that failed has no plaintext to put in it.
-		return fmt.Errorf("%w: %w", &NamesError{Err: ErrDecrypt, Names: b.undecryptable}, b.cause)
+		out = append(out, fmt.Errorf("%w: %w", &NamesError{Err: ErrDecrypt, Names: b.undecryptable}, b.cause))
 	}
-	return b.other
+	if b.sealed != nil {
+		out = append(out, fmt.Errorf("%w (encrypted, and the Store has no cipher)", &NamesError{Err: ErrNoCipher, Names: b.sealed}))
+	}
+	return out
+}
+
+// err is the error of a read that returns nothing: the most serious kind
+// of bad record, or the fault that is not about a record.
+func (b *badRecords) err() error {
+	if b.other != nil {
+		return b.other
+	}
+	if errs := b.errs(); errs != nil {
+		return errs[0]
+	}
+	return nil
 }
 
 // result returns what a batch read gives its caller: the map, or the
 // error; with WithPartialResults both, when only particular records
-// failed.
+// failed, the error then naming every one of them.
 func (b *badRecords) result(out map[string]*Entry, ro readSpec) (map[string]*Entry, error) {
-	err := b.err()
-	switch {
-	case err == nil:
+	switch errs := b.errs(); {
+	case b.other != nil:
+		return nil, b.other
+	case errs == nil:
 		return out, nil
-	case ro.partial && b.other == nil:
-		if b.corrupt != nil && b.undecryptable != nil {
-			err = errors.Join(err, fmt.Errorf("%w: %w", &NamesError{Err: ErrDecrypt, Names: b.undecryptable}, b.cause))
+	case ro.partial:
+		if len(errs) == 1 {
+			return out, errs[0]
 		}
-		return out, err
+		return out, errors.Join(errs...)
+	default:
+		return nil, errs[0]
 	}
-	return nil, err
 }

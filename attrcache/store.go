@@ -236,6 +236,19 @@ func (s *Store) pipeline(ctx context.Context, key string) (redis.Pipeliner, erro
 	return s.rdb.Pipeline(), nil
 }
 
+// Now returns Redis's clock as the Store estimates it (see clock.go), and
+// the bound on the estimate's error; ok is false before the Store has
+// heard from Redis. It does no I/O. Session expiries (Entry.Expires,
+// Session.Expiry) are on this clock: compare them with Now, not with the
+// local clock, which may be minutes off.
+func (s *Store) Now() (now time.Time, bound time.Duration, ok bool) {
+	ms, bound, ok := s.clock.estimate()
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	return time.UnixMilli(ms), bound, true
+}
+
 // Namespace returns the Store's key prefix.
 func (s *Store) Namespace() string { return s.ns }
 
@@ -278,6 +291,19 @@ type Session struct {
 	logID  string       // first 4 bytes of the digest, hex: safe to log
 	bad    error        // the id is not one any session can have
 	seen   atomic.Int64 // the session's deadline (ms) in the last reply seen
+	most   atomic.Int64 // its absolute deadline (ms) in the last read; -1: none
+}
+
+// MaxExpiry returns the session's absolute deadline (WithMaxLifetime) as
+// this handle's last read saw it; ok is false before any read, or when
+// the session has no absolute lifetime. It does no I/O. When Expiry
+// equals MaxExpiry, Renew can no longer extend the session.
+func (s *Session) MaxExpiry() (t time.Time, ok bool) {
+	ms := s.most.Load()
+	if ms <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
 }
 
 // Expiry returns the session's expiry as this handle last saw it, in the

@@ -7,7 +7,9 @@
 -- 'renew'   argv[5] ttl ms -> {OK, now, deadline} | {NOSESSION, now}
 --           The deadline never passes the session's most lifetime.
 -- 'end'     -> {OK, now} | {NOSESSION, now}. Ends a live or rotating
---           session, and clears a key attrcache cannot read (corrupt).
+--           session, and clears a key attrcache cannot read (corrupt: of
+--           another type, with a marker it did not write, or a hash with
+--           fields and no marker).
 -- 'freeze'  argv[5] grace ms -> {OK, now, created, deadline, most deadline}
 --           | {NOSESSION, now} | {CORRUPT, now}. First step of a rotation:
 --           the session stays readable for grace ms and refuses writes.
@@ -43,8 +45,13 @@ local function session(keys, argv)
   local newlog = logput(L, token, now)
 
   if op == 'end' then
-    -- M false: a key attrcache cannot read, which End clears.
-    if M == nil or (M and not alive(M, now)) then return {NOSESSION, now} end
+    -- M false: a key attrcache cannot read, which End clears; so is a
+    -- hash that holds fields but no marker (HLEN only on this rare path).
+    if M == nil then
+      local n = call('HLEN', key)
+      if n == 0 or (n == 1 and log ~= '') then return {NOSESSION, now} end
+    end
+    if M and not alive(M, now) then return {NOSESSION, now} end
     local T = {st = 'E', created = now, deadline = 0, maxdl = 0, count = 0, bytes = 0,
       nextexp = 0, cycmin = 0, cursor = 0, rotdl = 0}
     call('DEL', key)

@@ -88,6 +88,16 @@ func testPurge(t *testing.T, b Backend) {
 	must(t, junk.End(ctx))
 	_, err = junk.Get(ctx, "a")
 	wantErr(t, "Get after End cleared a junk marker", err, attrcache.ErrSessionNotFound)
+
+	// A hash with fields and no marker is corrupt too; End clears it.
+	bare := st.Session("sid-" + randHex(8))
+	must(t, b.Client.HSet(ctx, bare.Key(), "a", "x").Err())
+	_, err = bare.GetAll(ctx)
+	wantErr(t, "GetAll of a hash without a marker", err, attrcache.ErrCorrupt)
+	must(t, bare.End(ctx))
+	_, err = bare.GetAll(ctx)
+	wantErr(t, "GetAll after End cleared a hash without a marker", err, attrcache.ErrSessionNotFound)
+	wantErr(t, "End of nothing", st.Session("sid-"+randHex(8)).End(ctx), attrcache.ErrSessionNotFound)
 }
 
 // testNilOptions: a nil option in any position is ignored, never a panic.
@@ -120,14 +130,29 @@ func testNilOptions(t *testing.T, b Backend) {
 // beside an error naming the others, instead of failing the whole read.
 func testPartialResults(t *testing.T, b Backend) {
 	st := newStore(t, b.Client, attrcache.WithCipher(b.cipher(t)))
-	s := start(t, st, time.Hour)
-	must(t, s.CreateMany(ctx, []attrcache.Attr{{Name: "clear", Value: v("1")}, {Name: "sealed", Value: v("2")}, {Name: "flipped", Value: v("3")}}, attrcache.WithEncryption()))
+	sid := "sid-" + randHex(8)
+	s, err := st.Start(ctx, sid, time.Hour)
+	must(t, err)
+	must(t, s.CreateMany(ctx, []attrcache.Attr{
+		{Name: "clear", Value: v("1"), Options: []attrcache.WriteOption{attrcache.WithoutEncryption()}},
+		{Name: "sealed", Value: v("2")}, {Name: "flipped", Value: v("3")},
+	}, attrcache.WithEncryption()))
 	rec := []byte(b.Client.HGet(ctx, s.Key(), "flipped").Val())
 	rec[len(rec)-1] ^= 1
 	must(t, b.Client.HSet(ctx, s.Key(), "flipped", rec, "junk", "\x20x").Err())
 
-	_, err := s.GetAll(ctx)
+	_, err = s.GetAll(ctx)
 	wantErr(t, "GetAll with bad records", err, attrcache.ErrCorrupt)
+
+	// Without a cipher, the sealed values are what cannot be read.
+	plain, err := attrcache.New(b.Client, attrcache.WithNamespace(st.Namespace()))
+	must(t, err)
+	pm, err := plain.Session(sid).GetMany(ctx, []string{"clear", "sealed"}, attrcache.WithPartialResults())
+	wantErr(t, "GetMany WithPartialResults without a cipher", err, attrcache.ErrNoCipher)
+	wantNames(t, err, "sealed")
+	if pm == nil || string(pm["clear"].Value) != "1" || pm["sealed"] != nil {
+		t.Fatalf("GetMany WithPartialResults without a cipher returned %v", pm)
+	}
 	for _, read := range []struct {
 		what string
 		do   func(...attrcache.ReadOption) (map[string]*attrcache.Entry, error)
@@ -147,6 +172,9 @@ func testPartialResults(t *testing.T, b Backend) {
 		}
 		if string(m["clear"].Value) != "1" || string(m["sealed"].Value) != "2" || m["flipped"] != nil || m["junk"] != nil {
 			t.Fatalf("%s WithPartialResults returned %v", read.what, m)
+		}
+		if len(ne.Names) != 1 || ne.Names[0] != "junk" {
+			t.Fatalf("%s: the first error names %q, want the corrupt record", read.what, ne.Names)
 		}
 		if strings.Contains(err.Error(), "\x20x") {
 			t.Fatal("the error quotes a stored value")
