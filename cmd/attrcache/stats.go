@@ -17,6 +17,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/attrcache/attrcache/attrcache"
+
 	"github.com/attrcache/attrcache/config"
 )
 
@@ -362,14 +364,14 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 	cs := make([]cmds, len(keys))
 	for i, k := range keys {
 		cs[i] = cmds{
-			pipe.Type(ctx, k), pipe.HLen(ctx, k), pipe.HGet(ctx, k, markerField),
-			pipe.HExists(ctx, k, logField), pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
+			pipe.Type(ctx, k), pipe.HLen(ctx, k), pipe.HGet(ctx, k, attrcache.MarkerField),
+			pipe.HExists(ctx, k, attrcache.LogField), pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
 		}
 	}
 	// Exec's error is the first command's that failed, which includes
 	// HGET's "nil" and HLEN's WRONGTYPE on other types: judge each below.
 	_, _ = pipe.Exec(ctx)
-	now := n.now()
+	now := time.UnixMilli(n.now())
 	t := &n.t
 	for _, c := range cs {
 		typ, err := c.typ.Result()
@@ -425,17 +427,17 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		attrs = max(attrs, 0)
 		t.attrs += attrs
 		t.maxAttrs = max(t.maxAttrs, attrs)
-		m, ok := readMarker(raw)
-		if !hasMarker || !ok {
+		m, err := attrcache.ParseMarker(raw)
+		if !hasMarker || err != nil {
 			t.states["corrupt"]++
 			continue
 		}
-		state := sessionState(m, now)
+		state := m.StateAt(now)
 		t.states[state]++
 		if state == "live" || state == "rotating" {
 			t.liveAttrs += attrs
 		}
-		if m.counted && state != "ended" && m.count != attrs {
+		if !m.Legacy && state != "ended" && m.Counted != attrs {
 			t.mismatched++
 		}
 	}
