@@ -41,20 +41,19 @@
 // timeout is left (attrcache.Session.Expiry: the deadline carried by the
 // last reply, no I/O). So about one request per session in every half
 // idle timeout pays one extra round trip (more only when requests race);
-// every other request pays nothing, and a request that did not touch the session is never
-// renewed: it did not fetch the deadline, and a handler that does not
-// use the session is no evidence of a user at work. The cost is
-// precision: a session ends between IdleTimeout/2 and IdleTimeout after
-// its last request, instead of exactly IdleTimeout after it. Near the
-// absolute deadline the renewal cannot extend the session, so requests
-// in its last IdleTimeout/2 may each renew in vain (attrcache does not
-// yet say, without I/O, that the deadline is the absolute one).
+// every other request pays nothing, and a request that did not touch
+// the session is never renewed: it did not fetch the deadline, and a
+// handler that does not use the session is no evidence of a user at
+// work. The cost is precision: a session ends between IdleTimeout/2 and
+// IdleTimeout after its last request, instead of exactly IdleTimeout
+// after it. Once the deadline is the absolute one (Session.MaxExpiry,
+// also carried by every read), no renewal is tried: it could not extend
+// the session.
 //
-// Expiry is on Redis's clock. The Manager compares it with the local
-// clock corrected by the offset it learned from the last Login (Start
-// replies with the deadline it set, so the offset is known to within a
-// round trip), so a server whose clock is minutes off still renews on
-// time once it has seen a login.
+// Expiry is on Redis's clock, and so is the comparison: the Manager asks
+// the Store for its estimate of that clock (attrcache.Store.Now, learned
+// from Redis's replies), so a server whose clock is minutes off still
+// renews on time.
 //
 // The decision is taken just before the response's headers go out (the
 // handler's first WriteHeader, Write or Flush, or when it returns without

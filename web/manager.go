@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
@@ -18,11 +17,6 @@ type Manager struct {
 	store  *attrcache.Store
 	cfg    Config
 	maxAge int // the Max-Age of a persistent cookie: IdleTimeout in seconds, rounded up
-
-	// now is the local clock; offset is Redis's clock minus it, in
-	// nanoseconds, as learned from the last Login (0 before any).
-	now    func() time.Time
-	offset atomic.Int64
 }
 
 // New returns a Manager for sessions kept in store, with cookies and
@@ -43,7 +37,6 @@ func New(store *attrcache.Store, cfg Config) (*Manager, error) {
 		store:  store,
 		cfg:    cfg,
 		maxAge: int((cfg.IdleTimeout + time.Second - 1) / time.Second),
-		now:    time.Now,
 	}, nil
 }
 
@@ -198,7 +191,6 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request) (*attrcache.Sess
 	if err != nil {
 		return nil, err
 	}
-	m.learnClock(sess)
 	old := st.replace(id, sess)
 	m.setCookie(w.Header(), m.cookie(id))
 	if old != nil {
@@ -298,7 +290,13 @@ func (st *state) renew(r *http.Request, w http.ResponseWriter) {
 		return
 	}
 	exp, ok := sess.Expiry()
-	if !ok || m.left(exp) >= m.cfg.IdleTimeout/2 {
+	left, known := m.left(exp)
+	if !ok || !known || left >= m.cfg.IdleTimeout/2 {
+		st.mu.Unlock()
+		return
+	}
+	// At the absolute deadline a renewal cannot extend the session.
+	if most, ok := sess.MaxExpiry(); ok && !exp.Before(most) {
 		st.mu.Unlock()
 		return
 	}
@@ -322,21 +320,12 @@ func (st *state) renew(r *http.Request, w http.ResponseWriter) {
 	}
 }
 
-// left is how long the session has before exp (a time on Redis's clock),
-// on the local clock corrected by the offset learned at Login.
-func (m *Manager) left(exp time.Time) time.Duration {
-	return exp.Sub(m.now().Add(time.Duration(m.offset.Load())))
-}
-
-// learnClock learns the offset of Redis's clock from a session Start
-// just made: its deadline is Redis's time then plus IdleTimeout (which is
-// never above the absolute timeout, so never cut), and the reply came
-// back a moment ago. The offset is off by at most the round trip, on the
-// side of renewing a little late.
-func (m *Manager) learnClock(sess *attrcache.Session) {
-	if exp, ok := sess.Expiry(); ok {
-		m.offset.Store(int64(exp.Add(-m.cfg.IdleTimeout).Sub(m.now())))
-	}
+// left is how long the session has before exp, both on Redis's clock as
+// the Store estimates it; known is false before the Store heard from
+// Redis.
+func (m *Manager) left(exp time.Time) (d time.Duration, known bool) {
+	now, _, ok := m.store.Now()
+	return exp.Sub(now), ok
 }
 
 func (m *Manager) report(r *http.Request, err error) {

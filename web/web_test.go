@@ -818,39 +818,45 @@ func TestSessionIDs(t *testing.T) {
 	}
 }
 
-// A local clock minutes off Redis's neither makes every request renew
-// nor stops renewals, once the Manager has seen a login.
-func TestClockSkew(t *testing.T) {
+// TestRenewalOnRedisClock: the renewal is judged on Redis's clock as the
+// Store estimates it, so a Manager that never saw a login (another
+// instance) renews exactly like the one that made the session.
+func TestRenewalOnRedisClock(t *testing.T) {
 	b := miniBackend(t)
-	const skew = 40 * time.Minute
-	t.Run("ahead", func(t *testing.T) {
-		a := newApp(t, b, cfg(time.Hour, 2*time.Hour))
-		web.SetClock(a.m, func() time.Time { return time.Now().Add(skew) })
-		ck := a.login("alice")
-		for range 3 {
-			if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 1 {
-				t.Fatalf("with the local clock %v ahead: status %d, %d commands, want one read", skew, rep.status, rep.cmds)
-			}
-		}
-		// A Manager that has seen no login has only its own clock: it
-		// thinks 40 of the 60 minutes gone, and renews.
-		other := newApp(t, b, cfg(time.Hour, 2*time.Hour))
-		web.SetClock(other.m, func() time.Time { return time.Now().Add(skew) })
-		if rep := other.do("GET", "/user", send(ck)); rep.cmds != 2 {
-			t.Errorf("without a learned offset: %d commands, want 2: the test does not test the offset", rep.cmds)
-		}
-	})
-	t.Run("behind", func(t *testing.T) {
-		const idle = time.Second
-		a := newApp(t, b, cfg(idle, time.Hour))
-		web.SetClock(a.m, func() time.Time { return time.Now().Add(-skew) })
-		ck := a.login("alice")
-		start := time.Now()
-		a.advanceTo(start, idle/2+100*time.Millisecond)
-		if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 2 {
-			t.Fatalf("with the local clock %v behind, past half the idle timeout: status %d, %d commands, want a read and a renewal", skew, rep.status, rep.cmds)
-		}
-		a.advanceTo(start, idle+100*time.Millisecond)
-		a.want(a.do("GET", "/user", send(ck)), http.StatusOK, "renewed session past its first deadline")
-	})
+	const idle = time.Second
+	a := newApp(t, b, cfg(idle, time.Hour))
+	ck := a.login("alice")
+	other := newApp(t, b, cfg(idle, time.Hour))
+	if rep := other.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 1 {
+		t.Fatalf("another instance, fresh session: status %d, %d commands, want one read and no renewal", rep.status, rep.cmds)
+	}
+	start := time.Now()
+	other.advanceTo(start, idle/2+100*time.Millisecond)
+	if rep := other.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 2 {
+		t.Fatalf("another instance, past half the idle timeout: status %d, %d commands, want a read and a renewal", rep.status, rep.cmds)
+	}
+	other.advanceTo(start, idle+100*time.Millisecond)
+	other.want(other.do("GET", "/user", send(ck)), http.StatusOK, "renewed session past its first deadline")
+}
+
+// TestNoRenewalAtAbsoluteDeadline: once the session's deadline is its
+// absolute one, requests stop trying to renew it, since Renew could not
+// extend it.
+func TestNoRenewalAtAbsoluteDeadline(t *testing.T) {
+	b := miniBackend(t)
+	a := newApp(t, b, cfg(time.Second, 1200*time.Millisecond))
+	ck := a.login("alice")
+	start := time.Now()
+	a.advanceTo(start, 700*time.Millisecond)
+	if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 2 {
+		t.Fatalf("past half the idle timeout: status %d, %d commands, want a read and a renewal (up to the absolute deadline)", rep.status, rep.cmds)
+	}
+	a.advanceTo(start, 900*time.Millisecond)
+	if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 1 {
+		t.Fatalf("at the absolute deadline: status %d, %d commands, want the read alone", rep.status, rep.cmds)
+	}
+	a.advanceTo(start, 1300*time.Millisecond)
+	if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusUnauthorized {
+		t.Fatalf("past the absolute deadline: status %d", rep.status)
+	}
 }
