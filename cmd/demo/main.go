@@ -137,6 +137,13 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 	} else {
 		fmt.Fprintf(w, "namespace %s (set attrcache.namespace to choose another)\n", store.Namespace())
 	}
+	// The readiness check a service runs at start-up (config.OpenStore
+	// does it too): Redis answers and the write scripts are loaded.
+	t0 := time.Now()
+	if err := store.Ping(ctx); err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	fmt.Fprintf(w, "ready: Store.Ping answered in %v (Redis reachable, scripts loaded)\n", time.Since(t0).Round(10*time.Microsecond))
 	d := demo{w: w, store: store, advance: b.advance}
 	return d.walk(ctx)
 }
@@ -269,7 +276,29 @@ func (d *demo) walk(ctx context.Context) error {
 	}
 	d.say("Create csrf-seed again: an expired attribute is replaced")
 
-	short, err := d.store.Start(ctx, sessionID(), 2*time.Second)
+	// Typed values.
+	type profile struct {
+		Roles []string `json:"roles"`
+		MFA   bool     `json:"mfa"`
+	}
+	if err := attrcache.SetJSON(ctx, sess, "profile", profile{Roles: []string{"editor"}, MFA: true}); err != nil {
+		return err
+	}
+	p, err := attrcache.GetJSON[profile](ctx, sess, "profile")
+	if err != nil {
+		return err
+	}
+	d.say("SetJSON, then GetJSON[profile]: %+v", p)
+
+	// What an operator sees (cmd/attrcache inspect): no values.
+	info, err := sess.Inspect(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("Inspect: %s; counters %d attributes, %d bytes; the resend log holds the last %d calls (a resent one is recognised and not run again)",
+		info.State, info.Counted, info.CountedBytes, info.ResendLog)
+
+	short, err := d.store.Start(ctx, sessionID(), 2*time.Second, attrcache.WithMaxLifetime(3*time.Second))
 	if err != nil {
 		return err
 	}
@@ -282,6 +311,12 @@ func (d *demo) walk(ctx context.Context) error {
 	}
 	d.say("In a session with 2s left, Create step-up expiring in 1h: it expires %v after creation, with its session",
 		e.Expires.Sub(e.Created).Round(100*time.Millisecond))
+	shortExp, err := short.Renew(ctx, time.Hour)
+	if err != nil {
+		return err
+	}
+	d.say("Renew that session for 1h: it started WithMaxLifetime(3s), so it now expires %v after creation",
+		shortExp.Sub(e.Created).Round(100*time.Millisecond))
 
 	// Session lifecycle.
 	exp, err := sess.Renew(ctx, time.Hour)
