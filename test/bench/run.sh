@@ -57,8 +57,11 @@ sampler=$!
 trap 'kill "$sampler" 2>/dev/null || true' EXIT
 
 start=$SECONDS
+# A failed benchmark leaves a hole in the tables, not the whole run: the
+# ratios are still printed, and the script fails at the end.
+status=0
 go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" -timeout 60m \
-	./test/bench/ | tee "$out/bench.txt"
+	./test/bench/ | tee "$out/bench.txt" || status=$?
 kill "$sampler" 2>/dev/null || true
 load "after" | tee -a "$out/machine.txt"
 echo "took $((SECONDS - start))s; 1-minute load average while running: $(awk '
@@ -74,3 +77,7 @@ go run ./test/bench/ratio "$out/bench.txt" | tee "$out/ratios.txt"
 go run ./test/bench/ratio -md "$out/bench.txt" >"$out/ratios.md"
 echo
 echo "outputs in $out"
+if ((status != 0)); then
+	echo "go test failed (exit status $status): see the FAIL lines in $out/bench.txt" >&2
+fi
+exit "$status"
