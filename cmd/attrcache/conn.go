@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
@@ -56,3 +57,30 @@ func (c *cli) connect(ctx context.Context, withCipher bool) (*conn, error) {
 }
 
 func (c *conn) close() { _ = c.rdb.Close() }
+
+// session is what inspect, end and purge begin with: the positional
+// arguments parsed, the session id read (from the command line or
+// stdin), a connection (with the cipher when the withCipher flag, parsed
+// here, is set), and what Inspect finds. The caller closes the
+// connection.
+func (c *cli) session(ctx context.Context, fs *flag.FlagSet, args []string, withCipher *bool) (*conn, *attrcache.Session, *attrcache.SessionInfo, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sid, err := c.sessionID(pos)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cn, err := c.connect(ctx, withCipher != nil && *withCipher)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sess := cn.store.Session(sid)
+	info, err := sess.Inspect(ctx)
+	if err != nil {
+		cn.close()
+		return nil, nil, nil, err
+	}
+	return cn, sess, info, nil
+}

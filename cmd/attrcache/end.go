@@ -17,25 +17,11 @@ import (
 // is corrupt in a way End cannot clear, and names purge.
 func (c *cli) end(ctx context.Context, args []string) error {
 	fs := c.flags(true)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	sid, err := c.sessionID(pos)
-	if err != nil {
-		return err
-	}
-	cn, err := c.connect(ctx, false)
+	cn, sess, info, err := c.session(ctx, fs, args, nil)
 	if err != nil {
 		return err
 	}
 	defer cn.close()
-
-	sess := cn.store.Session(sid)
-	info, err := sess.Inspect(ctx)
-	if err != nil {
-		return err
-	}
 	err = sess.End(ctx)
 	switch {
 	case err == nil && info.State == "corrupt":

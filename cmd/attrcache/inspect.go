@@ -21,25 +21,11 @@ func (c *cli) inspect(ctx context.Context, args []string) error {
 	fs := c.flags(true)
 	asJSON := fs.Bool("json", false, "")
 	withValues := fs.Bool("values", false, "")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	sid, err := c.sessionID(pos)
-	if err != nil {
-		return err
-	}
-	cn, err := c.connect(ctx, *withValues)
+	cn, sess, info, err := c.session(ctx, fs, args, withValues)
 	if err != nil {
 		return err
 	}
 	defer cn.close()
-
-	sess := cn.store.Session(sid)
-	info, err := sess.Inspect(ctx)
-	if err != nil {
-		return err
-	}
 	r := newReport(info)
 	var valuesErr error
 	if *withValues {

@@ -19,25 +19,11 @@ import (
 func (c *cli) purge(ctx context.Context, args []string) error {
 	fs := c.flags(true)
 	force := fs.Bool("force", false, "")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	sid, err := c.sessionID(pos)
-	if err != nil {
-		return err
-	}
-	cn, err := c.connect(ctx, false)
+	cn, sess, info, err := c.session(ctx, fs, args, nil)
 	if err != nil {
 		return err
 	}
 	defer cn.close()
-
-	sess := cn.store.Session(sid)
-	info, err := sess.Inspect(ctx)
-	if err != nil {
-		return err
-	}
 	if readable(info.State) && !*force {
 		return fmt.Errorf("session %s (key %s) is %s and readable: purge is for keys attrcache cannot read; "+
 			"'attrcache end' logs it out properly, -force deletes the key without a tombstone", info.ID, info.Key, info.State)
