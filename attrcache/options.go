@@ -45,11 +45,12 @@ type Limits struct {
 	// caller (before encryption). Default 64 KiB.
 	MaxValueBytes int
 	// MaxCallBytes is the most bytes one write may send: names and
-	// values as stored (ciphertexts for encrypted values). Default 1 MiB.
+	// values as stored (ciphertexts for encrypted values). Default 512
+	// KiB.
 	MaxCallBytes int
 	// MaxSessionBytes is the most bytes one session may hold: the names
 	// and stored records (19-byte header and value) of its attributes,
-	// expired ones included until they are reclaimed. Default 1 MiB.
+	// expired ones included until they are reclaimed. Default 512 KiB.
 	MaxSessionBytes int
 	// MaxAttributes is the most attributes one session may hold, expired
 	// ones included until they are reclaimed. Default 1,000.
@@ -62,8 +63,8 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxNameBytes:    128,
 	MaxValueBytes:   64 << 10,
-	MaxCallBytes:    1 << 20,
-	MaxSessionBytes: 1 << 20,
+	MaxCallBytes:    512 << 10,
+	MaxSessionBytes: 512 << 10,
 	MaxAttributes:   1_000,
 	MaxBatch:        1_000,
 }

@@ -54,8 +54,9 @@ import (
 //	0      6    base time
 //	6      6    dropped: no entry applied after this time has been dropped
 //	12     10n  entries in the order applied: an 8-byte random call token,
-//	            then the time applied as a 2-byte count of 10 ms steps
-//	            after base
+//	            then the time applied as 2 bytes of milliseconds after
+//	            base (entries are at most 30 s old, so base moves on
+//	            before the count can overflow)
 //
 // A call whose token is in the log already ran: a resend reports success
 // and changes nothing, whatever was written in between. An entry is kept

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -146,12 +148,13 @@ func (s *Session) Purge(ctx context.Context) error {
 // runScript runs a write script on the session and evicts the session
 // from the near cache. args[:4] are filled here with what makes a write
 // exactly-once: op, a fresh call token, the earliest Redis time the call
-// can have begun at, and its deadline (the resend window, or the
-// context's deadline if that comes first, but at least minResendWindow).
+// can have been sent at (see sendTime), and its deadline (the resend
+// window, or the context's deadline if that comes first, but at least
+// minResendWindow).
 // What the reply tells about resends and reclaims is noted on c.
 func (s *Session) runScript(ctx context.Context, c *call, sc *script, op any, args []any) (reply, error) {
 	st := s.store
-	now, bound, err := st.clock.ensure(ctx, st.rdb)
+	now, _, err := st.clock.ensure(ctx, st.rdb)
 	if err != nil {
 		return reply{}, err
 	}
@@ -159,7 +162,7 @@ func (s *Session) runScript(ctx context.Context, c *call, sc *script, op any, ar
 	if d, ok := ctx.Deadline(); ok {
 		w = min(w, max(time.Until(d), minResendWindow))
 	}
-	args[0], args[1], args[2], args[3] = op, token(), now-bound.Milliseconds()-1, now+w.Milliseconds()
+	args[0], args[1], args[2], args[3] = op, token(), &sendTime{c: &st.clock}, now+w.Milliseconds()
 	rep, err := s.exec(ctx, sc, args)
 	s.evict()
 	if err == nil {
@@ -318,3 +321,33 @@ func (st *Store) logCall(ctx context.Context, lvl slog.Level, c *call, sess stri
 	}
 	st.log.LogAttrs(ctx, lvl, "attrcache", attrs...)
 }
+
+// sendTime is the earliest Redis time a write can have begun at, taken
+// when go-redis first writes the command to a connection rather than when
+// the call began: a call that waited for a pooled connection would
+// otherwise look older than it is, and on a session written many times a
+// second its token could seem dropped from the resend log already (the
+// script then refuses it as one that may have run). go-redis writes
+// arguments that are encoding.BinaryMarshalers by calling MarshalBinary;
+// the value is fixed at the first call, so every resend carries the same
+// time as the first attempt, and a hook that marshals earlier only makes
+// it earlier, which is safe.
+type sendTime struct {
+	once sync.Once
+	c    *clock
+	b    []byte
+}
+
+// MarshalBinary returns the time in ms, in decimal, as the script reads
+// it.
+func (t *sendTime) MarshalBinary() ([]byte, error) {
+	t.once.Do(func() {
+		ms, bound, _ := t.c.estimate()
+		t.b = strconv.AppendInt(nil, ms-bound.Milliseconds()-1, 10)
+	})
+	return t.b, nil
+}
+
+// String shows what a log of the command would: the argument's meaning,
+// not its value, which is fixed only when the command is sent.
+func (t *sendTime) String() string { return "call-start" }

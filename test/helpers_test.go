@@ -135,7 +135,7 @@ func decodeLog(s string) (rawLog, error) {
 	l := rawLog{base: u48(s), dropped: u48(s[6:])}
 	for i := 12; i < len(s); i += 10 {
 		l.tokens = append(l.tokens, s[i:i+8])
-		l.applied = append(l.applied, l.base+10*(int64(s[i+8])<<8|int64(s[i+9])))
+		l.applied = append(l.applied, l.base+(int64(s[i+8])<<8|int64(s[i+9])))
 	}
 	return l, nil
 }

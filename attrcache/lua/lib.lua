@@ -25,9 +25,11 @@ local SCAN = '8'      -- HSCAN COUNT of one reclaim step
 -- Library functions are bound when a call starts (bind), not here: a Redis
 -- Functions library reaches the standard library only while it runs.
 local sub, byte, char, find, floor, call, pcall, unpk, concat
+local HEAD0 -- the first byte of a version 2 record without flags
 local function bind()
   sub, byte, char, find, floor = string.sub, string.byte, string.char, string.find, math.floor
   call, pcall, unpk, concat = redis.call, redis.pcall, unpack, table.concat
+  HEAD0 = char(32)
 end
 
 -- u48 reads a 6-byte big-endian integer at 1-based offset i. Lua numbers
@@ -129,7 +131,7 @@ end
 -- The resend log: [1..6] base ms, [7..12] "dropped": no entry applied
 -- after this time (ms) has been dropped, then 10-byte entries in the order
 -- they were applied: an 8-byte call token and the u16 time it was applied,
--- in 10 ms steps after base. An entry is kept RETAIN ms (longer than any
+-- in milliseconds after base. An entry is kept RETAIN ms (longer than any
 -- call's deadline, see scripts.go), and at most LOGMAX are kept.
 
 -- logged tells whether log holds token: entries start at 13, 23, 33, ...,
@@ -152,9 +154,9 @@ local function logopen(log, now)
   local cut, limit, i = n - LOGMAX + 1, now - RETAIN, 0
   while i < n do
     local hi, lo = byte(log, 21 + 10 * i, 22 + 10 * i)
-    local at = base + (hi * 256 + lo) * 10
+    local at = base + hi * 256 + lo
     if i >= cut and at >= limit then break end
-    if at + 10 > dropped then dropped = at + 10 end
+    if at > dropped then dropped = at end
     i = i + 1
   end
   if i == 0 then return {base = base, dropped = dropped, raw = log} end
@@ -165,22 +167,22 @@ end
 local function logput(L, token, now)
   local base, body = L.base, L.body
   if L.raw == '' or body == '' then base = now end
-  local d = floor((now - base) / 10)
+  local d = now - base
   if L.raw and L.raw ~= '' and d >= 0 and d <= 65535 then
     return L.raw .. token .. char(floor(d / 256), d % 256)
   end
   body = body or sub(L.raw, 13)
   if d < 0 or d > 65535 then
-    -- Rare: entries kept for more than ten minutes in a row, or a clock
+    -- Rare: entries kept for more than a minute in a row, or a clock
     -- step. Every kept entry is younger than RETAIN: rebase before them.
     local nb, t = now - RETAIN - 10000, {}
     for i = 1, #body, 10 do
       local hi, lo = byte(body, i + 8, i + 9)
-      local e = floor((base + (hi * 256 + lo) * 10 - nb) / 10)
+      local e = base + hi * 256 + lo - nb
       if e < 0 then e = 0 elseif e > 65535 then e = 65535 end
       t[#t + 1] = sub(body, i, i + 7) .. char(floor(e / 256), e % 256)
     end
-    base, body, d = nb, concat(t), floor((now - nb) / 10)
+    base, body, d = nb, concat(t), now - nb
   end
   return p48(base) .. p48(L.dropped) .. body .. token .. char(floor(d / 256), d % 256)
 end

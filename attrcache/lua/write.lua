@@ -57,8 +57,11 @@ local function write(keys, argv)
   if t0 <= L.dropped then return {UNSURE, now} end
   if M.legacy then upgrade(key, M, now) end
 
-  -- Check every record before writing any.
+  -- Check every record before writing any. What the check decodes (the
+  -- old record's expiry, whether it is live) is kept for the build:
+  -- batches of a thousand pay for every operation per record.
   local corrupt, refused = {}, {}
+  local exps, lives = {}, {}
   for i = 1, n do
     local old = r[i + 2]
     if old then
@@ -67,8 +70,12 @@ local function write(keys, argv)
       else
         local e = u48(old, 14)
         local live = e == 0 or e > now
-        if mode == 'c' and live then refused[#refused + 1] = q[i + 2] end
-        if (mode == 'u' or mode == 'x') and not live then refused[#refused + 1] = q[i + 2] end
+        exps[i], lives[i] = e, live
+        if live then
+          if mode == 'c' then refused[#refused + 1] = q[i + 2] end
+        elseif mode == 'u' or mode == 'x' then
+          refused[#refused + 1] = q[i + 2]
+        end
       end
     elseif mode == 'u' or mode == 'x' then
       refused[#refused + 1] = q[i + 2]
@@ -93,51 +100,55 @@ local function write(keys, argv)
 
   -- Build the new records and the counters.
   local sets, dels = {MARK, false, LOG, false}, {}
-  local nowb = p48(now)
+  local ns, nd, count, bytes, deadline = 4, 0, M.count, M.bytes, M.deadline
+  local nowb, never = p48(now), '\0\0\0\0\0\0'
   for i = 1, n do
     local b = 7 + per * (i - 1)
     local name, old = argv[b], r[i + 2]
-    local h = old and hdr(old)
     if mode == 'd' then
       if old then
-        dels[#dels + 1] = name
-        M.count = M.count - 1
-        M.bytes = M.bytes - #name - #old
+        nd = nd + 1
+        dels[nd] = name
+        count = count - 1
+        bytes = bytes - #name - #old
       end
     else
       local rec, at
       if mode == 'x' then
         at = now + tonumber(argv[b + 1])
-        if at > M.deadline then at = M.deadline end
-        rec = char(32 + byte(old, 1) % 16) .. sub(old, 2, 13) .. p48(at) .. sub(old, h + 1)
+        if at > deadline then at = deadline end
+        rec = char(32 + byte(old, 1) % 16) .. sub(old, 2, 13) .. p48(at) .. sub(old, hdr(old) + 1)
       else
-        local e = 0
-        if h then e = u48(old, 14) end
-        local live = h and (e == 0 or e > now)
-        local exp = tonumber(argv[b + 2])
-        local created, atb = nowb, '\0\0\0\0\0\0'
+        -- flags are '0' or '1'; expiration is '-1' (keep), '0' (with the
+        -- session) or ms: compared as strings before any tonumber.
+        local live, exp = lives[i], argv[b + 2]
+        local created, atb = nowb, never
         at = 0
         if live and mode ~= 'c' then created = sub(old, 2, 7) end
-        if exp > 0 then
-          at = now + exp
-          if at > M.deadline then at = M.deadline end
+        if exp == '-1' then
+          if live then at, atb = exps[i], sub(old, 14, 19) end
+        elseif exp ~= '0' then
+          at = now + tonumber(exp)
+          if at > deadline then at = deadline end
           atb = p48(at)
-        elseif exp < 0 and live then
-          at, atb = e, sub(old, 14, 19)
         end
-        rec = char(32 + tonumber(argv[b + 1])) .. created .. nowb .. atb .. argv[b + 3]
+        local head = HEAD0
+        if argv[b + 1] ~= '0' then head = char(32 + tonumber(argv[b + 1])) end
+        rec = head .. created .. nowb .. atb .. argv[b + 3]
       end
-      sets[#sets + 1] = name
-      sets[#sets + 1] = rec
+      sets[ns + 1] = name
+      sets[ns + 2] = rec
+      ns = ns + 2
       if old then
-        M.bytes = M.bytes + #rec - #old
+        bytes = bytes + #rec - #old
       else
-        M.count = M.count + 1
-        M.bytes = M.bytes + #name + #rec
+        count = count + 1
+        bytes = bytes + #name + #rec
       end
-      expiring(M, at)
+      if at ~= 0 then expiring(M, at) end
     end
   end
+  M.count, M.bytes = count, bytes
 
   -- Limits bind only writes that grow the session, so a session over a
   -- lowered limit can still shrink.
@@ -147,7 +158,7 @@ local function write(keys, argv)
   elseif M.bytes > bytes0 and M.bytes > maxb then
     refusal = {TOOBIG, now, bytes0, reclaimed}
   end
-  if refusal or (mode == 'd' and #dels == 0) then
+  if refusal or (mode == 'd' and nd == 0) then
     if stepped then call('HSET', key, MARK, stepped) end
     return refusal or {OK, now, M.deadline, reclaimed}
   end
@@ -159,6 +170,6 @@ local function write(keys, argv)
   sets[2] = enc(M)
   sets[4] = logput(L, token, now)
   hcall('HSET', key, sets)
-  if #dels > 0 then hcall('HDEL', key, dels) end
+  if nd > 0 then hcall('HDEL', key, dels) end
   return {OK, now, M.deadline, reclaimed}
 end

@@ -12,11 +12,11 @@ import (
 
 // fullAttrs and fullValueSize make a full session at the default limits:
 // MaxAttributes (1,000) attributes whose names ("attr-0042", 9 bytes) and
-// records (19-byte header and the value) take 1,048,000 bytes, just under
-// MaxSessionBytes (1 MiB). A 1,024-byte value would cross it first.
+// records (19-byte header and the value) take 524,000 bytes, just under
+// MaxSessionBytes (512 KiB). A 500-byte value would cross it first.
 const (
 	fullAttrs     = 1000
-	fullValueSize = 1020
+	fullValueSize = 496
 )
 
 // fullSession starts a session of st (default limits) and fills it to

@@ -10,11 +10,11 @@ import (
 
 // BenchmarkWorstCall: the heaviest single calls the default limits allow,
 // each on a session of MaxAttributes (1,000) attributes of fullValueSize
-// bytes (1,048,000 bytes of names and records, MaxSessionBytes being
-// 1 MiB):
+// bytes (524,000 bytes of names and records, MaxSessionBytes being
+// 512 KiB):
 //
 //   - CreateMany-1000: all of them in one call, into an empty session
-//     (1,029,000 bytes of names and values: MaxCallBytes is 1 MiB);
+//     (505,000 bytes of names and values: MaxCallBytes is 512 KiB);
 //   - SetMany-1000: all of them replaced in one call;
 //   - DeleteMany-1000: all of them deleted in one call;
 //   - reclaim-step: a Set of one small attribute when all of them have
