@@ -31,7 +31,7 @@ func TestEnd(t *testing.T) {
 	absent(t, r, sid)
 
 	// An id no session has.
-	other := attrcache.NewSessionID()
+	other := newID()
 	r = mustRun(t, "", "-config", e.config, "end", other)
 	present(t, r.stdout, "no live session to end: there is no key")
 	absent(t, r, other)

@@ -122,10 +122,22 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// newID returns a new session id that does not start with '-', so that a
+// test can pass it as an argument without "--". (Ids are base64url: one
+// in 64 starts with '-', and reads as a flag; TestUsageNeverEchoesIDs
+// covers those.)
+func newID() string {
+	for {
+		if id := attrcache.NewSessionID(); id[0] != '-' {
+			return id
+		}
+	}
+}
+
 // start starts a session for the test and returns its id and handle.
 func (e *env) start(t *testing.T, ttl time.Duration) (string, *attrcache.Session) {
 	t.Helper()
-	sid := attrcache.NewSessionID()
+	sid := newID()
 	sess, err := e.store.Start(context.Background(), sid, ttl)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +227,7 @@ func TestUsageNeverEchoesIDs(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	sid := attrcache.NewSessionID()
+	sid := newID()
 	r := runCmd(t, "", "-config", filepath.Join(t.TempDir(), "missing.yaml"), "inspect", sid)
 	if r.code != 1 || !strings.Contains(r.stderr, "missing.yaml") {
 		t.Errorf("missing config file: exit %d, stderr %q", r.code, r.stderr)
