@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,13 +90,12 @@ func (s *Session) Inspect(ctx context.Context) (*SessionInfo, error) {
 func (s *Store) InspectKey(ctx context.Context, key string) (*SessionInfo, error) {
 	digest, ok := strings.CutPrefix(key, s.ns+":s:")
 	sum, err := base64.RawURLEncoding.DecodeString(digest)
-	sess := &Session{store: s, keys: [1]string{key}, digest: digest}
 	if !ok || err != nil || len(sum) != sha256.Size {
+		sess := s.handle(nil)
 		sess.bad = invalidf("the key is not a session key of namespace " + s.ns)
-	} else {
-		sess.logID = hex.EncodeToString(sum[:4])
+		return sess.Inspect(ctx)
 	}
-	return sess.Inspect(ctx)
+	return s.handle(sum).Inspect(ctx)
 }
 
 func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
@@ -137,11 +135,11 @@ func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
 	} else if m, err := decodeMarker(raw); err != nil {
 		info.State, info.Problem = "corrupt", err.Error()
 	} else {
-		pm, _ := ParseMarker(raw)
+		pm := m.exported()
 		info.State = pm.StateAt(time.UnixMilli(now))
 		info.Created, info.Expires, info.MaxExpires = pm.Created, pm.Expires, pm.MaxExpires
-		info.Counted, info.CountedBytes, info.NextReclaim = m.count, m.bytes, msTime(m.next)
-		info.Legacy = m.legacy
+		info.Counted, info.CountedBytes, info.Legacy = pm.Counted, pm.CountedBytes, pm.Legacy
+		info.NextReclaim = msTime(m.next)
 		switch info.State {
 		case "ended":
 			info.Expires = time.Time{}
@@ -173,15 +171,7 @@ func (s *Session) inspect(ctx context.Context) (*SessionInfo, error) {
 		}
 		info.Attributes = append(info.Attributes, a)
 	}
-	slices.SortFunc(info.Attributes, func(a, b AttrInfo) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(info.Attributes, func(a, b AttrInfo) int { return strings.Compare(a.Name, b.Name) })
 	return info, nil
 }
 
@@ -225,12 +215,25 @@ func ParseMarker(raw string) (Marker, error) {
 	if err != nil {
 		return Marker{}, fmt.Errorf("%w: %s", ErrCorrupt, err.Error())
 	}
-	states := map[byte]string{stateLive: "live", stateRotating: "rotating", stateEnded: "ended"}
+	return m.exported(), nil
+}
+
+// exported is the marker as tools see it.
+func (m marker) exported() Marker {
+	var state string
+	switch m.state {
+	case stateLive:
+		state = "live"
+	case stateRotating:
+		state = "rotating"
+	case stateEnded:
+		state = "ended"
+	}
 	return Marker{
-		State:   states[m.state],
+		State:   state,
 		Created: msTime(m.created), Expires: msTime(m.deadline), MaxExpires: msTime(m.most), RotationEnds: msTime(m.rotation),
 		Counted: m.count, CountedBytes: m.bytes, Legacy: m.legacy,
-	}, nil
+	}
 }
 
 // StateAt is the session's state at now on Redis's clock (see

@@ -229,19 +229,7 @@ func (s *Session) ttl(ctx context.Context) (time.Duration, error) {
 // fields validates a batch of names and returns the HMGET fields: the
 // marker, then the names.
 func (s *Session) fields(names []string) ([]string, error) {
-	if s.bad != nil {
-		return nil, s.bad
-	}
-	st := s.store
-	if err := st.checkBatch(len(names)); err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		if err := st.checkName(name); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkDuplicates(names, func(n string) string { return n }); err != nil {
+	if err := s.checkNames(names); err != nil {
 		return nil, err
 	}
 	fields := make([]string, 0, 1+len(names))
@@ -272,11 +260,7 @@ func (s *Session) hmget(ctx context.Context, fields []string) ([]any, view, erro
 	default:
 		return nil, view{}, fmt.Errorf("%w: session marker of type %T", ErrCorrupt, x)
 	}
-	v, err := judge(m, now+bound.Milliseconds())
-	if err == nil {
-		s.seen.Store(v.m.deadline)
-		s.most.Store(v.m.most)
-	}
+	v, err := s.judge(m, now+bound.Milliseconds())
 	return vals, v, err
 }
 
@@ -301,17 +285,13 @@ func (s *Session) hgetall(ctx context.Context) (map[string]string, view, error) 
 		}
 		return nil, view{}, fmt.Errorf("%w: session hash has no marker", ErrCorrupt)
 	}
-	v, err := judge(m, now+bound.Milliseconds())
-	if err == nil {
-		s.seen.Store(v.m.deadline)
-		s.most.Store(v.m.most)
-	}
+	v, err := s.judge(m, now+bound.Milliseconds())
 	return all, v, err
 }
 
-// judge decodes the marker and says whether the session can be read at
-// now (ms).
-func judge(m string, now int64) (view, error) {
+// judge decodes the marker, notes the deadlines it gives (Expiry,
+// MaxExpiry), and says whether the session can be read at now (ms).
+func (s *Session) judge(m string, now int64) (view, error) {
 	mk, err := decodeMarker(m)
 	if err != nil {
 		return view{}, fmt.Errorf("%w: %s", ErrCorrupt, err.Error())
@@ -319,6 +299,8 @@ func judge(m string, now int64) (view, error) {
 	if !mk.readable(now) {
 		return view{}, ErrSessionNotFound
 	}
+	s.seen.Store(mk.deadline)
+	s.most.Store(mk.most)
 	return view{m: mk, now: now}, nil
 }
 

@@ -183,7 +183,7 @@ func FuzzMarker(f *testing.F) {
 	f.Add("\x01L"+string(p48(nil, 10))+"tokentok"+string(p48(nil, 900)), int64(5))
 	f.Add("", int64(0))
 	f.Fuzz(func(t *testing.T, m string, now int64) {
-		v, err := judge(m, now)
+		v, err := new(Session).judge(m, now)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSessionNotFound) {
 				t.Fatalf("unexpected error kind: %v", err)

@@ -73,8 +73,8 @@ func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session,
 	if err != nil {
 		return nil, err
 	}
-	if rep.code != stOK && rep.code != stResent {
-		return nil, statusError(rep)
+	if err := rep.err(); err != nil {
+		return nil, err
 	}
 	args, err := s.snapshot(ctx, ns)
 	if err != nil {
@@ -103,8 +103,8 @@ func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session,
 		defer cancel()
 		_ = s.end(cleanup, c)
 		return nil, ErrSessionNotFound
-	case rep.code != stOK && rep.code != stResent:
-		return nil, s.thaw(ctx, c, statusError(rep))
+	case !rep.ok():
+		return nil, s.thaw(ctx, c, rep.err())
 	}
 
 	// The new session holds everything: end the old id. If that fails, the
@@ -181,8 +181,8 @@ func (s *Session) thaw(ctx context.Context, c *call, cause error) error {
 	cleanup, cancel := cleanupContext(ctx)
 	defer cancel()
 	rep, err := s.runScript(cleanup, c, sessionScript, opThaw, make([]any, 4))
-	if err == nil && rep.code != stOK && rep.code != stResent {
-		err = statusError(rep)
+	if err == nil {
+		err = rep.err()
 	}
 	if err != nil && !errors.Is(err, ErrSessionNotFound) {
 		return errors.Join(cause, fmt.Errorf("thawing the old id (it reads as ended after the grace): %w", err))

@@ -121,15 +121,22 @@ func (r *runner) call(ctx context.Context, c scripter, sc *script, keys []string
 
 // load loads the library on the server that holds key.
 func (r *runner) load(ctx context.Context, key string) error {
-	var err error
 	if c, ok := r.st.rdb.(*redis.ClusterClient); ok {
-		var node *redis.Client
-		if node, err = c.MasterForKey(ctx, key); err == nil {
-			err = node.FunctionLoad(ctx, libraryCode).Err()
+		node, err := c.MasterForKey(ctx, key)
+		if err != nil {
+			return err
 		}
-	} else {
-		err = r.st.rdb.FunctionLoad(ctx, libraryCode).Err()
+		return loadLibrary(ctx, node)
 	}
+	return loadLibrary(ctx, r.st.rdb)
+}
+
+// loadLibrary loads the library on c's server; a library already loaded
+// (by another client, or this one racing itself) is success.
+func loadLibrary(ctx context.Context, c interface {
+	FunctionLoad(ctx context.Context, code string) *redis.StringCmd
+}) error {
+	err := c.FunctionLoad(ctx, libraryCode).Err()
 	if err != nil && strings.Contains(err.Error(), "already exists") {
 		return nil
 	}
@@ -146,8 +153,8 @@ func (r *runner) ready(ctx context.Context, c interface {
 		return unavailable(err)
 	}
 	if r.mode.Load() != modeScripts {
-		err := c.FunctionLoad(ctx, libraryCode).Err()
-		if err == nil || strings.Contains(err.Error(), "already exists") {
+		err := loadLibrary(ctx, c)
+		if err == nil {
 			return nil
 		}
 		if !functionsUnsupported(err) {
@@ -187,6 +194,18 @@ type reply struct {
 	payload []any
 }
 
+// ok reports a script that did its work: now, or on an earlier send
+// that the resend log recognised.
+func (r reply) ok() bool { return r.code == stOK || r.code == stResent }
+
+// err is nil for a reply that is ok, else the status's error.
+func (r reply) err() error {
+	if r.ok() {
+		return nil
+	}
+	return statusError(r)
+}
+
 // payload0 returns the first payload element as an integer.
 func (r reply) payload0() (int64, bool) {
 	if len(r.payload) == 0 {
@@ -201,19 +220,20 @@ func (r reply) payload0() (int64, bool) {
 func (s *Session) exec(ctx context.Context, sc *script, args []any) (reply, error) {
 	st := s.store
 	sent := st.clock.now()
-	var v any
-	var err error
 	if st.wait.replicas > 0 {
-		v, err = s.execWait(ctx, sc, args)
-	} else {
-		v, err = st.run.call(ctx, st.rdb, sc, s.keys[:], args)
-	}
-	if err != nil {
+		rep, err := s.execWait(ctx, sc, args)
 		var notRep *notReplicatedError
 		if errors.As(err, &notRep) {
 			st.clock.observe(sent, st.clock.now(), notRep.now)
 			return reply{}, err
 		}
+		if err == nil {
+			st.clock.observe(sent, st.clock.now(), rep.now)
+		}
+		return rep, err
+	}
+	v, err := st.run.call(ctx, st.rdb, sc, s.keys[:], args)
+	if err != nil {
 		return reply{}, unavailable(err)
 	}
 	rep, err := splitReply(v)
@@ -226,8 +246,10 @@ func (s *Session) exec(ctx context.Context, sc *script, args []any) (reply, erro
 
 // execWait sends the script and WAIT in one pipeline, to the node that
 // owns the key: still one round trip, and WAIT counts the replicas that
-// have this write. A write the master refused needs no replica.
-func (s *Session) execWait(ctx context.Context, sc *script, args []any) (any, error) {
+// have this write. A write the master refused needs no replica. Errors
+// from Redis come back as ErrUnavailable, a missing acknowledgement as
+// *notReplicatedError.
+func (s *Session) execWait(ctx context.Context, sc *script, args []any) (reply, error) {
 	var (
 		ev, acked *redis.Cmd
 		err       error
@@ -248,27 +270,26 @@ func (s *Session) execWait(ctx context.Context, sc *script, args []any) (any, er
 		c.ReloadState(ctx)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return reply{}, unavailable(ctx.Err())
 		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
 		}
 	}
 	if err != nil {
-		return nil, err
+		return reply{}, unavailable(err)
 	}
-	v := ev.Val()
-	rep, err := splitReply(v)
-	if err != nil || (rep.code != stOK && rep.code != stResent) {
-		return v, err
+	rep, err := splitReply(ev.Val())
+	if err != nil || !rep.ok() {
+		return rep, err
 	}
 	w := s.store.wait
 	n, err := acked.Int64()
 	if err != nil {
-		return nil, &notReplicatedError{now: rep.now, msg: "WAIT failed: " + err.Error()}
+		return reply{}, &notReplicatedError{now: rep.now, msg: "WAIT failed: " + err.Error()}
 	}
 	if n < int64(w.replicas) {
-		return nil, &notReplicatedError{now: rep.now, msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", n, w.replicas, w.timeout)}
+		return reply{}, &notReplicatedError{now: rep.now, msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", n, w.replicas, w.timeout)}
 	}
-	return v, nil
+	return rep, nil
 }
 
 // notReplicatedError is ErrNotReplicated with what WAIT said.

@@ -60,10 +60,7 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 	if err != nil {
 		return err
 	}
-	if rep.code != stOK && rep.code != stResent {
-		return statusError(rep)
-	}
-	return nil
+	return rep.err()
 }
 
 // Renew makes the session live for ttl from now (Redis's clock), but not
@@ -90,8 +87,8 @@ func (s *Session) renew(ctx context.Context, c *call, ttl time.Duration) (time.T
 	if err != nil {
 		return time.Time{}, err
 	}
-	if rep.code != stOK && rep.code != stResent {
-		return time.Time{}, statusError(rep)
+	if err := rep.err(); err != nil {
+		return time.Time{}, err
 	}
 	ms, err := int64At(rep.payload, 0)
 	if err != nil {
@@ -124,10 +121,7 @@ func (s *Session) end(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	if rep.code != stOK && rep.code != stResent {
-		return statusError(rep)
-	}
-	return nil
+	return rep.err()
 }
 
 // Purge deletes the session's key, whatever it holds: the operator's way
@@ -244,8 +238,8 @@ func (c *call) nameList() []string {
 }
 
 // noteReply records what a script's reply says about the call: a
-// recognised resend, records reclaimed (write.lua's last element, absent
-// from replies of older scripts).
+// recognised resend, and the records write.lua's reclaim step deleted
+// (the last element of its OK, TOOMANY and TOOBIG replies).
 func (c *call) noteReply(sc *script, rep reply) {
 	switch rep.code {
 	case stResent:

@@ -266,13 +266,7 @@ func (s *Store) ResendWindow() time.Duration { return s.window }
 // ErrInvalid without reaching Redis.
 func (s *Store) Session(sid string) *Session {
 	sum := sha256.Sum256([]byte(sid))
-	digest := base64.RawURLEncoding.EncodeToString(sum[:])
-	sess := &Session{
-		store:  s,
-		keys:   [1]string{s.ns + ":s:" + digest},
-		digest: digest,
-		logID:  hex.EncodeToString(sum[:4]),
-	}
+	sess := s.handle(sum[:])
 	switch {
 	case sid == "":
 		sess.bad = invalidf("session id is empty")
@@ -280,6 +274,21 @@ func (s *Store) Session(sid string) *Session {
 		sess.bad = invalidf(fmt.Sprintf("session id of %d bytes is over MaxSessionIDBytes %d", len(sid), MaxSessionIDBytes))
 	}
 	return sess
+}
+
+// handle is the Session whose key holds the SHA-256 digest sum; a
+// handle without a digest (nil) has no key and must be marked bad.
+func (s *Store) handle(sum []byte) *Session {
+	if sum == nil {
+		return &Session{store: s}
+	}
+	digest := base64.RawURLEncoding.EncodeToString(sum)
+	return &Session{
+		store:  s,
+		keys:   [1]string{s.ns + ":s:" + digest},
+		digest: digest,
+		logID:  hex.EncodeToString(sum[:4]),
+	}
 }
 
 // Session is a handle on one session's attributes. It is cheap, safe for
@@ -291,7 +300,7 @@ type Session struct {
 	logID  string       // first 4 bytes of the digest, hex: safe to log
 	bad    error        // the id is not one any session can have
 	seen   atomic.Int64 // the session's deadline (ms) in the last reply seen
-	most   atomic.Int64 // its absolute deadline (ms) in the last read; -1: none
+	most   atomic.Int64 // its absolute deadline (ms) in the last read; 0: none or not read yet
 }
 
 // MaxExpiry returns the session's absolute deadline (WithMaxLifetime) as

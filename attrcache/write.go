@@ -152,10 +152,7 @@ func (s *Session) runWrite(ctx context.Context, c *call, mode any, args []any) e
 	if err != nil {
 		return err
 	}
-	if rep.code != stOK && rep.code != stResent {
-		return statusError(rep)
-	}
-	return nil
+	return rep.err()
 }
 
 // Delete removes the attribute; deleting an absent name is not an error.
@@ -214,25 +211,15 @@ func (s *Session) SetExpiryMany(ctx context.Context, expiries map[string]time.Du
 }
 
 func (s *Session) setExpiry(ctx context.Context, c *call, names []string, ds []time.Duration) error {
-	st := s.store
-	if s.bad != nil {
-		return s.bad
-	}
-	if err := st.checkBatch(len(names)); err != nil {
+	if err := s.checkNames(names); err != nil {
 		return err
 	}
 	args := make([]any, 6, 6+2*len(names))
 	for i, name := range names {
-		if err := st.checkName(name); err != nil {
-			return err
-		}
 		if !validDuration(ds[i]) {
 			return invalidf(fmt.Sprintf("expiration of %q must be between 1ms and MaxExpiration", name))
 		}
 		args = append(args, name, ds[i].Milliseconds())
-	}
-	if err := checkDuplicates(names, func(n string) string { return n }); err != nil {
-		return err
 	}
 	return s.runWrite(ctx, c, modeExpire, args)
 }
@@ -240,24 +227,32 @@ func (s *Session) setExpiry(ctx context.Context, c *call, names []string, ds []t
 // nameArgs validates a batch of names and returns them as write.lua's
 // arguments (after the six runWrite fills).
 func (s *Session) nameArgs(names []string) ([]any, error) {
-	st := s.store
-	if s.bad != nil {
-		return nil, s.bad
-	}
-	if err := st.checkBatch(len(names)); err != nil {
+	if err := s.checkNames(names); err != nil {
 		return nil, err
 	}
 	args := make([]any, 6, 6+len(names))
 	for _, name := range names {
-		if err := st.checkName(name); err != nil {
-			return nil, err
-		}
 		args = append(args, name)
 	}
-	if err := checkDuplicates(names, func(n string) string { return n }); err != nil {
-		return nil, err
-	}
 	return args, nil
+}
+
+// checkNames validates a batch of names for a call on the session: a
+// usable id, a batch size within MaxBatch, valid names, none twice.
+func (s *Session) checkNames(names []string) error {
+	if s.bad != nil {
+		return s.bad
+	}
+	st := s.store
+	if err := st.checkBatch(len(names)); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := st.checkName(name); err != nil {
+			return err
+		}
+	}
+	return checkDuplicates(names, func(n string) string { return n })
 }
 
 func (st *Store) checkBatch(n int) error {

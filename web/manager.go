@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,12 +72,11 @@ type state struct {
 // and found less than half its idle timeout left pay for.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st, _ := r.Context().Value(ctxKey{}).(*state); st != nil && st.m == m {
+		st, behind := m.stateOf(r)
+		if behind {
 			next.ServeHTTP(w, r) // already behind this Manager
 			return
 		}
-		st := &state{m: m}
-		st.id, _ = m.cookieID(r)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
 		rw := &responseWriter{ResponseWriter: w, st: st, r: r}
 		next.ServeHTTP(rw, r)
@@ -91,15 +91,16 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 }
 
 // cookieID returns the first cookie of the Manager's name that holds a
-// well-formed session id. Anything else a client sends (no cookie, an
-// empty or overlong one, garbage) is no session, decided without I/O.
-func (m *Manager) cookieID(r *http.Request) (string, bool) {
+// well-formed session id, or "". Anything else a client sends (no
+// cookie, an empty or overlong one, garbage) is no session, decided
+// without I/O.
+func (m *Manager) cookieID(r *http.Request) string {
 	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
 		if attrcache.ValidSessionID(c.Value) {
-			return c.Value, true
+			return c.Value
 		}
 	}
-	return "", false
+	return ""
 }
 
 // FromContext returns the handle of the request's session, put in the
@@ -151,16 +152,14 @@ func (st *state) handle() *attrcache.Session {
 }
 
 // stateOf returns the request's state when it came through this
-// Manager's Handler, and otherwise a state of its own read from the
-// cookie, so that Login, Rotate and Logout also work without the
-// middleware.
-func (m *Manager) stateOf(r *http.Request) *state {
+// Manager's Handler (behind is true), and otherwise a new state read
+// from the cookie: the Handler's, or one of its own for Login, Rotate and
+// Logout called without the middleware.
+func (m *Manager) stateOf(r *http.Request) (st *state, behind bool) {
 	if st, _ := r.Context().Value(ctxKey{}).(*state); st != nil && st.m == m {
-		return st
+		return st, true
 	}
-	st := &state{m: m}
-	st.id, _ = m.cookieID(r)
-	return st
+	return &state{m: m, id: m.cookieID(r)}, false
 }
 
 // errHeadersSent refuses a cookie change after the response began.
@@ -181,7 +180,7 @@ func errHeadersSent(op string) error {
 // without starting anything, when called behind Handler after the
 // response's headers were sent.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
-	st := m.stateOf(r)
+	st, _ := m.stateOf(r)
 	if st.headersSent() {
 		return nil, errHeadersSent("Login")
 	}
@@ -214,7 +213,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request) (*attrcache.Sess
 // as it was. An error wrapping attrcache.ErrInvalid, with nothing done,
 // means it was called behind Handler after the headers were sent.
 func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
-	st := m.stateOf(r)
+	st, _ := m.stateOf(r)
 	if st.headersSent() {
 		return nil, errHeadersSent("Rotate")
 	}
@@ -242,7 +241,7 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Ses
 // the headers were sent, the session is ended but the cookie cannot be
 // expired, and the error wraps attrcache.ErrInvalid.
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
-	st := m.stateOf(r)
+	st, _ := m.stateOf(r)
 	sent := st.headersSent()
 	old := st.replace("", nil)
 	var err error
@@ -366,7 +365,7 @@ func (m *Manager) setCookie(h http.Header, c *http.Cookie) {
 	prefix := c.Name + "="
 	var kept []string
 	for _, v := range h.Values("Set-Cookie") {
-		if len(v) < len(prefix) || v[:len(prefix)] != prefix {
+		if !strings.HasPrefix(v, prefix) {
 			kept = append(kept, v)
 		}
 	}
