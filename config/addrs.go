@@ -38,15 +38,24 @@ import (
 //     redis.tls.enabled does; redis:// with redis.tls.enabled true, or
 //     rediss:// with redis.tls.enabled set to false, is refused.
 //
+// A password with '/', '?', '#', '@' or a space must be percent-encoded
+// (%2F, %3F, %23, %40, %20): unencoded, the first three end the host part
+// before the '@', so the URL holds no password at all for go-redis, and
+// Load refuses such an item.
+//
 // Every way of printing Addrs (String, fmt verbs, slog, JSON) shows a
 // URL with its password and query replaced by [redacted], and an item
-// that holds '@' but is no readable URL as [redacted], so a Config is
-// safe to log. The strings themselves are what was configured.
+// that holds '@' but is no readable URL as [redacted], whole: an '@'
+// that net/url does not read as the end of the user part (one in the
+// path, query or fragment) counts, since the characters before it are a
+// password that ended up there. So a Config is safe to log. The strings
+// themselves are what was configured.
 type Addrs []string
 
 // Redacted returns the items as they may be shown: host:port as is, a
 // URL with its password (and any query or fragment) replaced by
-// [redacted], anything else that could hold a password as [redacted].
+// [redacted], anything else that could hold a password, such as a URL
+// with an '@' after its host part, as [redacted].
 func (a Addrs) Redacted() []string {
 	if a == nil {
 		return nil
@@ -91,6 +100,9 @@ func redactAddr(s string) string {
 		}
 		return s
 	}
+	if strayAt(s) {
+		return redacted
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Opaque != "" {
 		return redacted
@@ -116,6 +128,17 @@ func redactAddr(s string) string {
 }
 
 func isURL(s string) bool { return strings.Contains(s, "://") }
+
+// strayAt reports whether the URL s holds an '@' after its host part
+// began: in what net/url reads as the path, query or fragment, so not as
+// the end of a user part. Such an '@' most likely follows a password
+// holding '/', '?' or '#' that was not percent-encoded, and what comes
+// before it must not be shown.
+func strayAt(s string) bool {
+	_, rest, _ := strings.Cut(s, "://")
+	end := strings.IndexAny(rest, "/?#")
+	return end >= 0 && strings.Contains(rest[end:], "@")
+}
 
 // checkAddr returns what is wrong with a host:port address, or "".
 func checkAddr(a string) string {
@@ -156,11 +179,15 @@ type redisURL struct {
 // parseRedisURL reads one URL item for the given mode, or returns what is
 // wrong with it without showing its password.
 func parseRedisURL(s, mode string) (redisURL, string) {
+	shown := strconv.Quote(redactAddr(s))
+	if strayAt(s) {
+		return redisURL{}, shown + " has an '@' after a '/', '?' or '#', so go-redis would read no user or password in it; " +
+			"percent-encode those characters in the password (%2F, %3F, %23; '@' is %40 and a space %20)"
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Opaque != "" {
-		return redisURL{}, "is not a valid URL (not shown, since it may hold a password; percent-encode special characters in the password)"
+		return redisURL{}, shown + " is not a valid URL; percent-encode special characters in the password (a space is %20)"
 	}
-	shown := strconv.Quote(redactAddr(s))
 	switch {
 	case u.Scheme != "redis" && u.Scheme != "rediss":
 		return redisURL{}, shown + ": only redis:// and rediss:// URLs are accepted"

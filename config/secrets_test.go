@@ -2,12 +2,15 @@ package config_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -271,9 +274,17 @@ func printedError(err error) []string {
 	for _, ke := range keyErrors(err) {
 		out = append(out, "KeyError:\n"+fmt.Sprintf("%#v %+v", *ke, ke))
 	}
+	// Without the time, which a short window of a secret (four digits)
+	// could match by chance.
+	noTime := &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
 	for name, h := range map[string]func(*bytes.Buffer) slog.Handler{
-		"slog JSON": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
-		"slog text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		"slog JSON": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, noTime) },
+		"slog text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, noTime) },
 	} {
 		var b bytes.Buffer
 		slog.New(h(&b)).Error("config", "err", err)
@@ -303,10 +314,15 @@ func printedConfig(c *config.Config) []string {
 		lc := *c
 		lc.Log.Format = format
 		lc.NewLogger(&b).Info("configuration", "config", c, "redis", c.Redis, "addrs", c.Redis.Addrs, "encryption", c.Encryption)
-		out = append(out, "slog "+format+":\n"+b.String())
+		out = append(out, "slog "+format+":\n"+logTime.ReplaceAllString(b.String(), ""))
 	}
 	return out
 }
+
+// logTime matches the time of a log record in text or JSON, which
+// printedConfig drops: a short window of a secret (four digits) could
+// match a clock reading by chance.
+var logTime = regexp.MustCompile(`time=\S+ |"time":"[^"]*",`)
 
 // TestSecretTableCatchesLeaks checks the checker: a Config printed
 // without masking shows the secret, and leaked finds it.
@@ -319,5 +335,103 @@ func TestSecretTableCatchesLeaks(t *testing.T) {
 	}
 	if s.leaked("[redacted] abcdefghijk") != "" {
 		t.Error("leaked finds a secret that is not there")
+	}
+}
+
+// urlPasswords are passwords that net/url does not read as the password
+// of redis://default:PASSWORD@host:6379 when they are typed without
+// percent-encoding: '/', '?' and '#' end the host part before the '@'
+// (the rest reads as a path, a query or a fragment), and a space is no
+// URL character at all.
+var urlPasswords = []string{"2024/Winter!", "12345?abc", "98765#xyz", "hunter2/x", "s3cr3t pw"}
+
+// windowLeaked returns the first piece of secret of n bytes or more that
+// out shows, ignoring case, or "".
+func windowLeaked(out, secret string, n int) string {
+	out, low := strings.ToLower(out), strings.ToLower(secret)
+	for i := 0; i+n <= len(low); i++ {
+		if strings.Contains(out, low[i:i+n]) {
+			return secret[i : i+n]
+		}
+	}
+	return ""
+}
+
+// TestURLPasswordOutsideUserinfoNeverShown: an unencoded password whose
+// '@' net/url does not take for the end of the user part shows nowhere,
+// not even four characters of it: the item shows as [redacted], whole,
+// in errors, warnings and every printed form of a Config.
+func TestURLPasswordOutsideUserinfoNeverShown(t *testing.T) {
+	yamlQuote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	for _, pw := range urlPasswords {
+		t.Run(pw, func(t *testing.T) {
+			addr := "redis://default:" + pw + "@host:6379"
+			other := "redis://default:" + pw + "@other:6379"
+			var outputs []string
+			for _, tc := range []struct {
+				name    string
+				yaml    string
+				environ []string
+				key     string
+			}{
+				{name: "env", environ: []string{"ATTRCACHE_REDIS_ADDRS=" + addr}, key: "redis.addrs"},
+				{name: "env cluster", environ: []string{"ATTRCACHE_REDIS_ADDRS=" + addr + "," + other}, key: "redis.addrs"},
+				{name: "env sentinel", environ: []string{"ATTRCACHE_REDIS_ADDRS=" + addr, "ATTRCACHE_REDIS_MASTER_NAME=m"}, key: "redis.addrs"},
+				{name: "yaml", yaml: "redis:\n  addrs: [" + yamlQuote(addr) + "]\n", key: "redis.addrs"},
+				{name: "yaml mode cluster", yaml: "redis:\n  mode: cluster\n  addrs: [" + yamlQuote(addr) + "]\n", key: "redis.addrs"},
+				{name: "in redis.mode", environ: []string{"ATTRCACHE_REDIS_MODE=" + addr}, key: "redis.mode"},
+				{name: "in redis.db", environ: []string{"ATTRCACHE_REDIS_DB=" + addr}, key: "redis.db"},
+			} {
+				path := ""
+				if tc.yaml != "" {
+					path = writeFile(t, "c.yaml", tc.yaml)
+				}
+				_, err := config.LoadWith(path, tc.environ)
+				ke := wantKeyError(t, err, tc.key)
+				if tc.key == "redis.addrs" && !strings.Contains(ke.Problem, `"[redacted]"`) {
+					t.Errorf("%s: the item is not named as \"[redacted]\": %v", tc.name, err)
+				}
+				outputs = append(outputs, printedError(err)...)
+			}
+
+			// A misspelt variable loads, with a warning.
+			c, err := config.LoadWith("", []string{"ATTRCACHE_REDIS_ADRS=" + addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outputs = append(outputs, c.Warnings()...)
+
+			// A Config built by hand: printed, validated, turned into a
+			// client.
+			c = config.Default()
+			c.Redis.Addrs = config.Addrs{addr}
+			if got := c.Redis.Addrs.Redacted(); !slices.Equal(got, []string{"[redacted]"}) {
+				t.Errorf("Redacted() = %q, want [[redacted]]", got)
+			}
+			if got := fmt.Sprint(c.Redis.Addrs); got != "[[redacted]]" {
+				t.Errorf("Addrs print as %q", got)
+			}
+			outputs = append(outputs, printedConfig(c)...)
+			outputs = append(outputs, fmt.Sprint(c.RedisAddrs()))
+			err = c.Validate()
+			wantKeyError(t, err, "redis.addrs")
+			outputs = append(outputs, printedError(err)...)
+			if _, err := c.NewClient(); err == nil {
+				t.Error("NewClient accepted the address")
+			} else {
+				outputs = append(outputs, printedError(err)...)
+			}
+			if _, err := c.Connect(context.Background()); err == nil {
+				t.Error("Connect accepted the address")
+			} else {
+				outputs = append(outputs, printedError(err)...)
+			}
+
+			for _, out := range outputs {
+				if piece := windowLeaked(out, pw, 4); piece != "" {
+					t.Fatalf("%q of the password shows in:\n%s", piece, out)
+				}
+			}
+		})
 	}
 }
