@@ -20,8 +20,9 @@
 // No error, log record or printed Config carries a secret, whatever was
 // typed where: passwords are of type Secret, URL passwords in redis.addrs
 // are masked, and the settings that name a keyset (a variable, a file)
-// are never echoed in errors; a keyset typed in their place is refused
-// and said to be one.
+// are not echoed in errors, but for the path of a file that cannot be
+// read, which is no secret (a bare word that may be a password is not
+// shown); a keyset typed in their place is refused and said to be one.
 package config
 
 import (
@@ -215,8 +216,9 @@ type Limits struct {
 
 // Encryption holds the encryption.* settings. Encryption is on when a
 // keyset is configured, in a file or in an environment variable (not
-// both). Errors never echo these values: a keyset typed in place of a
-// name or a path is refused as such, unseen.
+// both). Errors do not echo these values, but for the path of a file
+// that cannot be read: a keyset typed in place of a name or a path is
+// refused as such, unseen.
 type Encryption struct {
 	// KeysetFile is a file holding the Tink keyset.
 	KeysetFile string `mapstructure:"keyset_file" config:"noecho"`

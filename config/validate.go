@@ -7,8 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/keys"
@@ -21,10 +26,11 @@ var ErrInvalid = errors.New("config: invalid configuration")
 // KeyError is one problem with one setting. Load and Validate return one
 // KeyError per problem, joined with errors.Join. Its text names the key
 // and, when the value came from the environment, the variable. It never
-// holds a secret: the values of passwords, of redis.addrs passwords and
-// of the settings that name keysets and private keys are never shown,
-// and any value shown is masked when it looks like key material or a
-// URL with a password.
+// holds a secret: the values of passwords and of redis.addrs passwords
+// are never shown, those of the settings that name keysets and private
+// keys only as the path of a file that cannot be read (and only when
+// they have the shape of a path), and any value shown is masked when it
+// looks like key material or a URL with a password.
 type KeyError struct {
 	Key     string // the key, such as "redis.dial_timeout"
 	Env     string // the environment variable that set it, or ""
@@ -199,7 +205,7 @@ func checkTLS(t *TLS, on bool, p *problems) *tls.Config {
 		if pem, err := readNamedFile(p, "redis.tls.ca_file", t.CAFile); err == nil {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				p.add("redis.tls.ca_file", "the file it names holds no PEM certificate")
+				p.add("redis.tls.ca_file", "%s holds no PEM certificate", namedFile(t.CAFile))
 			}
 			conf.RootCAs = pool
 		}
@@ -229,9 +235,9 @@ func checkTLS(t *TLS, on bool, p *problems) *tls.Config {
 }
 
 // readNamedFile reads the file a setting names (a keyset, TLS material).
-// Its problems never show the setting's value, which may be key material
-// typed where the path belongs: such a value is said to be one, and a
-// file that cannot be read is reported without its path.
+// A file that cannot be read or is empty is reported with its path (see
+// namedFile), which is no secret; key material typed where the path
+// belongs is said to be such, and never shown.
 func readNamedFile(p *problems, key, path string) ([]byte, error) {
 	var problem string
 	switch {
@@ -246,14 +252,39 @@ func readNamedFile(p *problems, key, path string) ([]byte, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		p.add(key, "cannot read the file it names: %v", bareError(err))
+		p.add(key, "cannot read %s: %v", namedFile(path), bareError(err))
 		return nil, err
 	}
 	if len(data) == 0 {
-		p.add(key, "the file it names is empty")
+		p.add(key, "%s is empty", namedFile(path))
 		return nil, errors.New("empty")
 	}
 	return data, nil
+}
+
+// pathExt is a file name extension: ".json", ".pem".
+var pathExt = regexp.MustCompile(`^\.[A-Za-z][A-Za-z0-9]{0,9}$`)
+
+// namedFile names the file a setting gives, for a problem: the path,
+// quoted, and the working directory when the path is relative, since
+// that is where it was looked up. Only a value with the shape of a path
+// (a directory part or an extension, nothing a URL or key material has)
+// is shown; a bare word may be a password typed into the wrong setting,
+// and stays hidden.
+func namedFile(path string) string {
+	pathLike := strings.ContainsRune(path, filepath.Separator) || pathExt.MatchString(filepath.Ext(path))
+	if !pathLike || strings.Contains(path, "://") || strings.Contains(path, "@") || keys.LooksLikeKeyset(path) ||
+		strings.ContainsFunc(path, unicode.IsControl) || !utf8.ValidString(path) {
+		return "the file it names (not shown: it has neither a directory nor an extension, as a password typed here would not)"
+	}
+	if filepath.IsAbs(path) {
+		return strconv.Quote(path)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return strconv.Quote(path)
+	}
+	return fmt.Sprintf("%q (relative to the working directory %s)", path, wd)
 }
 
 // bareError strips the path from an os error.

@@ -192,3 +192,57 @@ func TestUnreadableKeysetFile(t *testing.T) {
 		t.Errorf("problem = %q", ke.Problem)
 	}
 }
+
+// TestMissingFileNamed: a keyset file (or any file a setting names) that
+// cannot be read is reported with its path, which is no secret; a
+// relative path with the working directory it was looked up in. A value
+// without the shape of a path (no directory, no extension), such as a
+// password typed into the setting, is still not shown.
+func TestMissingFileNamed(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "kek.json")
+	master := filepath.Join(dir, "master.json")
+	_, err := config.LoadWith("", []string{
+		"ATTRCACHE_ENCRYPTION_KEYSET_FILE=" + missing,
+		"ATTRCACHE_ENCRYPTION_MASTER_KEYSET_FILE=" + master,
+	})
+	for key, path := range map[string]string{"encryption.keyset_file": missing, "encryption.master_keyset_file": master} {
+		ke := wantKeyError(t, err, key)
+		if !strings.Contains(ke.Problem, `"`+path+`"`) || !strings.Contains(ke.Problem, "no such file") {
+			t.Errorf("%s: problem %q does not name %s and why", key, ke.Problem, path)
+		}
+	}
+
+	c := config.Default()
+	c.Redis.TLS = config.TLS{Enabled: true, CAFile: filepath.Join(dir, "ca.pem")}
+	if ke := wantKeyError(t, c.Validate(), "redis.tls.ca_file"); !strings.Contains(ke.Problem, dir) {
+		t.Errorf("problem %q does not name the CA file", ke.Problem)
+	}
+
+	// A relative path, with the directory it was looked up in.
+	t.Chdir(dir)
+	c = config.Default()
+	c.Encryption.KeysetFile = "kek.json"
+	ke := wantKeyError(t, c.Validate(), "encryption.keyset_file")
+	if !strings.Contains(ke.Problem, `"kek.json"`) || !strings.Contains(ke.Problem, dir) {
+		t.Errorf("relative path: problem %q does not name the file and the working directory", ke.Problem)
+	}
+	if _, err := c.NewCipher(nil); err == nil || !strings.Contains(err.Error(), `"kek.json"`) {
+		t.Errorf("NewCipher: %v", err)
+	}
+
+	// A bare word is not echoed.
+	const word = "NotAPath-maybe-a-password"
+	c.Encryption.KeysetFile = word
+	ke = wantKeyError(t, c.Validate(), "encryption.keyset_file")
+	if strings.Contains(ke.Error(), word) || !strings.Contains(ke.Problem, "no such file") {
+		t.Errorf("bare word: problem %q", ke.Problem)
+	}
+
+	// An empty file is named too.
+	empty := writeFile(t, "empty.json", "")
+	c.Encryption.KeysetFile = empty
+	if ke := wantKeyError(t, c.Validate(), "encryption.keyset_file"); !strings.Contains(ke.Problem, empty) {
+		t.Errorf("empty file: problem %q", ke.Problem)
+	}
+}
