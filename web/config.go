@@ -50,10 +50,25 @@ type Config struct {
 	Persist bool
 
 	// IdleTimeout is how long a session lives without being used: its
-	// time to live in Redis, extended by the renewals (see the package
-	// documentation for when they happen). At least a millisecond, at
-	// most AbsoluteTimeout.
+	// time to live in Redis, extended by the renewals (see IdleSlack).
+	// At least a millisecond, at most AbsoluteTimeout.
 	IdleTimeout time.Duration
+
+	// IdleSlack is how much sooner than IdleTimeout a session may end
+	// after the last request that used it (read or wrote it): it ends
+	// no earlier than IdleTimeout-IdleSlack after that request, and no
+	// later than IdleTimeout. A request that used its session renews it
+	// when less than IdleTimeout-IdleSlack may be left, so a user active
+	// the whole time costs at most IdleTimeout/IdleSlack renewals, one
+	// Redis command each, per idle timeout (more only when requests of
+	// one session race). Zero means IdleTimeout/10: sessions end between
+	// 90% and 100% of IdleTimeout after their last use, for at most 10
+	// renewals per idle timeout. ExactIdle renews on every request that
+	// used the session, so that it ends exactly IdleTimeout after its
+	// last use, for one command more on each such request. Otherwise
+	// IdleSlack must be positive and at most IdleTimeout/2 (the half
+	// that earlier versions of this package always used).
+	IdleSlack time.Duration
 
 	// AbsoluteTimeout is how long a session lives at most after Login,
 	// whatever the renewals (attrcache.WithMaxLifetime, enforced by
@@ -71,6 +86,10 @@ type Config struct {
 	// Store's logger has already logged the failed call.
 	ErrorHandler func(r *http.Request, err error)
 }
+
+// ExactIdle is the Config.IdleSlack that renews the session on every
+// request that used it: no slack at all.
+const ExactIdle time.Duration = -1
 
 // DefaultCookieName is the cookie name of a Config that sets none.
 const DefaultCookieName = "session"
@@ -108,6 +127,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, badConfig("AbsoluteTimeout %v must be between 1ms and attrcache.MaxExpiration", c.AbsoluteTimeout)
 	case c.IdleTimeout > c.AbsoluteTimeout:
 		return c, badConfig("IdleTimeout %v is above AbsoluteTimeout %v", c.IdleTimeout, c.AbsoluteTimeout)
+	case c.IdleSlack != ExactIdle && (c.IdleSlack < 0 || c.IdleSlack > c.IdleTimeout/2):
+		return c, badConfig("IdleSlack %v must be ExactIdle, 0 (IdleTimeout/10) or between 0 and IdleTimeout/2 (%v)", c.IdleSlack, c.IdleTimeout/2)
+	}
+	if c.IdleSlack == 0 {
+		c.IdleSlack = c.IdleTimeout / 10
 	}
 	// What is left to check (the domain's syntax) net/http knows best.
 	probe := &http.Cookie{Name: c.CookieName, Value: "x", Path: c.Path, Domain: c.Domain}

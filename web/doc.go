@@ -33,27 +33,32 @@
 // Renew never passes. Both are enforced by Redis, on Redis's clock: a
 // cookie that outlives its session, or is replayed, gets nothing.
 //
-// Sliding expiry needs a renewal, and a renewal is a round trip. Renewing
-// on every request (what scs does when its IdleTimeout is set: every
-// request writes the session back) would double the cost of a request
-// that reads one attribute. Instead the middleware renews only when the
-// request's own reads or writes showed that less than half of the idle
-// timeout is left (attrcache.Session.Expiry: the deadline carried by the
-// last reply, no I/O). So about one request per session in every half
-// idle timeout pays one extra round trip (more only when requests race);
-// every other request pays nothing, and a request that did not touch
-// the session is never renewed: it did not fetch the deadline, and a
-// handler that does not use the session is no evidence of a user at
-// work. The cost is precision: a session ends between IdleTimeout/2 and
-// IdleTimeout after its last request, instead of exactly IdleTimeout
-// after it. Once the deadline is the absolute one (Session.MaxExpiry,
-// also carried by every read), no renewal is tried: it could not extend
-// the session.
+// Sliding expiry needs a renewal, and a renewal is a round trip.
+// Renewing on every request (what scs does when its IdleTimeout is set:
+// every request writes the session back) would double the cost of a
+// request that reads one attribute. Instead the middleware renews only
+// when the request's own reads or writes showed that less than
+// IdleTimeout - Config.IdleSlack may be left (attrcache.Session.Expiry:
+// the deadline carried by the last reply, no I/O). So a session ends
+// between IdleTimeout - IdleSlack and IdleTimeout after the last request
+// that used it. IdleSlack is a tenth of IdleTimeout unless configured:
+// a 30-minute session ends 27 to 30 minutes after its last use, and a
+// user at work all the time costs at most 10 renewals, one command each,
+// per 30 minutes (IdleTimeout/IdleSlack; more only when requests of one
+// session race); every other request pays nothing. IdleSlack = ExactIdle
+// renews on every request that used the session, for one command more
+// on each. A request that did not touch the session is never renewed: it
+// did not fetch the deadline, and a handler that does not use the
+// session is no evidence of a user at work. Once the deadline is the
+// absolute one (Session.MaxExpiry, also carried by every read), no
+// renewal is tried: it could not extend the session.
 //
 // Expiry is on Redis's clock, and so is the comparison: the Manager asks
 // the Store for its estimate of that clock (attrcache.Store.Now, learned
-// from Redis's replies), so a server whose clock is minutes off still
-// renews on time.
+// from Redis's replies) and takes its latest value within the estimate's
+// error bound (about a millisecond plus half a round trip), so a server
+// whose clock is minutes off still renews on time, and an estimate that
+// errs never leaves a session less time than promised.
 //
 // The decision is taken just before the response's headers go out (the
 // handler's first WriteHeader, Write or Flush, or when it returns without
@@ -63,7 +68,8 @@
 // after it began writing its body gets the renewal after it returns,
 // without a cookie; with Config.Persist that renewal is skipped instead,
 // so that the cookie never dies before the session (a later request
-// renews both).
+// renews both), and such a request is the one use IdleSlack's promise
+// does not count.
 //
 // # Cookies
 //

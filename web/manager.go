@@ -69,7 +69,7 @@ type state struct {
 // FromContext, and responses get the renewal, cookie and caching headers
 // described in the package documentation. It does no I/O of its own
 // except a renewal, which only requests that read or wrote the session
-// and found less than half its idle timeout left pay for.
+// and found less than IdleTimeout-IdleSlack left pay for.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st, behind := m.stateOf(r)
@@ -275,8 +275,9 @@ func (st *state) replace(id string, sess *attrcache.Session) *attrcache.Session 
 	return old
 }
 
-// renew renews the request's session when its handle saw less than half
-// of the idle timeout left, once per request. With w it also refreshes
+// renew renews the request's session, once per request, when the
+// request used it and it may have less than IdleTimeout-IdleSlack left
+// (see due). With w it also refreshes
 // a persistent cookie in w's headers, which must not have been sent; w is
 // nil after the response began, when only a session cookie may be
 // renewed. The Handler calls it.
@@ -288,9 +289,8 @@ func (st *state) renew(r *http.Request, w http.ResponseWriter) {
 		st.mu.Unlock()
 		return
 	}
-	exp, ok := sess.Expiry()
-	left, known := m.left(exp)
-	if !ok || !known || left >= m.cfg.IdleTimeout/2 {
+	exp, ok := sess.Expiry() // known only when this request's handle had a reply
+	if !ok || !m.due(exp) {
 		st.mu.Unlock()
 		return
 	}
@@ -319,12 +319,18 @@ func (st *state) renew(r *http.Request, w http.ResponseWriter) {
 	}
 }
 
-// left is how long the session has before exp, both on Redis's clock as
-// the Store estimates it; known is false before the Store heard from
-// Redis.
-func (m *Manager) left(exp time.Time) (d time.Duration, known bool) {
-	now, _, ok := m.store.Now()
-	return exp.Sub(now), ok
+// due reports whether a session whose last reply gave deadline exp must
+// be renewed now for it to live IdleTimeout-IdleSlack more. Both times
+// are on Redis's clock; the Store's estimate of it is taken at its
+// latest (now plus the bound on its error), so that a session is never
+// left with less than promised because the estimate ran slow. An
+// unknown clock, which a handle with a deadline should not meet, renews.
+func (m *Manager) due(exp time.Time) bool {
+	if m.cfg.IdleSlack == ExactIdle {
+		return true
+	}
+	now, bound, ok := m.store.Now()
+	return !ok || exp.Sub(now.Add(bound)) < m.cfg.IdleTimeout-m.cfg.IdleSlack
 }
 
 func (m *Manager) report(r *http.Request, err error) {

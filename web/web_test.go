@@ -60,6 +60,8 @@ func TestNewRefusesNonsense(t *testing.T) {
 		{"path with ';'", with(func(c *web.Config) { c.Path = "/a;b" })},
 		{"path with a control character", with(func(c *web.Config) { c.Path = "/a\nb" })},
 		{"bad domain", with(func(c *web.Config) { c.Domain = "exa mple.com" })},
+		{"negative IdleSlack", with(func(c *web.Config) { c.IdleSlack = -time.Second })},
+		{"IdleSlack above half the idle timeout", with(func(c *web.Config) { c.IdleSlack = 15*time.Minute + time.Millisecond })},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := web.New(store, c.cfg)
@@ -80,7 +82,7 @@ func TestNewRefusesNonsense(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := m.Config()
-	if got.CookieName != "session" || got.Path != "/" || got.SameSite != http.SameSiteLaxMode || got.Insecure || got.Domain != "" || got.Persist {
+	if got.CookieName != "session" || got.Path != "/" || got.SameSite != http.SameSiteLaxMode || got.Insecure || got.Domain != "" || got.Persist || got.IdleSlack != 3*time.Minute {
 		t.Errorf("defaults: %+v", got)
 	}
 	for _, c := range []web.Config{
@@ -89,6 +91,9 @@ func TestNewRefusesNonsense(t *testing.T) {
 		with(func(c *web.Config) { c.SameSite = http.SameSiteNoneMode }),
 		with(func(c *web.Config) { c.SameSite = http.SameSiteStrictMode; c.Insecure = true }),
 		with(func(c *web.Config) { c.IdleTimeout = c.AbsoluteTimeout }),
+		with(func(c *web.Config) { c.IdleSlack = web.ExactIdle }),
+		with(func(c *web.Config) { c.IdleSlack = time.Nanosecond }),
+		with(func(c *web.Config) { c.IdleSlack = 15 * time.Minute }),
 	} {
 		if _, err := web.New(store, c); err != nil {
 			t.Errorf("New(%+v): %v", c, err)
@@ -328,7 +333,7 @@ func TestTimeouts(t *testing.T) {
 }
 
 // A request renews its session only when what it read showed less than
-// half the idle timeout left: one extra command then, none otherwise.
+// IdleTimeout-IdleSlack left: one extra command then, none otherwise.
 // A persistent cookie is sent again with the renewal.
 func TestRenewal(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
@@ -353,7 +358,7 @@ func TestRenewal(t *testing.T) {
 				rep = a.do("GET", "/user", send(ck))
 				a.want(rep, http.StatusOK, "late request")
 				if rep.cmds != 2 {
-					t.Fatalf("a request with less than half the idle timeout left sent %d commands, want 2 (read, renew)", rep.cmds)
+					t.Fatalf("a request with less than IdleTimeout-IdleSlack left sent %d commands, want 2 (read, renew)", rep.cmds)
 				}
 				if persist != (rep.cookie != nil) {
 					t.Fatalf("renewal with Persist %t: cookie sent %t", persist, rep.cookie != nil)
@@ -825,15 +830,15 @@ func TestRenewalOnRedisClock(t *testing.T) {
 	b := miniBackend(t)
 	const idle = time.Second
 	a := newApp(t, b, cfg(idle, time.Hour))
-	ck := a.login("alice")
 	other := newApp(t, b, cfg(idle, time.Hour))
+	ck := a.login("alice")
 	if rep := other.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 1 {
 		t.Fatalf("another instance, fresh session: status %d, %d commands, want one read and no renewal", rep.status, rep.cmds)
 	}
 	start := time.Now()
 	other.advanceTo(start, idle/2+100*time.Millisecond)
 	if rep := other.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 2 {
-		t.Fatalf("another instance, past half the idle timeout: status %d, %d commands, want a read and a renewal", rep.status, rep.cmds)
+		t.Fatalf("another instance, past IdleSlack: status %d, %d commands, want a read and a renewal", rep.status, rep.cmds)
 	}
 	other.advanceTo(start, idle+100*time.Millisecond)
 	other.want(other.do("GET", "/user", send(ck)), http.StatusOK, "renewed session past its first deadline")
@@ -849,7 +854,7 @@ func TestNoRenewalAtAbsoluteDeadline(t *testing.T) {
 	start := time.Now()
 	a.advanceTo(start, 700*time.Millisecond)
 	if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 2 {
-		t.Fatalf("past half the idle timeout: status %d, %d commands, want a read and a renewal (up to the absolute deadline)", rep.status, rep.cmds)
+		t.Fatalf("past IdleSlack: status %d, %d commands, want a read and a renewal (up to the absolute deadline)", rep.status, rep.cmds)
 	}
 	a.advanceTo(start, 900*time.Millisecond)
 	if rep := a.do("GET", "/user", send(ck)); rep.status != http.StatusOK || rep.cmds != 1 {
