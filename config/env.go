@@ -5,6 +5,15 @@ import (
 	"strings"
 )
 
+// EnvPrefix starts the environment variable of every key.
+const EnvPrefix = "ATTRCACHE_"
+
+// EnvName returns the environment variable that sets key:
+// ATTRCACHE_ + key in upper case, '.' replaced by '_'.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 // envLookup returns a lookup in environ; the last occurrence of a name
 // counts and empty values count as unset.
 func envLookup(environ []string) func(string) (string, bool) {
