@@ -13,12 +13,17 @@ import (
 // live. Zero fields take the defaults their comments give; the two
 // timeouts have none and must be set.
 type Config struct {
-	// CookieName is the cookie's name: an RFC 6265 token. Default
-	// "session", a generic name, as OWASP advises, that does not tell
-	// what runs behind it. A name starting with "__Host-" must come with
-	// Path "/", no Domain and Secure; one starting with "__Secure-" with
-	// Secure. New refuses a Config that breaks those rules, since
-	// browsers would refuse its cookie.
+	// CookieName is the cookie's name: an RFC 6265 token. The default
+	// is a generic name, as OWASP advises, that does not tell what runs
+	// behind it, with the strongest prefix the cookie can carry:
+	// DefaultHostCookieName ("__Host-session") for a Secure cookie with
+	// no Domain and Path "/", DefaultSecureCookieName
+	// ("__Secure-session") for another Secure cookie, and
+	// DefaultInsecureCookieName ("session") only with Insecure. A name
+	// starting with "__Host-" must come with Path "/", no Domain and
+	// Secure; one starting with "__Secure-" with Secure. New refuses a
+	// Config that breaks those rules, since browsers would refuse its
+	// cookie.
 	CookieName string
 
 	// Path is the cookie's Path. Default "/".
@@ -91,15 +96,34 @@ type Config struct {
 // request that used it: no slack at all.
 const ExactIdle time.Duration = -1
 
-// DefaultCookieName is the cookie name of a Config that sets none.
-const DefaultCookieName = "session"
+// The cookie names of a Config that sets none, by the cookie they name.
+// Browsers hold a prefixed name to its promise: they accept a "__Host-"
+// cookie only when it is Secure, host-only and on Path "/", so that
+// neither a sibling subdomain nor a plain-HTTP page can set or shadow
+// it, and a "__Secure-" cookie only when it is Secure.
+const (
+	// DefaultHostCookieName names a Secure cookie with no Domain and
+	// Path "/": the default Config's.
+	DefaultHostCookieName = "__Host-session"
+	// DefaultSecureCookieName names a Secure cookie with a Domain or
+	// another Path, which "__Host-" does not allow.
+	DefaultSecureCookieName = "__Secure-session"
+	// DefaultInsecureCookieName names a cookie without Secure
+	// (Config.Insecure), which neither prefix allows.
+	DefaultInsecureCookieName = "session"
+)
+
+// DefaultCookieName is the default name of an Insecure cookie.
+//
+// Deprecated: the default name now depends on the cookie: see
+// DefaultHostCookieName, DefaultSecureCookieName and
+// DefaultInsecureCookieName. Manager.Config().CookieName is the name in
+// force.
+const DefaultCookieName = DefaultInsecureCookieName
 
 // withDefaults returns c with its zero fields filled in, or an error
 // wrapping attrcache.ErrInvalid naming what cannot work.
 func (c Config) withDefaults() (Config, error) {
-	if c.CookieName == "" {
-		c.CookieName = DefaultCookieName
-	}
 	if c.Path == "" {
 		c.Path = "/"
 	}
@@ -107,6 +131,16 @@ func (c Config) withDefaults() (Config, error) {
 		c.SameSite = http.SameSiteLaxMode
 	}
 	secure := !c.Insecure
+	if c.CookieName == "" {
+		switch {
+		case !secure:
+			c.CookieName = DefaultInsecureCookieName
+		case c.Domain == "" && c.Path == "/":
+			c.CookieName = DefaultHostCookieName
+		default:
+			c.CookieName = DefaultSecureCookieName
+		}
+	}
 	lower := strings.ToLower(c.CookieName)
 	switch {
 	case !validToken(c.CookieName):

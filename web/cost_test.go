@@ -61,7 +61,7 @@ func newRotator(tb testing.TB, attrs int, encrypted bool) *rotator {
 // the HTTP around it.
 func (r *rotator) rotate(tb testing.TB) {
 	req := httptest.NewRequest("POST", "/", nil)
-	req.AddCookie(&http.Cookie{Name: "session", Value: r.id})
+	req.AddCookie(&http.Cookie{Name: r.m.Config().CookieName, Value: r.id})
 	w := httptest.NewRecorder()
 	if _, err := r.m.Rotate(w, req); err != nil {
 		tb.Fatal(err)
@@ -154,7 +154,7 @@ func BenchmarkHandler(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", "/", nil)
-			req.AddCookie(&http.Cookie{Name: "session", Value: id})
+			req.AddCookie(&http.Cookie{Name: m.Config().CookieName, Value: id})
 			b.ReportAllocs()
 			for b.Loop() {
 				c.h.ServeHTTP(httptest.NewRecorder(), req)

@@ -78,13 +78,25 @@
 // It is HttpOnly always, Secure unless Config.Insecure says otherwise (a
 // bool's zero value is the safe one, so a Config that forgets the field
 // still gets Secure cookies), SameSite=Lax unless configured, and
-// host-only unless Config.Domain is set. The "__Host-" and "__Secure-"
-// name prefixes are checked. With Config.Persist the cookie carries
-// Max-Age = IdleTimeout, refreshed with every renewal; without it the
-// cookie is a session cookie that the browser drops when it closes. Max-Age
-// is the idle timeout rather than the session's exact remaining time,
-// which only Redis's clock knows: near the absolute deadline the cookie
-// may outlive the session by up to IdleTimeout, and is then refused.
+// host-only unless Config.Domain is set.
+//
+// Its name is "__Host-session" by default. Browsers accept a "__Host-"
+// cookie only when it is Secure, host-only and on Path "/", so neither a
+// sibling subdomain nor a plain-HTTP page can set or shadow it with an
+// id of its choosing (cookie tossing, which would make a user work in
+// the attacker's session whatever Login does). A Secure cookie with a
+// Domain or a narrower Path defaults to "__Secure-session", which at
+// least plain HTTP cannot set, and only an Insecure one to "session"
+// (DefaultHostCookieName, DefaultSecureCookieName,
+// DefaultInsecureCookieName). A name given in Config.CookieName must keep
+// its prefix's rules, which New checks.
+//
+// With Config.Persist the cookie carries Max-Age = IdleTimeout,
+// refreshed with every renewal; without it the cookie is a session
+// cookie that the browser drops when it closes. Max-Age is the idle
+// timeout rather than the session's exact remaining time, which only
+// Redis's clock knows: near the absolute deadline the cookie may outlive
+// the session by up to IdleTimeout, and is then refused.
 //
 // # Caching
 //

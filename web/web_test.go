@@ -82,7 +82,7 @@ func TestNewRefusesNonsense(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := m.Config()
-	if got.CookieName != "session" || got.Path != "/" || got.SameSite != http.SameSiteLaxMode || got.Insecure || got.Domain != "" || got.Persist || got.IdleSlack != 3*time.Minute {
+	if got.CookieName != web.DefaultHostCookieName || got.Path != "/" || got.SameSite != http.SameSiteLaxMode || got.Insecure || got.Domain != "" || got.Persist || got.IdleSlack != 3*time.Minute {
 		t.Errorf("defaults: %+v", got)
 	}
 	for _, c := range []web.Config{
@@ -158,6 +158,50 @@ func TestLoginCookie(t *testing.T) {
 			})
 		}
 	})
+}
+
+// A Config without a CookieName gets the strongest prefix its cookie can
+// carry, and Login sets the cookie under that name; a cookie under
+// another of the default names is no session, and costs nothing.
+func TestDefaultCookieName(t *testing.T) {
+	b := miniBackend(t)
+	for _, c := range []struct {
+		name         string
+		insecure     bool
+		domain, path string
+		want         string
+	}{
+		{"Secure, host-only, Path /", false, "", "", "__Host-session"},
+		{"Secure, host-only, Path / given", false, "", "/", "__Host-session"},
+		{"Secure, a Domain", false, "example.com", "", "__Secure-session"},
+		{"Secure, a Path", false, "", "/app", "__Secure-session"},
+		{"Insecure", true, "", "", "session"},
+		{"Insecure, a Domain and a Path", true, "example.com", "/app", "session"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conf := cfg(time.Hour, time.Hour)
+			conf.Insecure, conf.Domain, conf.Path = c.insecure, c.domain, c.path
+			a := newApp(t, b, conf)
+			if got := a.m.Config().CookieName; got != c.want {
+				t.Fatalf("default CookieName %q, want %q", got, c.want)
+			}
+			rep := a.do("POST", "/login?user=alice", nil)
+			a.want(rep, http.StatusOK, "login")
+			if set := rep.header.Get("Set-Cookie"); !strings.HasPrefix(set, c.want+"=") || rep.cookie == nil {
+				t.Fatalf("login set a cookie named %q, want %q", strings.SplitN(set, "=", 2)[0], c.want)
+			}
+			a.want(a.do("GET", "/user", send(rep.cookie)), http.StatusOK, "the cookie under its name")
+			for _, other := range []string{web.DefaultHostCookieName, web.DefaultSecureCookieName, web.DefaultInsecureCookieName} {
+				if other == c.want {
+					continue
+				}
+				r := a.do("GET", "/user", &http.Cookie{Name: other, Value: rep.cookie.Value})
+				if r.status != http.StatusUnauthorized || r.cmds != 0 {
+					t.Errorf("the id under %q: status %d, %d commands; want 401 and none", other, r.status, r.cmds)
+				}
+			}
+		})
+	}
 }
 
 // The whole flow: login, a protected page, a rotation that keeps every
@@ -435,7 +479,7 @@ func TestBadCookies(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		a := newApp(t, b, cfg(time.Hour, time.Hour))
 		good := a.login("alice")
-		id := good.Value
+		id, name := good.Value, good.Name
 		// The last character of an id carries 4 bits and 2 bits of padding,
 		// which NewSessionID leaves zero: 'B' (1) sets one.
 		flip := []byte(id)
@@ -445,16 +489,16 @@ func TestBadCookies(t *testing.T) {
 			header string // the raw Cookie header; empty: none
 		}{
 			{"no cookie", ""},
-			{"empty", "session="},
-			{"garbage", "session=" + "not a session id, not at all"},
-			{"quotes", `session="` + id + `"x`},
-			{"short", "session=" + id[:42]},
-			{"one too long", "session=" + id + "A"},
-			{"overlong", "session=" + strings.Repeat("A", 8000)},
-			{"outside the alphabet", "session=" + strings.Repeat("*", 43)},
-			{"standard base64", "session=" + strings.Repeat("+/", 21) + "A"},
-			{"padding bits set", "session=" + string(flip)},
-			{"other name", "sessionx=" + id},
+			{"empty", name + "="},
+			{"garbage", name + "=" + "not a session id, not at all"},
+			{"quotes", name + `="` + id + `"x`},
+			{"short", name + "=" + id[:42]},
+			{"one too long", name + "=" + id + "A"},
+			{"overlong", name + "=" + strings.Repeat("A", 8000)},
+			{"outside the alphabet", name + "=" + strings.Repeat("*", 43)},
+			{"standard base64", name + "=" + strings.Repeat("+/", 21) + "A"},
+			{"padding bits set", name + "=" + string(flip)},
+			{"other name", name + "x=" + id},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				for _, path := range []string{"/me", "/user", "/peek"} {
@@ -483,7 +527,7 @@ func TestBadCookies(t *testing.T) {
 		}
 		// A valid id among bad cookies of the same name is found.
 		req, _ := http.NewRequest("GET", a.srv.URL+"/user", nil)
-		req.Header.Set("Cookie", "session=garbage; session="+id)
+		req.Header.Set("Cookie", name+"=garbage; "+name+"="+id)
 		resp, err := a.srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
