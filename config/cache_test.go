@@ -65,7 +65,7 @@ func TestClientSideCacheShapes(t *testing.T) {
 	_, err = config.LoadWith("", []string{"ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_MAX_ENTRIES=-1", "ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_MAX_STALENESS=-1s"})
 	wantKeyError(t, err, "redis.client_side_cache.max_entries")
 	wantKeyError(t, err, "redis.client_side_cache.max_staleness")
-	_, err = config.LoadWith("", []string{"ATTRCACHE_ATTRCACHE_RESEND_WINDOW=1m", "ATTRCACHE_ATTRCACHE_LIMITS_MAX_CALL_BYTES=-5"})
+	_, err = config.LoadWith("", []string{"ATTRCACHE_RESEND_WINDOW=1m", "ATTRCACHE_LIMITS_MAX_CALL_BYTES=-5"})
 	wantKeyError(t, err, "attrcache.resend_window")
 	wantKeyError(t, err, "attrcache.limits.max_call_bytes")
 }
@@ -75,7 +75,7 @@ func TestClientSideCacheShapes(t *testing.T) {
 func TestOpenStore(t *testing.T) {
 	srv := redistest.StartServer(t)
 	c := load(t, "ATTRCACHE_REDIS_ADDRS="+srv.Addr(), "ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_ENABLED=true",
-		"ATTRCACHE_ATTRCACHE_NAMESPACE=open-test", "ATTRCACHE_ATTRCACHE_LIMITS_MAX_SESSION_BYTES=4096")
+		"ATTRCACHE_NAMESPACE=open-test", "ATTRCACHE_LIMITS_MAX_SESSION_BYTES=4096")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	store, rdb, err := c.OpenStore(ctx, nil)

@@ -6,8 +6,13 @@
 //
 // Every key can be set in the file, in the environment, or both; the
 // environment wins. The environment variable of a key is ATTRCACHE_
-// followed by the key in upper case with '.' replaced by '_':
-// redis.dial_timeout is ATTRCACHE_REDIS_DIAL_TIMEOUT. Lists are
+// followed by the key in upper case with '.' replaced by '_', and
+// without the section for the keys of the attrcache section, which the
+// prefix names already: redis.dial_timeout is
+// ATTRCACHE_REDIS_DIAL_TIMEOUT, attrcache.session_ttl is
+// ATTRCACHE_SESSION_TTL (see EnvName). The old doubled spelling,
+// ATTRCACHE_ATTRCACHE_SESSION_TTL, is refused with an error that names
+// the new one. Lists are
 // comma-separated in the environment (ATTRCACHE_REDIS_ADDRS=a:6379,b:6379).
 // Durations are Go duration strings ("500ms", "30s", "24h"); a bare number
 // is refused rather than read as nanoseconds. Unknown keys in the file are

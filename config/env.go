@@ -8,11 +8,30 @@ import (
 // EnvPrefix starts the environment variable of every key.
 const EnvPrefix = "ATTRCACHE_"
 
-// EnvName returns the environment variable that sets key:
-// ATTRCACHE_ + key in upper case, '.' replaced by '_'.
+// storeSection is the section of the attrcache.* keys, whose variables
+// leave it out: the prefix says attrcache already.
+const storeSection = "attrcache."
+
+// EnvName returns the environment variable that sets key: ATTRCACHE_ +
+// key in upper case, '.' replaced by '_', without the section of the
+// attrcache.* keys, which would repeat the prefix. redis.dial_timeout is
+// ATTRCACHE_REDIS_DIAL_TIMEOUT, attrcache.session_ttl is
+// ATTRCACHE_SESSION_TTL.
 func EnvName(key string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	return EnvPrefix + envSuffix(strings.TrimPrefix(key, storeSection))
 }
+
+// doubledEnvName returns the variable an attrcache.* key was read from
+// before its section was left out (ATTRCACHE_ATTRCACHE_SESSION_TTL), or
+// "" for the other keys. Load refuses it, naming the variable to use.
+func doubledEnvName(key string) string {
+	if !strings.HasPrefix(key, storeSection) {
+		return ""
+	}
+	return EnvPrefix + envSuffix(key)
+}
+
+func envSuffix(key string) string { return strings.ToUpper(strings.ReplaceAll(key, ".", "_")) }
 
 // envLookup returns a lookup in environ; the last occurrence of a name
 // counts and empty values count as unset.
@@ -63,6 +82,9 @@ func unknownVariables(environ []string, keysetEnv string) []string {
 	known := make(map[string]bool)
 	for _, s := range settings() {
 		known[s.env] = true
+		if s.doubledEnv != "" {
+			known[s.doubledEnv] = true // refused by Load, not warned about
+		}
 	}
 	seen := make(map[string]bool)
 	var out []string

@@ -1,11 +1,14 @@
 package config_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attrcache/attrcache/config"
+	"github.com/attrcache/attrcache/test/redistest"
 )
 
 func TestUnknownVariablesWarned(t *testing.T) {
@@ -96,5 +99,108 @@ func TestIsSet(t *testing.T) {
 	}
 	if config.Default().IsSet("redis.db") {
 		t.Error("a Config built by hand has keys set")
+	}
+}
+
+// TestEnvNamesDistinct walks every key: each has its own variable, which
+// starts with the prefix, is a name a shell can set, and is neither the
+// old doubled name of another key nor a variable the project's own tools
+// read.
+func TestEnvNamesDistinct(t *testing.T) {
+	reserved := map[string]string{
+		redistest.EnvServer:  "the test helpers' redis-server",
+		redistest.EnvRequire: "the test helpers' require switch",
+	}
+	owner := make(map[string]string)
+	for _, key := range config.Keys() {
+		name := config.EnvName(key)
+		if prev, ok := owner[name]; ok {
+			t.Errorf("%s and %s both map to %s", prev, key, name)
+		}
+		owner[name] = key
+		if !strings.HasPrefix(name, config.EnvPrefix) || len(name) == len(config.EnvPrefix) {
+			t.Errorf("%s: variable %q", key, name)
+		}
+		for _, r := range name[len(config.EnvPrefix):] {
+			if !(r == '_' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				t.Errorf("%s: variable %q has %q", key, name, r)
+			}
+		}
+		if what, ok := reserved[name]; ok {
+			t.Errorf("%s maps to %s, which is %s", key, name, what)
+		}
+	}
+	for _, key := range config.Keys() {
+		if old, ok := doubledName(key); ok {
+			if other, taken := owner[old]; taken {
+				t.Errorf("%s, the old name of %s, is the variable of %s", old, key, other)
+			}
+		}
+	}
+}
+
+// doubledName is the variable an attrcache.* key was read from before
+// the prefix stopped repeating the section.
+func doubledName(key string) (string, bool) {
+	if !strings.HasPrefix(key, "attrcache.") {
+		return "", false
+	}
+	return "ATTRCACHE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")), true
+}
+
+// TestStoreKeysWithoutDoubledPrefix: the attrcache.* keys are read from
+// ATTRCACHE_<REST>; the old doubled spelling is refused with an error
+// that names the new variable and not the value.
+func TestStoreKeysWithoutDoubledPrefix(t *testing.T) {
+	c, err := config.LoadWith("", []string{
+		"ATTRCACHE_NAMESPACE=shop",
+		"ATTRCACHE_SESSION_TTL=2h",
+		"ATTRCACHE_LIMITS_MAX_BATCH=40",
+		"ATTRCACHE_REPLICA_WAIT_REPLICAS=1",
+		"ATTRCACHE_RESEND_WINDOW=5s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Store; s.Namespace != "shop" || s.SessionTTL != 2*time.Hour || s.Limits.MaxBatch != 40 ||
+		s.ReplicaWait.Replicas != 1 || s.ResendWindow != 5*time.Second {
+		t.Errorf("attrcache.* = %+v", s)
+	}
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
+	}
+
+	const value = "value-never-shown"
+	var environ []string
+	for _, key := range config.Keys() {
+		if old, ok := doubledName(key); ok {
+			environ = append(environ, old+"="+value)
+		}
+	}
+	if len(environ) == 0 {
+		t.Fatal("no attrcache.* keys")
+	}
+	environ = append(environ, "ATTRCACHE_NAMESPACE=shop") // the new name as well: still refused
+	_, err = config.LoadWith("", environ)
+	for _, key := range config.Keys() {
+		old, ok := doubledName(key)
+		if !ok {
+			continue
+		}
+		ke := wantKeyError(t, err, key)
+		if ke.Env != old || !strings.Contains(ke.Problem, config.EnvName(key)) {
+			t.Errorf("%s: %v", key, ke)
+		}
+	}
+	if n := len(keyErrors(err)); n != len(environ)-1 {
+		t.Errorf("%d problems for %d old variables:\n%v", n, len(environ)-1, err)
+	}
+	if strings.Contains(fmt.Sprint(err), value) {
+		t.Errorf("the error shows a value:\n%v", err)
+	}
+
+	// Empty, the old name is unset, as every variable is.
+	if _, err := config.LoadWith("", []string{"ATTRCACHE_ATTRCACHE_NAMESPACE="}); err != nil {
+		t.Errorf("empty old variable: %v", err)
 	}
 }

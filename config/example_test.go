@@ -10,7 +10,7 @@ func ExampleLoadWith() {
 	cfg, err := config.LoadWith("example.yaml", []string{
 		"ATTRCACHE_REDIS_ADDRS=10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000",
 		"ATTRCACHE_REDIS_PASSWORD=s3cret",
-		"ATTRCACHE_ATTRCACHE_SESSION_TTL=8h",
+		"ATTRCACHE_SESSION_TTL=8h",
 	})
 	if err != nil {
 		fmt.Println(err)

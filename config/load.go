@@ -64,7 +64,16 @@ func LoadWith(path string, environ []string) (*Config, error) {
 
 	env := envLookup(environ)
 	fromEnv := make(map[string]string)
+	refused := make(map[string]bool)
 	for _, s := range settings() {
+		if _, ok := env(s.doubledEnv); ok && s.doubledEnv != "" {
+			// Refused rather than read or ignored, so a deployment that
+			// still sets it learns the new name instead of running on
+			// the default.
+			found = append(found, &KeyError{Key: s.key, Env: s.doubledEnv,
+				Problem: "the variable with the doubled prefix is no longer read; rename it " + s.env})
+			refused[s.key] = true
+		}
 		val, ok := env(s.env)
 		if !ok {
 			continue
@@ -82,7 +91,6 @@ func LoadWith(path string, environ []string) (*Config, error) {
 	// turn a bare number into nanoseconds or true into "1". A refused
 	// value is decoded as its default, so that the rest can still be
 	// judged in this round, and Validate leaves out what depends on it.
-	refused := make(map[string]bool)
 	known := viper.New()
 	for _, s := range settings() {
 		raw := v.Get(s.key)

@@ -130,7 +130,7 @@ func TestEnvironmentOnly(t *testing.T) {
 		"ATTRCACHE_REDIS_READ_TIMEOUT=1m30s",
 		"ATTRCACHE_REDIS_POOL_SIZE=9",
 		"ATTRCACHE_REDIS_TLS_ENABLED=true",
-		"ATTRCACHE_ATTRCACHE_LIMITS_MAX_NAME_BYTES=64",
+		"ATTRCACHE_LIMITS_MAX_NAME_BYTES=64",
 		"ATTRCACHE_LOG_LEVEL=warn",
 		"ATTRCACHE_REDIS_DB=", // empty counts as unset
 	})
@@ -160,7 +160,7 @@ attrcache:
 `)
 	c, err := config.LoadWith(path, []string{
 		"ATTRCACHE_REDIS_ADDRS=env:1",
-		"ATTRCACHE_ATTRCACHE_NAMESPACE=from-env",
+		"ATTRCACHE_NAMESPACE=from-env",
 		"ATTRCACHE_LOG_FORMAT=json", // absent from the file
 	})
 	if err != nil {
@@ -307,7 +307,8 @@ func TestEnvNames(t *testing.T) {
 	for key, want := range map[string]string{
 		"redis.addrs":                    "ATTRCACHE_REDIS_ADDRS",
 		"redis.tls.insecure_skip_verify": "ATTRCACHE_REDIS_TLS_INSECURE_SKIP_VERIFY",
-		"attrcache.limits.max_batch":     "ATTRCACHE_ATTRCACHE_LIMITS_MAX_BATCH",
+		"attrcache.limits.max_batch":     "ATTRCACHE_LIMITS_MAX_BATCH",
+		"attrcache.namespace":            "ATTRCACHE_NAMESPACE",
 		"log.level":                      "ATTRCACHE_LOG_LEVEL",
 	} {
 		if got := config.EnvName(key); got != want {
@@ -371,7 +372,7 @@ func TestBareNumberDurationRejected(t *testing.T) {
 		{name: "file zero", file: "attrcache:\n  session_ttl: 0\n", key: "attrcache.session_ttl"},
 		{name: "file float", file: "redis:\n  read_timeout: 1.5\n", key: "redis.read_timeout"},
 		{name: "file quoted", file: "redis:\n  write_timeout: \"30\"\n", key: "redis.write_timeout"},
-		{name: "environment", environ: []string{"ATTRCACHE_ATTRCACHE_SESSION_TTL=1800"}, key: "attrcache.session_ttl", env: "ATTRCACHE_ATTRCACHE_SESSION_TTL"},
+		{name: "environment", environ: []string{"ATTRCACHE_SESSION_TTL=1800"}, key: "attrcache.session_ttl", env: "ATTRCACHE_SESSION_TTL"},
 		{name: "environment zero", environ: []string{"ATTRCACHE_REDIS_DIAL_TIMEOUT=0"}, key: "redis.dial_timeout", env: "ATTRCACHE_REDIS_DIAL_TIMEOUT"},
 		{name: "not a duration", environ: []string{"ATTRCACHE_REDIS_DIAL_TIMEOUT=soon"}, key: "redis.dial_timeout", env: "ATTRCACHE_REDIS_DIAL_TIMEOUT"},
 	} {

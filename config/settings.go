@@ -18,10 +18,14 @@ func Keys() []string {
 
 // setting is one leaf key of Config.
 type setting struct {
-	key   string       // "redis.dial_timeout"
-	env   string       // "ATTRCACHE_REDIS_DIAL_TIMEOUT"
-	index []int        // reflect field path from Config
-	typ   reflect.Type // field type
+	key string // "redis.dial_timeout"
+	env string // "ATTRCACHE_REDIS_DIAL_TIMEOUT"
+	// doubledEnv is the old variable of an attrcache.* key
+	// ("ATTRCACHE_ATTRCACHE_SESSION_TTL"), which Load refuses; "" for
+	// the others.
+	doubledEnv string
+	index      []int        // reflect field path from Config
+	typ        reflect.Type // field type
 	// noEcho marks a setting whose value errors never show: a secret,
 	// or a name or path where users put key material by mistake (tag
 	// config:"noecho", and every Secret).
@@ -51,7 +55,7 @@ var settings = sync.OnceValue(func() []setting {
 				walk(f.Type, key+".", idx)
 				continue
 			}
-			out = append(out, setting{key: key, env: EnvName(key), index: idx, typ: f.Type,
+			out = append(out, setting{key: key, env: EnvName(key), doubledEnv: doubledEnvName(key), index: idx, typ: f.Type,
 				noEcho: f.Type == secretType || f.Tag.Get("config") == "noecho"})
 		}
 	}
