@@ -3,8 +3,10 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/attrcache/attrcache/attrcache"
 )
@@ -80,10 +82,21 @@ type Config struct {
 	// Redis). At least a millisecond, at most attrcache.MaxExpiration.
 	AbsoluteTimeout time.Duration
 
+	// LoginURL is where RequireSession sends a browser whose request
+	// has no live session: a GET or HEAD gets 303 See Other to it, any
+	// other method 401. Empty: every such request gets 401. It is a path
+	// on this site starting with "/" (not "//"), or an absolute http or
+	// https URL with a host and no user name or password; with no
+	// spaces, backslashes or control characters. New refuses anything
+	// else. Nothing is added to it (no return address): a login page
+	// that wants one must choose and check it itself.
+	LoginURL string
+
 	// ErrorHandler, when set, is told of the errors the middleware meets
 	// on its own, which no caller sees: a renewal that failed (the
-	// session still lives until its current deadline), or the end of the
-	// session a Login replaced. The handler's response is already decided
+	// session still lives until its current deadline), a session that
+	// RequireSession could not check, or the end of the session a Login
+	// replaced. The handler's response is already decided
 	// and may already be on its way, so ErrorHandler must not write to
 	// it; it is for logging and metrics. Errors never hold a session id
 	// or a value; they name the session by its short digest
@@ -167,12 +180,45 @@ func (c Config) withDefaults() (Config, error) {
 	if c.IdleSlack == 0 {
 		c.IdleSlack = c.IdleTimeout / 10
 	}
+	if err := checkLoginURL(c.LoginURL); err != nil {
+		return c, err
+	}
 	// What is left to check (the domain's syntax) net/http knows best.
 	probe := &http.Cookie{Name: c.CookieName, Value: "x", Path: c.Path, Domain: c.Domain}
 	if err := probe.Valid(); err != nil {
 		return c, badConfig("the cookie cannot be sent: %v", err)
 	}
 	return c, nil
+}
+
+// checkLoginURL refuses a LoginURL that is neither a path of this site
+// nor an absolute http(s) URL. Its errors never quote the URL, which may
+// hold a password.
+func checkLoginURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	// A browser reads "/\host" as "//host": another site.
+	if strings.IndexFunc(s, func(r rune) bool { return r == ' ' || r == '\\' || unicode.IsControl(r) }) >= 0 {
+		return badConfig("LoginURL holds a space, a backslash or a control character")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return badConfig("LoginURL is not a URL")
+	}
+	switch {
+	case u.User != nil:
+		return badConfig("LoginURL holds a user name or password, which every redirect would show")
+	case u.Scheme == "":
+		if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") {
+			return badConfig("LoginURL must be a path starting with a single '/' or an absolute http(s) URL")
+		}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return badConfig("LoginURL has scheme %q; it must be a path or an http(s) URL", u.Scheme)
+	case u.Host == "":
+		return badConfig("LoginURL has no host")
+	}
+	return nil
 }
 
 // validToken reports whether s is an RFC 7230 token, what RFC 6265 asks

@@ -9,6 +9,7 @@
 //	sess := web.FromContext(r.Context()) // any later request: the handle, no I/O
 //	sess, err = m.Rotate(w, r)           // at every change of privilege: same attributes, new id
 //	err = m.Logout(w, r)                 // the session ends, the cookie expires
+//	mux.Handle("GET /account", m.RequireSession(account)) // 401 or the login page without a live session
 //
 // # What a request costs
 //
@@ -139,4 +140,14 @@
 // old id's persistent cookie could arrive after the rotation's: the
 // browser then holds a dead id and the user must log in again. This is
 // the fail-closed side of a race every cookie session has.
+//
+// # Pages that need a session
+//
+// RequireSession guards a handler that only a logged-in user may reach.
+// It checks that the request's session lives with one read of its
+// marker (none without a cookie), answers 401, or redirects a GET or
+// HEAD to Config.LoginURL, when it does not, and answers 503 when Redis
+// cannot tell, so that an outage never looks like a logout. The handler
+// behind it finds the live session with FromContext, without I/O; its
+// own reads are commands of their own.
 package web

@@ -87,6 +87,28 @@ func (f failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	return next
 }
 
+// failReads makes every plain read of a session (HMGET, HGETALL) fail as
+// if Redis were unreachable.
+type failReads struct{ on *atomic.Bool }
+
+func (f failReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f failReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		switch cmd.Name() {
+		case "hmget", "hgetall":
+			if f.on.Load() {
+				err := errors.New("injected: connection refused")
+				cmd.SetErr(err)
+				return err
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f failReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // counter counts the commands a client sends, pipelined ones included.
 type counter struct{ n atomic.Int64 }
 
@@ -175,6 +197,8 @@ func newApp(t *testing.T, b backend, cfg web.Config, extra ...func(a *app, mux *
 	}
 	a.srv = httptest.NewServer(a.m.Handler(mux))
 	t.Cleanup(a.srv.Close)
+	// Tests look at redirects themselves.
+	a.srv.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return a
 }
 

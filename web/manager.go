@@ -24,8 +24,9 @@ type Manager struct {
 // timeouts as cfg says (zero fields take their defaults). It refuses,
 // with an error wrapping attrcache.ErrInvalid, a Config that cannot work:
 // a missing, zero or negative timeout, an idle timeout above the
-// absolute one, SameSite=None without Secure, a cookie name that is not a
-// token or breaks its prefix's rules, a bad path or domain.
+// absolute one, an IdleSlack out of range, SameSite=None without Secure,
+// a cookie name that is not a token or breaks its prefix's rules, a bad
+// path or domain, a LoginURL that is neither a path nor an http(s) URL.
 func New(store *attrcache.Store, cfg Config) (*Manager, error) {
 	if store == nil {
 		return nil, invalidf("store is nil")

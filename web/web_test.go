@@ -62,6 +62,20 @@ func TestNewRefusesNonsense(t *testing.T) {
 		{"bad domain", with(func(c *web.Config) { c.Domain = "exa mple.com" })},
 		{"negative IdleSlack", with(func(c *web.Config) { c.IdleSlack = -time.Second })},
 		{"IdleSlack above half the idle timeout", with(func(c *web.Config) { c.IdleSlack = 15*time.Minute + time.Millisecond })},
+		{"LoginURL relative to the page", with(func(c *web.Config) { c.LoginURL = "login" })},
+		{"LoginURL a query alone", with(func(c *web.Config) { c.LoginURL = "?login=1" })},
+		{"LoginURL of another host, scheme-relative", with(func(c *web.Config) { c.LoginURL = "//evil.example/login" })},
+		{"LoginURL with a backslash", with(func(c *web.Config) { c.LoginURL = "/\\evil.example/login" })},
+		{"LoginURL with a space", with(func(c *web.Config) { c.LoginURL = "/log in" })},
+		{"LoginURL with a newline", with(func(c *web.Config) { c.LoginURL = "/login\r\nSet-Cookie: x=y" })},
+		{"LoginURL with DEL", with(func(c *web.Config) { c.LoginURL = "/login\x7f" })},
+		{"LoginURL with a C1 control", with(func(c *web.Config) { c.LoginURL = "/login\u0085" })},
+		{"LoginURL javascript:", with(func(c *web.Config) { c.LoginURL = "javascript:alert(1)" })},
+		{"LoginURL ftp:", with(func(c *web.Config) { c.LoginURL = "ftp://example.com/login" })},
+		{"LoginURL without a host", with(func(c *web.Config) { c.LoginURL = "https:///login" })},
+		{"LoginURL opaque", with(func(c *web.Config) { c.LoginURL = "https:login" })},
+		{"LoginURL with a password", with(func(c *web.Config) { c.LoginURL = "https://sso:hunter2@example.com/login" })},
+		{"LoginURL not a URL", with(func(c *web.Config) { c.LoginURL = "https://example.com:port/login" })},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := web.New(store, c.cfg)
@@ -70,6 +84,9 @@ func TestNewRefusesNonsense(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "web: invalid Config: ") {
 				t.Errorf("error %q does not say what is wrong where", err)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows a password", err)
 			}
 		})
 	}
@@ -94,6 +111,11 @@ func TestNewRefusesNonsense(t *testing.T) {
 		with(func(c *web.Config) { c.IdleSlack = web.ExactIdle }),
 		with(func(c *web.Config) { c.IdleSlack = time.Nanosecond }),
 		with(func(c *web.Config) { c.IdleSlack = 15 * time.Minute }),
+		with(func(c *web.Config) { c.LoginURL = "/login" }),
+		with(func(c *web.Config) { c.LoginURL = "/login?next=%2Faccount#form" }),
+		with(func(c *web.Config) { c.LoginURL = "https://sso.example.com/login" }),
+		with(func(c *web.Config) { c.LoginURL = "HTTP://localhost:8080" }),
+		with(func(c *web.Config) { c.LoginURL = "/connexion/é" }),
 	} {
 		if _, err := web.New(store, c); err != nil {
 			t.Errorf("New(%+v): %v", c, err)
