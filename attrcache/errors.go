@@ -1,8 +1,13 @@
 package attrcache
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/attrcache/attrcache/internal/backend"
+	"github.com/attrcache/attrcache/internal/format"
 )
 
 // Sentinel errors. Every error returned by this package either is one of
@@ -67,6 +72,11 @@ var (
 	// time: the write is visible now but a failover may lose it.
 	ErrNotReplicated = errors.New("attrcache: write not acknowledged by enough replicas")
 
+	// ErrTooManySessions is returned by Start WithUser when the user has
+	// the most sessions WithMaxSessions allows and its policy is
+	// RefuseNew. Nothing is written.
+	ErrTooManySessions = errors.New("attrcache: too many sessions for the user")
+
 	// ErrCorrupt is returned when bytes in Redis are not a record this
 	// package wrote (truncated, unknown version, wrong key type). End
 	// clears a corrupt session; Purge deletes its key whatever it holds.
@@ -81,15 +91,34 @@ var (
 type NamesError struct {
 	Err   error    // the sentinel
 	Names []string // the attributes concerned, in the order of the call
+
+	why   string // what is wrong, when the sentinel does not say
+	cause error  // the reason from below (a cipher's), when there is one
 }
 
-// Error lists the sentinel's text and the names.
+// Error lists the sentinel's text, the names and the reason.
 func (e *NamesError) Error() string {
-	return e.Err.Error() + ": " + strings.Join(e.Names, ", ")
+	s := e.Err.Error() + ": " + strings.Join(e.Names, ", ")
+	if e.why != "" {
+		s += " (" + e.why + ")"
+	}
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
 }
 
 // Unwrap returns the sentinel.
 func (e *NamesError) Unwrap() error { return e.Err }
+
+// Is reports the sentinel, and what the reason from below is (a key the
+// cipher found disabled, say).
+func (e *NamesError) Is(target error) bool {
+	return target == e.Err || (e.cause != nil && errors.Is(e.cause, target))
+}
+
+// As finds target in the reason from below.
+func (e *NamesError) As(target any) bool { return e.cause != nil && errors.As(e.cause, target) }
 
 // invalidError is ErrInvalid with the reason; it is kept unexported so the
 // only contract is errors.Is(err, ErrInvalid).
@@ -99,3 +128,58 @@ func (e *invalidError) Error() string { return "attrcache: invalid argument: " +
 func (e *invalidError) Unwrap() error { return ErrInvalid }
 
 func invalidf(reason string) error { return &invalidError{reason: reason} }
+
+// notReplicatedError is ErrNotReplicated with what WAIT said.
+type notReplicatedError struct{ msg string }
+
+func (e *notReplicatedError) Error() string { return ErrNotReplicated.Error() + ": " + e.msg }
+func (e *notReplicatedError) Unwrap() error { return ErrNotReplicated }
+
+// corruptf is ErrCorrupt with a reason.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}
+
+// isReplyShape reports a reply of a shape the scripts never send.
+func isReplyShape(err error) bool { return errors.Is(err, backend.ErrReply) }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// statusError turns a script's status into the call's error: nil for
+// one that did its work. Names in the payload go to the sentinels that
+// carry names.
+func (o *owner) statusError(rep backend.Reply) error {
+	switch rep.Code {
+	case format.StatusOK, format.StatusResent:
+		return nil
+	case format.StatusNoSession:
+		return ErrSessionNotFound
+	case format.StatusSessionExists:
+		return ErrSessionExists
+	case format.StatusExists:
+		return &NamesError{Err: ErrExists, Names: rep.Strings(0)}
+	case format.StatusNotFound:
+		return &NamesError{Err: ErrNotFound, Names: rep.Strings(0)}
+	case format.StatusNotInt:
+		return &NamesError{Err: ErrInvalid, Names: rep.Strings(0), why: "not an integer counter, or past 2^53-1"}
+	case format.StatusCorrupt:
+		if len(rep.Vals) == 0 {
+			return corruptf("the key holds something attrcache did not write")
+		}
+		return &NamesError{Err: ErrCorrupt, Names: rep.Strings(0)}
+	case format.StatusTooMany:
+		return ErrTooManyAttributes
+	case format.StatusTooBig:
+		return ErrTooBig
+	case format.StatusTooManySessions:
+		return ErrTooManySessions
+	case format.StatusLate:
+		return &unavailableError{cause: fmt.Errorf("the call reached Redis after its deadline and was not run: %w", context.DeadlineExceeded)}
+	case format.StatusClock:
+		return &unavailableError{cause: errors.New("the call was not run: its start or deadline, from this process's estimate of Redis's clock, " +
+			"was ahead of Redis's clock (the estimate is corrected from the reply)")}
+	case format.StatusReseal, format.StatusChanged:
+		return &unavailableError{cause: errors.New("the attributes kept changing while sealed values were sealed again; nothing was written")}
+	}
+	return corruptf("unknown script status %d", rep.Code)
+}

@@ -55,9 +55,9 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(store.Namespace(), store.Limits().MaxAttributes, store.Limits().MaxValueBytes)
+	fmt.Println(store.Namespace())
 	// Output:
-	// sso 200 65536
+	// sso
 }
 
 // At login: a fresh id, a session that lives 30 minutes unless renewed

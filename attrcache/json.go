@@ -16,7 +16,7 @@ import (
 // GetJSON reads the attribute and decodes its value, JSON, into a T. It
 // returns the errors of Get, and ErrCorrupt (a *NamesError) when the
 // stored value is not JSON that decodes into a T.
-func GetJSON[T any](ctx context.Context, s *Session, name string, opts ...ReadOption) (T, error) {
+func GetJSON[T any](ctx context.Context, s Attributes, name string, opts ...ReadOption) (T, error) {
 	var v T
 	e, err := s.Get(ctx, name, opts...)
 	if err != nil {
@@ -30,7 +30,7 @@ func GetJSON[T any](ctx context.Context, s *Session, name string, opts ...ReadOp
 }
 
 // SetJSON encodes v as JSON and Sets it; ErrInvalid if v does not encode.
-func SetJSON[T any](ctx context.Context, s *Session, name string, v T, opts ...WriteOption) error {
+func SetJSON[T any](ctx context.Context, s Attributes, name string, v T, opts ...WriteOption) error {
 	b, err := encodeJSON(name, v)
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func SetJSON[T any](ctx context.Context, s *Session, name string, v T, opts ...W
 
 // CreateJSON encodes v as JSON and Creates it; ErrInvalid if v does not
 // encode.
-func CreateJSON[T any](ctx context.Context, s *Session, name string, v T, opts ...WriteOption) error {
+func CreateJSON[T any](ctx context.Context, s Attributes, name string, v T, opts ...WriteOption) error {
 	b, err := encodeJSON(name, v)
 	if err != nil {
 		return err
@@ -50,7 +50,7 @@ func CreateJSON[T any](ctx context.Context, s *Session, name string, v T, opts .
 
 // UpdateJSON encodes v as JSON and Updates it; ErrInvalid if v does not
 // encode.
-func UpdateJSON[T any](ctx context.Context, s *Session, name string, v T, opts ...WriteOption) error {
+func UpdateJSON[T any](ctx context.Context, s Attributes, name string, v T, opts ...WriteOption) error {
 	b, err := encodeJSON(name, v)
 	if err != nil {
 		return err

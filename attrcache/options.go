@@ -13,13 +13,18 @@ import (
 //
 // Encrypt must be safe for concurrent use and must bind the ciphertext to
 // associatedData: Decrypt with any other associated data must fail. The
-// associated data attrcache passes is the namespace, the session digest
-// (base64url of SHA-256 of the session id) and the attribute name, each
-// followed by a NUL byte except the last: "ns\x00digest\x00name". None of
-// the three can hold a NUL, so the encoding is unambiguous, and the part
-// before the last NUL is the same for every attribute of a session (a
-// cipher may derive a per-session key from it; package keys does). So a
-// ciphertext copied to another attribute or session does not open.
+// associated data attrcache passes is
+//
+//	namespace NUL owner NUL name 0x1f flags 0x1f expires
+//
+// where owner is the session's digest (base64url of SHA-256 of the id),
+// or "u" and the user's digest; flags is "1" for a sealed value; expires
+// is the attribute's own expiry in Unix milliseconds, "0" for none. No
+// part before the last NUL can hold one, so the encoding is unambiguous,
+// and that part is the same for every attribute of one owner (a cipher
+// may derive a per-owner key from it; package keys does). So a
+// ciphertext copied to another attribute, session or user does not open,
+// nor one whose record was relabelled as plain or given another expiry.
 //
 // Decrypt must return an error, never panic, on arbitrary input. Errors
 // must not hold plaintext: attrcache wraps them into its own errors, which
@@ -29,10 +34,11 @@ type Cipher interface {
 	Decrypt(ciphertext, associatedData []byte) ([]byte, error)
 }
 
-// Limits bound what one call and one session may hold. A zero field takes
-// its default. Every limit is checked before anything is written; the
-// per-session ones atomically inside the script, from counters the
-// session keeps, so a check costs the same whatever the session holds.
+// Limits bound what one call and one session (or user) may hold. A zero
+// field takes its default. Every limit is checked before anything is
+// written; the per-session ones atomically inside the script, from
+// counters the session keeps, so a check costs the same whatever the
+// session holds.
 //
 // The defaults keep every call at default limits to a few milliseconds of
 // Redis time at worst (a script blocks every client of its server while
@@ -48,19 +54,20 @@ type Limits struct {
 	// values as stored (ciphertexts for encrypted values). Default 512
 	// KiB.
 	MaxCallBytes int
-	// MaxSessionBytes is the most bytes one session may hold: the names
-	// and stored records (19-byte header and value) of its attributes,
-	// expired ones included until they are reclaimed. Default 512 KiB.
+	// MaxSessionBytes is the most bytes one session or user may hold: the
+	// names and stored records of its attributes (headers of 1 to 19
+	// bytes and values), expired ones included until they are reclaimed.
+	// Default 512 KiB, at most 4 GiB - 1.
 	MaxSessionBytes int
-	// MaxAttributes is the most attributes one session may hold, expired
-	// ones included until they are reclaimed. Default 1,000.
+	// MaxAttributes is the most attributes one session or user may hold,
+	// expired ones included until they are reclaimed. Default 1,000.
 	MaxAttributes int
 	// MaxBatch is the most attributes one *Many call may name. Default 1,000.
 	MaxBatch int
 }
 
-// DefaultLimits are the limits of a Store made without WithLimits.
-var DefaultLimits = Limits{
+// defaultLimits are the limits of a Store made without WithLimits.
+var defaultLimits = Limits{
 	MaxNameBytes:    128,
 	MaxValueBytes:   64 << 10,
 	MaxCallBytes:    512 << 10,
@@ -70,11 +77,13 @@ var DefaultLimits = Limits{
 }
 
 // Hard ceilings on the limits: past them a single call would hold Redis
-// for seconds, or a value would near Redis's 512 MB string limit.
+// for seconds, a value would near Redis's 512 MB string limit, or a
+// counter would not fit the marker.
 const (
 	hardMaxValueBytes   = 64 << 20
 	hardMaxCallBytes    = 256 << 20
-	hardMaxSessionBytes = 1 << 40
+	hardMaxSessionBytes = 1<<32 - 1
+	hardMaxAttributes   = 1<<24 - 1
 	hardMaxBatch        = 100_000
 	hardMaxNameBytes    = 64 << 10
 )
@@ -85,12 +94,12 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	def(&l.MaxNameBytes, DefaultLimits.MaxNameBytes)
-	def(&l.MaxValueBytes, DefaultLimits.MaxValueBytes)
-	def(&l.MaxCallBytes, DefaultLimits.MaxCallBytes)
-	def(&l.MaxSessionBytes, DefaultLimits.MaxSessionBytes)
-	def(&l.MaxAttributes, DefaultLimits.MaxAttributes)
-	def(&l.MaxBatch, DefaultLimits.MaxBatch)
+	def(&l.MaxNameBytes, defaultLimits.MaxNameBytes)
+	def(&l.MaxValueBytes, defaultLimits.MaxValueBytes)
+	def(&l.MaxCallBytes, defaultLimits.MaxCallBytes)
+	def(&l.MaxSessionBytes, defaultLimits.MaxSessionBytes)
+	def(&l.MaxAttributes, defaultLimits.MaxAttributes)
+	def(&l.MaxBatch, defaultLimits.MaxBatch)
 	return l
 }
 
@@ -103,7 +112,7 @@ func (l Limits) validate() error {
 		{"MaxValueBytes", l.MaxValueBytes, hardMaxValueBytes},
 		{"MaxCallBytes", l.MaxCallBytes, hardMaxCallBytes},
 		{"MaxSessionBytes", l.MaxSessionBytes, hardMaxSessionBytes},
-		{"MaxAttributes", l.MaxAttributes, 1 << 40},
+		{"MaxAttributes", l.MaxAttributes, hardMaxAttributes},
 		{"MaxBatch", l.MaxBatch, hardMaxBatch},
 	} {
 		if c.v < 0 {
@@ -116,15 +125,65 @@ func (l Limits) validate() error {
 	return nil
 }
 
-// Option configures a Store in New. A nil Option is ignored.
-type Option func(*Store) error
+// settings is what the options set; New turns them into a Store.
+type settings struct {
+	ns          string
+	cipher      Cipher
+	log         *slog.Logger
+	limits      Limits
+	replicas    int
+	waitTimeout time.Duration
+	window      time.Duration // 0: derived from the client
+	timeout     time.Duration
+	maxSessions int
+	policy      SessionPolicy
+	sealAll     bool
+	sealed      map[string]bool
+	tel         telSettings
+}
+
+func defaultSettings() settings {
+	return settings{
+		ns:          "attrcache",
+		log:         slog.New(slog.DiscardHandler),
+		limits:      defaultLimits,
+		timeout:     DefaultCallTimeout,
+		maxSessions: DefaultMaxSessions,
+		policy:      EndOldest,
+	}
+}
+
+// Option configures a Store in New. A nil Option is ignored. Options are
+// values made by the With functions; nothing outside this package can
+// apply one.
+type Option struct{ apply func(*settings) error }
+
+// CheckOptions reports the first option New would refuse, without a
+// client: configuration loaders validate settings with it before they
+// connect.
+func CheckOptions(opts ...Option) error {
+	s := defaultSettings()
+	return s.applyAll(opts)
+}
+
+func (s *settings) applyAll(opts []Option) error {
+	for _, o := range opts {
+		if o.apply == nil {
+			continue
+		}
+		if err := o.apply(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // WithNamespace sets the prefix of every key the Store writes, so several
 // applications or environments can share one Redis. Default "attrcache".
-// A namespace is 1 to 64 printable characters without '{' or '}' (hash
-// tags would pin every session to one Redis Cluster slot).
+// A namespace is 1 to 64 printable characters without '{' or '}' (keys
+// carry hash tags of their own).
 func WithNamespace(ns string) Option {
-	return func(s *Store) error {
+	return Option{func(s *settings) error {
 		switch {
 		case ns == "" || len(ns) > 64:
 			return invalidf("namespace must be 1 to 64 bytes")
@@ -135,81 +194,166 @@ func WithNamespace(ns string) Option {
 		}
 		s.ns = ns
 		return nil
-	}
+	}}
 }
 
 // WithCipher sets the Cipher that seals values written with
-// WithEncryption and opens them on read.
+// WithEncryption (or named by WithSealed) and opens them on read.
 func WithCipher(c Cipher) Option {
-	return func(s *Store) error {
+	return Option{func(s *settings) error {
 		if c == nil {
 			return invalidf("cipher is nil")
 		}
 		s.cipher = c
 		return nil
-	}
+	}}
+}
+
+// WithSealed makes the named attributes sealed whatever the call says,
+// and refuses on read a record of one of them that is not sealed: it
+// reads as ErrDecrypt, so a plain record planted in Redis in place of a
+// sealed one is never taken for it. With no names, every attribute of
+// the Store is sealed (Incr is then refused). It needs WithCipher; costs
+// nothing in memory.
+func WithSealed(names ...string) Option {
+	return Option{func(s *settings) error {
+		if len(names) == 0 {
+			s.sealAll = true
+			return nil
+		}
+		if s.sealed == nil {
+			s.sealed = map[string]bool{}
+		}
+		for _, n := range names {
+			if n == "" {
+				return invalidf("WithSealed names an empty attribute")
+			}
+			s.sealed[n] = true
+		}
+		return nil
+	}}
 }
 
 // WithLogger sets the logger. Every call logs at debug level its
 // operation, attribute names or count, duration, outcome and a short
-// digest of the session id; never a value or a session id. Default: no
+// digest of the session or user id; never a value or an id. Default: no
 // logging.
 func WithLogger(l *slog.Logger) Option {
-	return func(s *Store) error {
+	return Option{func(s *settings) error {
 		if l == nil {
 			return invalidf("logger is nil")
 		}
 		s.log = l
 		return nil
-	}
+	}}
 }
 
 // WithLimits sets the limits; zero fields keep their defaults.
 func WithLimits(l Limits) Option {
-	return func(s *Store) error {
+	return Option{func(s *settings) error {
 		if err := l.validate(); err != nil {
 			return err
 		}
 		s.limits = l.withDefaults()
 		return nil
-	}
+	}}
 }
 
 // WithReplicaWait makes every write wait until at least replicas replicas
-// of the session's master have it (Redis WAIT, sent in the same pipeline,
-// so still one round trip), for at most timeout. A write that the master
+// of the key's master have it (Redis WAIT, sent in the same pipeline, so
+// still one round trip), for at most timeout. A write that the master
 // applied but too few replicas acknowledged returns ErrNotReplicated: it
 // is visible, but a failover may lose it. timeout must be positive and
-// below the client's ReadTimeout (New checks it when the client's options
-// are visible). Works with a single-node, Sentinel or cluster client, not
-// with a Ring.
+// below the client's read timeout (New checks it). Works with a
+// single-node, Sentinel or cluster client, not with a Ring.
 func WithReplicaWait(replicas int, timeout time.Duration) Option {
-	return func(s *Store) error {
+	return Option{func(s *settings) error {
 		if replicas < 1 || timeout < time.Millisecond {
 			return invalidf("WithReplicaWait needs at least 1 replica and a timeout of at least 1ms")
 		}
-		s.wait = replicaWait{replicas: replicas, timeout: timeout}
+		s.replicas, s.waitTimeout = replicas, timeout
 		return nil
-	}
+	}}
 }
 
+// DefaultCallTimeout is how long a call may take by default.
+const DefaultCallTimeout = time.Second
+
+// WithCallTimeout bounds every call: its context gets this deadline
+// unless it has an earlier one. Default DefaultCallTimeout, so that a
+// request whose Redis is frozen fails in about a second, not after the
+// client's read timeout times its retries. d must be between 10 ms and
+// 25 s.
+//
+// The deadline reaches the socket only when the client honours contexts
+// (go-redis: Options.ContextTimeoutEnabled, which package config sets);
+// with a go-redis client that does not, the Store stops waiting at the
+// deadline and lets the command finish in the background, bounded by the
+// client's own read timeout.
+func WithCallTimeout(d time.Duration) Option {
+	return Option{func(s *settings) error {
+		if d < 10*time.Millisecond || d > maxResendWindow {
+			return invalidf(fmt.Sprintf("call timeout must be between 10ms and %v", maxResendWindow))
+		}
+		s.timeout = d
+		return nil
+	}}
+}
+
+const (
+	minResendWindow = time.Second
+	maxResendWindow = 25 * time.Second
+)
+
 // WithResendWindow sets how long after it began a write may still be
-// applied: go-redis resends a write whose reply was lost, and a copy that
-// reaches Redis later than this (or later than its context's deadline,
-// if that comes first, but never less than a second) is not run. New
-// derives the window from the client's retries and timeouts ((MaxRetries
-// + 1) × ReadTimeout + MaxRetries × MaxRetryBackoff, at most 25 s: 23 s
-// with go-redis's defaults, 15 s with package config's), or 25 s when it
-// cannot see them. d must be between 1 s and 25 s: the resend log keeps
-// entries 30 s.
+// applied: the client resends a write whose reply was lost, and a copy
+// that reaches Redis later than this (or later than its context's
+// deadline, if that comes first, but never less than a second) is not
+// run. Default: the client's retry budget ((MaxRetries + 1) x ReadTimeout
+// + MaxRetries x MaxRetryBackoff), at most 25 s. d must be between 1 s
+// and 25 s.
 func WithResendWindow(d time.Duration) Option {
-	return func(s *Store) error {
+	return Option{func(s *settings) error {
 		if d < minResendWindow || d > maxResendWindow {
 			return invalidf(fmt.Sprintf("resend window must be between %v and %v", minResendWindow, maxResendWindow))
 		}
 		s.window = d
 		return nil
-	}
+	}}
+}
+
+// SessionPolicy says what Start does when a user already has the most
+// sessions WithMaxSessions allows.
+type SessionPolicy uint8
+
+const (
+	// EndOldest ends the user's oldest live session (by start time) to
+	// make room.
+	EndOldest SessionPolicy = iota + 1
+	// RefuseNew makes Start fail with ErrTooManySessions and create
+	// nothing.
+	RefuseNew
+)
+
+// DefaultMaxSessions is the most live sessions one user may have, unless
+// WithMaxSessions says otherwise; past it EndOldest applies.
+const DefaultMaxSessions = 100
+
+// WithMaxSessions caps the live sessions of one user (sessions started
+// WithUser) at n, with policy deciding what a Start beyond the cap does.
+// The cap holds under concurrent logins: it is checked in the same
+// script that starts the session. n must be between 1 and 10,000.
+func WithMaxSessions(n int, policy SessionPolicy) Option {
+	return Option{func(s *settings) error {
+		if n < 1 || n > 10_000 {
+			return invalidf("WithMaxSessions needs between 1 and 10000 sessions")
+		}
+		if policy != EndOldest && policy != RefuseNew {
+			return invalidf("WithMaxSessions needs the policy EndOldest or RefuseNew")
+		}
+		s.maxSessions, s.policy = n, policy
+		return nil
+	}}
 }
 
 // WriteOption refines one write: a call's defaults, or one Attr of a
@@ -228,16 +372,18 @@ func applyWrite(base writeSpec, opts []WriteOption) writeSpec {
 
 type writeSpec struct {
 	expire      time.Duration // > 0 set, 0 not given
-	noExpire    bool          // explicit "lives as long as the session"
+	noExpire    bool          // explicit "no expiry of its own"
 	encrypt     bool
 	badDuration bool // a non-positive or absurd duration was given
 }
 
 // WithExpiration makes the attribute expire d after the call (Redis's
-// clock), clamped to the session's remaining lifetime. d must be at least
-// a millisecond and at most MaxExpiration, or the call fails with
-// ErrInvalid. Without it, Create makes an attribute that lives as long as
-// the session, and Set and Update keep the attribute's current expiry.
+// clock): its own expiry, which renewing the session neither cuts short
+// nor extends (a read never reports it past the session's end). d must be
+// at least a millisecond and at most MaxExpiration, or the call fails
+// with ErrInvalid. Without it, Create makes an attribute that lives as
+// long as its session (or user), and Set and Update keep the attribute's
+// current expiry.
 func WithExpiration(d time.Duration) WriteOption {
 	return func(w *writeSpec) {
 		w.noExpire = false
@@ -262,7 +408,7 @@ func WithoutExpiration() WriteOption {
 func WithEncryption() WriteOption { return func(w *writeSpec) { w.encrypt = true } }
 
 // WithoutEncryption stores the value in clear, overriding a call's
-// WithEncryption for one Attr.
+// WithEncryption for one Attr (not a name WithSealed names).
 func WithoutEncryption() WriteOption { return func(w *writeSpec) { w.encrypt = false } }
 
 // ReadOption refines a read. A nil ReadOption is ignored.
@@ -303,7 +449,10 @@ type StartOption func(*startSpec)
 
 type startSpec struct {
 	maxLifetime time.Duration
-	bad         bool
+	bad         string
+	attrs       []Attr
+	user        string
+	hasUser     bool
 }
 
 // WithMaxLifetime gives the session an absolute lifetime: d after Start,
@@ -313,8 +462,28 @@ type startSpec struct {
 func WithMaxLifetime(d time.Duration) StartOption {
 	return func(s *startSpec) {
 		s.maxLifetime = d
-		s.bad = !validDuration(d)
+		if !validDuration(d) {
+			s.bad = "max lifetime must be between 1ms and MaxExpiration"
+		}
 	}
+}
+
+// WithAttrs gives the session its first attributes in the same script
+// call that starts it, all or nothing: an attribute Create would refuse
+// (a bad name, a value over the limits, encryption without a Cipher)
+// refuses the Start, and no key is left behind. The attributes are
+// created as by CreateMany.
+func WithAttrs(attrs ...Attr) StartOption {
+	return func(s *startSpec) { s.attrs = append(s.attrs, attrs...) }
+}
+
+// WithUser binds the session to user id uid: it joins the user's
+// registry (User.Sessions lists it, User.EndSessions ends it), counts
+// against WithMaxSessions, and lives in the user's hash slot. Its id must
+// carry the user's tag: make it with User.NewSessionID. uid is 1 to
+// MaxUserIDBytes bytes; it never reaches Redis, logs or errors in clear.
+func WithUser(uid string) StartOption {
+	return func(s *startSpec) { s.user, s.hasUser = uid, true }
 }
 
 // MaxExpiration is the longest expiration or session lifetime accepted:
@@ -326,5 +495,8 @@ func validDuration(d time.Duration) bool {
 }
 
 // MaxSessionIDBytes is the longest session id Start and Store.Session
-// accept. Ids from NewSessionID are 43 bytes.
+// accept. Ids from NewSessionID are 43 bytes, from User.NewSessionID 60.
 const MaxSessionIDBytes = 512
+
+// MaxUserIDBytes is the longest user id Store.User and WithUser accept.
+const MaxUserIDBytes = 512

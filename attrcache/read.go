@@ -3,11 +3,11 @@ package attrcache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/attrcache/attrcache/internal/backend"
+	"github.com/attrcache/attrcache/internal/format"
 )
 
 // Reads are one plain command each: HMGET of the marker and the names, or
@@ -17,28 +17,26 @@ import (
 
 // view is what a read fetched, judged at one instant.
 type view struct {
-	m   marker
-	now int64 // upper end of the estimate of Redis's clock, ms
+	m   format.Marker
+	now int64 // the latest Redis's clock may read, ms
 }
 
 // Get returns the attribute, decrypted unless WithoutDecryption is given.
 // It returns ErrNotFound (a *NamesError) when the attribute is absent or
 // expired.
-func (s *Session) Get(ctx context.Context, name string, opts ...ReadOption) (*Entry, error) {
+func (o *owner) Get(ctx context.Context, name string, opts ...ReadOption) (*Entry, error) {
 	c := call{op: opGet, name: name}
-	ctx = s.begin(ctx, &c)
-	e, err := s.get(ctx, name, opts)
-	return e, s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	e, err := o.get(ctx, name, opts)
+	return e, o.finish(ctx, &c, err)
 }
 
-func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Entry, error) {
-	if s.bad != nil {
-		return nil, s.bad
-	}
-	if err := s.store.checkName(name); err != nil {
+func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry, error) {
+	if err := o.checkName(name); err != nil {
 		return nil, err
 	}
-	vals, v, err := s.hmget(ctx, []string{markerField, name})
+	vals, v, err := o.hmget(ctx, []string{format.MarkerField, name})
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +47,7 @@ func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Ent
 	if !found {
 		return nil, &NamesError{Err: ErrNotFound, Names: []string{name}}
 	}
-	e, err := s.entry(name, rec, v, readOptions(opts))
+	e, err := o.entry(name, rec, v, readOptions(opts))
 	if err != nil {
 		var bad badRecords
 		bad.add(name, err)
@@ -62,19 +60,20 @@ func (s *Session) get(ctx context.Context, name string, opts []ReadOption) (*Ent
 // nil. Encrypted values are decrypted unless WithoutDecryption is given.
 // If any record is corrupt or does not decrypt, the call fails naming
 // it, or, WithPartialResults, returns the others with that error.
-func (s *Session) GetMany(ctx context.Context, names []string, opts ...ReadOption) (map[string]*Entry, error) {
+func (o *owner) GetMany(ctx context.Context, names []string, opts ...ReadOption) (map[string]*Entry, error) {
 	c := call{op: opGetMany, names: names}
-	ctx = s.begin(ctx, &c)
-	m, err := s.getMany(ctx, names, opts)
-	return m, s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	m, err := o.getMany(ctx, names, opts)
+	return m, o.finish(ctx, &c, err)
 }
 
-func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption) (map[string]*Entry, error) {
-	fields, err := s.fields(names)
+func (o *owner) getMany(ctx context.Context, names []string, opts []ReadOption) (map[string]*Entry, error) {
+	fields, err := o.fields(names)
 	if err != nil {
 		return nil, err
 	}
-	vals, v, err := s.hmget(ctx, fields)
+	vals, v, err := o.hmget(ctx, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +84,7 @@ func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption
 		rec, found, err := v.record(name, vals[i+1])
 		if err == nil && found {
 			var e *Entry
-			if e, err = s.entry(name, rec, v, ro); err == nil {
+			if e, err = o.entry(name, rec, v, ro); err == nil {
 				out[name] = e
 				continue
 			}
@@ -99,19 +98,20 @@ func (s *Session) getMany(ctx context.Context, names []string, opts []ReadOption
 	return bad.result(out, ro)
 }
 
-// GetAll returns every live attribute of the session, decrypted unless
+// GetAll returns every live attribute, decrypted unless
 // WithoutDecryption is given. Like GetMany, it fails on a corrupt or
 // undecryptable record unless WithPartialResults is given.
-func (s *Session) GetAll(ctx context.Context, opts ...ReadOption) (map[string]*Entry, error) {
+func (o *owner) GetAll(ctx context.Context, opts ...ReadOption) (map[string]*Entry, error) {
 	c := call{op: opGetAll}
-	ctx = s.begin(ctx, &c)
-	m, err := s.getAll(ctx, opts)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	m, err := o.getAll(ctx, opts)
 	c.count = len(m)
-	return m, s.finish(ctx, &c, err)
+	return m, o.finish(ctx, &c, err)
 }
 
-func (s *Session) getAll(ctx context.Context, opts []ReadOption) (map[string]*Entry, error) {
-	all, v, err := s.hgetall(ctx)
+func (o *owner) getAll(ctx context.Context, opts []ReadOption) (map[string]*Entry, error) {
+	all, v, err := o.hgetall(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +122,10 @@ func (s *Session) getAll(ctx context.Context, opts []ReadOption) (map[string]*En
 		if internalField(name) {
 			continue
 		}
-		rec, found, err := v.record(name, raw)
+		rec, found, err := v.record(name, backend.Field{S: raw, OK: true})
 		if err == nil && found {
 			var e *Entry
-			if e, err = s.entry(name, rec, v, ro); err == nil {
+			if e, err = o.entry(name, rec, v, ro); err == nil {
 				out[name] = e
 			}
 		}
@@ -138,27 +138,29 @@ func (s *Session) getAll(ctx context.Context, opts []ReadOption) (map[string]*En
 }
 
 // Exists reports whether a live attribute has the name.
-func (s *Session) Exists(ctx context.Context, name string) (bool, error) {
+func (o *owner) Exists(ctx context.Context, name string) (bool, error) {
 	c := call{op: opExists, name: name}
-	ctx = s.begin(ctx, &c)
-	m, err := s.existsMany(ctx, []string{name})
-	return m[name], s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	m, err := o.existsMany(ctx, []string{name})
+	return m[name], o.finish(ctx, &c, err)
 }
 
 // ExistsMany reports, for each name, whether a live attribute has it.
-func (s *Session) ExistsMany(ctx context.Context, names []string) (map[string]bool, error) {
+func (o *owner) ExistsMany(ctx context.Context, names []string) (map[string]bool, error) {
 	c := call{op: opExistsMany, names: names}
-	ctx = s.begin(ctx, &c)
-	m, err := s.existsMany(ctx, names)
-	return m, s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	m, err := o.existsMany(ctx, names)
+	return m, o.finish(ctx, &c, err)
 }
 
-func (s *Session) existsMany(ctx context.Context, names []string) (map[string]bool, error) {
-	fields, err := s.fields(names)
+func (o *owner) existsMany(ctx context.Context, names []string) (map[string]bool, error) {
+	fields, err := o.fields(names)
 	if err != nil {
 		return nil, err
 	}
-	vals, v, err := s.hmget(ctx, fields)
+	vals, v, err := o.hmget(ctx, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -178,18 +180,19 @@ func (s *Session) existsMany(ctx context.Context, names []string) (map[string]bo
 	return out, nil
 }
 
-// Names returns the names of the session's live attributes, sorted. A
-// corrupt record is listed (it is there; reading it fails).
-func (s *Session) Names(ctx context.Context) ([]string, error) {
+// Names returns the names of the live attributes, sorted. A corrupt
+// record is listed (it is there; reading it fails).
+func (o *owner) Names(ctx context.Context) ([]string, error) {
 	c := call{op: opNames}
-	ctx = s.begin(ctx, &c)
-	names, err := s.names(ctx)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	names, err := o.names(ctx)
 	c.count = len(names)
-	return names, s.finish(ctx, &c, err)
+	return names, o.finish(ctx, &c, err)
 }
 
-func (s *Session) names(ctx context.Context) ([]string, error) {
-	all, v, err := s.hgetall(ctx)
+func (o *owner) names(ctx context.Context) ([]string, error) {
+	all, v, err := o.hgetall(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +201,7 @@ func (s *Session) names(ctx context.Context) ([]string, error) {
 		if internalField(name) {
 			continue
 		}
-		if _, found, err := v.record(name, raw); found || err != nil {
+		if _, found, err := v.record(name, backend.Field{S: raw, OK: true}); found || err != nil {
 			names = append(names, name)
 		}
 	}
@@ -206,127 +209,113 @@ func (s *Session) names(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// TTL returns how long the session has left to live, on the estimate of
-// Redis's clock.
-func (s *Session) TTL(ctx context.Context) (time.Duration, error) {
-	c := call{op: opTTL}
-	ctx = s.begin(ctx, &c)
-	ttl, err := s.ttl(ctx)
-	return ttl, s.finish(ctx, &c, err)
-}
-
-func (s *Session) ttl(ctx context.Context) (time.Duration, error) {
-	if s.bad != nil {
-		return 0, s.bad
-	}
-	_, v, err := s.hmget(ctx, []string{markerField})
-	if err != nil {
-		return 0, err
-	}
-	return time.Duration(v.m.deadline-v.now) * time.Millisecond, nil
-}
-
 // fields validates a batch of names and returns the HMGET fields: the
 // marker, then the names.
-func (s *Session) fields(names []string) ([]string, error) {
-	if err := s.checkNames(names); err != nil {
+func (o *owner) fields(names []string) ([]string, error) {
+	if err := o.checkNames(names); err != nil {
 		return nil, err
 	}
 	fields := make([]string, 0, 1+len(names))
-	return append(append(fields, markerField), names...), nil
+	return append(append(fields, format.MarkerField), names...), nil
 }
 
 // hmget reads fields (the marker first) in one HMGET and judges the
-// session. vals has one element per field.
-func (s *Session) hmget(ctx context.Context, fields []string) ([]any, view, error) {
-	st := s.store
-	now, bound, err := st.clock.ensure(ctx, st.rdb)
+// hash. vals has one element per field.
+func (o *owner) hmget(ctx context.Context, fields []string) ([]backend.Field, view, error) {
+	st := o.store
+	now, err := st.upper(ctx, o.keys[0])
 	if err != nil {
 		return nil, view{}, err
 	}
-	vals, err := st.rdb.HMGet(ctx, s.keys[0], fields...).Result()
+	vals, err := st.be.HMGet(ctx, o.keys[0], fields)
 	if err != nil {
-		return nil, view{}, readError(err)
+		return nil, view{}, o.readError(err)
 	}
-	if len(vals) != len(fields) {
-		return nil, view{}, fmt.Errorf("%w: HMGET of %d fields answered %d", ErrCorrupt, len(fields), len(vals))
-	}
-	var m string
-	switch x := vals[0].(type) {
-	case nil:
+	if !vals[0].OK {
+		if o.isUser() {
+			return vals, view{now: now}, nil // a user with no attributes
+		}
 		return nil, view{}, ErrSessionNotFound
-	case string:
-		m = x
-	default:
-		return nil, view{}, fmt.Errorf("%w: session marker of type %T", ErrCorrupt, x)
 	}
-	v, err := s.judge(m, now+bound.Milliseconds())
+	v, err := o.judge(vals[0].S, now)
 	return vals, v, err
 }
 
-// hgetall reads the whole session in one HGETALL and judges it.
-func (s *Session) hgetall(ctx context.Context) (map[string]string, view, error) {
-	if s.bad != nil {
-		return nil, view{}, s.bad
+// hgetall reads the whole hash in one HGETALL and judges it.
+func (o *owner) hgetall(ctx context.Context) (map[string]string, view, error) {
+	if o.bad != nil {
+		return nil, view{}, o.bad
 	}
-	st := s.store
-	now, bound, err := st.clock.ensure(ctx, st.rdb)
+	st := o.store
+	now, err := st.upper(ctx, o.keys[0])
 	if err != nil {
 		return nil, view{}, err
 	}
-	all, err := st.rdb.HGetAll(ctx, s.keys[0]).Result()
+	all, err := st.be.HGetAll(ctx, o.keys[0])
 	if err != nil {
-		return nil, view{}, readError(err)
+		return nil, view{}, o.readError(err)
 	}
-	m, ok := all[markerField]
+	m, ok := all[format.MarkerField]
 	if !ok {
-		if len(all) == 0 {
-			return nil, view{}, ErrSessionNotFound
+		switch {
+		case len(all) > 0:
+			return nil, view{}, corruptf("the hash has no marker")
+		case o.isUser():
+			return all, view{now: now}, nil // a user with no attributes
 		}
-		return nil, view{}, fmt.Errorf("%w: session hash has no marker", ErrCorrupt)
+		return nil, view{}, ErrSessionNotFound
 	}
-	v, err := s.judge(m, now+bound.Milliseconds())
+	v, err := o.judge(m, now)
 	return all, v, err
 }
 
 // judge decodes the marker, notes the deadlines it gives (Expiry,
-// MaxExpiry), and says whether the session can be read at now (ms).
-func (s *Session) judge(m string, now int64) (view, error) {
-	mk, err := decodeMarker(m)
+// MaxExpiry), and says whether the hash can be read at now (ms).
+func (o *owner) judge(m string, now int64) (view, error) {
+	mk, err := format.ParseMarker(m)
 	if err != nil {
-		return view{}, fmt.Errorf("%w: %s", ErrCorrupt, err.Error())
+		return view{}, corruptf("%s", err.Error())
 	}
-	if !mk.readable(now) {
+	if o.isUser() {
+		if mk.Kind != format.User {
+			return view{}, corruptf("a user's key holds a marker of kind %q", mk.Kind)
+		}
+		return view{m: mk, now: now}, nil
+	}
+	if !mk.Session() {
+		return view{}, corruptf("a session's key holds a marker of kind %q", mk.Kind)
+	}
+	if !mk.Readable(now) {
 		return view{}, ErrSessionNotFound
 	}
-	s.seen.Store(mk.deadline)
-	s.most.Store(mk.most)
+	o.seen.Store(mk.Deadline)
+	o.most.Store(mk.Most)
 	return view{m: mk, now: now}, nil
 }
 
 // readError maps an error of a read command: a key of another type is
 // corrupt data, anything else is Redis or the network.
-func readError(err error) error {
-	if redis.HasErrorPrefix(err, "WRONGTYPE") {
-		return fmt.Errorf("%w: session key holds something attrcache did not write", ErrCorrupt)
+func (o *owner) readError(err error) error {
+	if backend.WrongType(o.store.be, err) {
+		return corruptf("the key holds something attrcache did not write")
+	}
+	if isReplyShape(err) {
+		return corruptf("%s", err.Error())
 	}
 	return unavailable(err)
 }
 
 // record decodes one HMGET or HGETALL value: found is false for an absent
 // or expired attribute; a value that is not a record is ErrCorrupt.
-func (v view) record(name string, raw any) (rec record, found bool, err error) {
-	switch x := raw.(type) {
-	case nil:
-		return record{}, false, nil
-	case string:
-		r, err := decodeRecord(x)
-		if err != nil {
-			return record{}, false, fmt.Errorf("%w (%s)", &NamesError{Err: ErrCorrupt, Names: []string{name}}, err.Error())
-		}
-		return r, r.live(v.now), nil
+func (v view) record(name string, raw backend.Field) (rec format.Record, found bool, err error) {
+	if !raw.OK {
+		return format.Record{}, false, nil
 	}
-	return record{}, false, fmt.Errorf("%w: value of %q of type %T", ErrCorrupt, name, raw)
+	r, err := format.ParseRecord(raw.S, v.m.Created)
+	if err != nil {
+		return format.Record{}, false, &NamesError{Err: ErrCorrupt, Names: []string{name}, why: err.Error()}
+	}
+	return r, r.Live(v.now), nil
 }
 
 // internalField reports attrcache's own fields (marker, log): their names
@@ -335,25 +324,37 @@ func internalField(name string) bool { return name == "" || name[0] < 0x20 }
 
 // entry turns a live record into an Entry, opening it unless asked not to.
 // Its expiry is never reported past the session's.
-func (s *Session) entry(name string, r record, v view, ro readSpec) (*Entry, error) {
+func (o *owner) entry(name string, r format.Record, v view, ro readSpec) (*Entry, error) {
 	e := &Entry{
 		Name:      name,
-		Created:   msTime(r.created),
-		Modified:  msTime(r.modified),
-		Expires:   msTime(min(r.expires, v.m.deadline)),
-		Encrypted: r.encrypted(),
+		Created:   time.UnixMilli(r.Created),
+		Modified:  time.UnixMilli(r.Modified),
+		Encrypted: r.Sealed,
 	}
-	if r.expires == 0 {
-		e.Expires = time.Time{}
+	switch exp := r.Expires; {
+	case exp == 0:
+	case !o.isUser() && exp > v.m.Deadline:
+		e.Expires = time.UnixMilli(v.m.Deadline)
+	default:
+		e.Expires = time.UnixMilli(exp)
 	}
-	if !r.encrypted() || ro.raw {
-		e.Value = []byte(r.value)
+	if !r.Sealed {
+		if o.sealedName(name) {
+			// A plain record where the Store seals: planted, not written
+			// by attrcache.
+			return nil, &openError{cause: errors.New("the record is not sealed, and the Store seals this attribute")}
+		}
+		e.Value = []byte(r.Value)
 		return e, nil
 	}
-	if s.store.cipher == nil {
+	if ro.raw {
+		e.Value = []byte(r.Value)
+		return e, nil
+	}
+	if o.store.cipher == nil {
 		return nil, &NamesError{Err: ErrNoCipher, Names: []string{name}}
 	}
-	pt, err := s.store.cipher.Decrypt([]byte(r.value), s.appendAD(nil, name))
+	pt, err := o.store.cipher.Decrypt([]byte(r.Value), o.ad(nil, name, true, r.Expires))
 	if err != nil {
 		return nil, &openError{cause: err}
 	}
@@ -412,10 +413,10 @@ func (b *badRecords) errs() []error {
 	if b.undecryptable != nil {
 		// The cipher's reason (a disabled key, say) helps operators; a
 		// cipher that failed has no plaintext to put in it.
-		out = append(out, fmt.Errorf("%w: %w", &NamesError{Err: ErrDecrypt, Names: b.undecryptable}, b.cause))
+		out = append(out, &NamesError{Err: ErrDecrypt, Names: b.undecryptable, cause: b.cause})
 	}
 	if b.sealed != nil {
-		out = append(out, fmt.Errorf("%w (encrypted, and the Store has no cipher)", &NamesError{Err: ErrNoCipher, Names: b.sealed}))
+		out = append(out, &NamesError{Err: ErrNoCipher, Names: b.sealed, why: "encrypted, and the Store has no cipher"})
 	}
 	return out
 }

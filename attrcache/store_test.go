@@ -36,39 +36,3 @@ func TestReplicaWaitTimeout(t *testing.T) {
 		t.Errorf("WithReplicaWait on a ring: %v", err)
 	}
 }
-
-// TestResendWindow: the window follows the client's retry settings, and
-// WithResendWindow takes 1s to 25s.
-func TestResendWindow(t *testing.T) {
-	for _, c := range []struct {
-		o    redis.Options
-		want time.Duration
-	}{
-		{redis.Options{}, 23 * time.Second}, // go-redis's defaults: 4 x 5s + 3 x 1s
-		{redis.Options{ReadTimeout: 3 * time.Second}, 15 * time.Second},
-		{redis.Options{MaxRetries: -1, ReadTimeout: 2 * time.Second}, 2 * time.Second},
-		{redis.Options{MaxRetries: 1, ReadTimeout: 200 * time.Millisecond, MaxRetryBackoff: -1}, time.Second},
-		{redis.Options{MaxRetries: 10, ReadTimeout: 5 * time.Second}, 25 * time.Second},
-		{redis.Options{ReadTimeout: -1}, 25 * time.Second},
-	} {
-		o := c.o
-		o.Addr = "127.0.0.1:1"
-		st, err := attrcache.New(redis.NewClient(&o))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := st.ResendWindow(); got != c.want {
-			t.Errorf("options %+v: window %v, want %v", c.o, got, c.want)
-		}
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	for _, bad := range []time.Duration{0, 999 * time.Millisecond, 26 * time.Second} {
-		if _, err := attrcache.New(rdb, attrcache.WithResendWindow(bad)); !errors.Is(err, attrcache.ErrInvalid) {
-			t.Errorf("WithResendWindow(%v): %v", bad, err)
-		}
-	}
-	st, err := attrcache.New(rdb, attrcache.WithResendWindow(2*time.Second))
-	if err != nil || st.ResendWindow() != 2*time.Second {
-		t.Fatalf("WithResendWindow(2s): %v, %v", st, err)
-	}
-}

@@ -134,8 +134,8 @@ func BenchmarkTelemetryBookkeeping(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				c := call{op: opGet, name: "a"}
-				cctx := sess.begin(ctx, &c)
-				_ = sess.finish(cctx, &c, nil)
+				cctx := sess.store.tel.begin(ctx, &c, &sess.owner)
+				_ = sess.store.finish(cctx, &c, &sess.owner, nil)
 			}
 		})
 	}

@@ -54,8 +54,8 @@ func TestNoProviderAddsNoAllocation(t *testing.T) {
 	for _, err := range []error{nil, notFound, down} {
 		n := testing.AllocsPerRun(1000, func() {
 			c := call{op: opGet, name: "a"}
-			cctx := sess.begin(ctx, &c)
-			_ = sess.finish(cctx, &c, err)
+			cctx := sess.store.tel.begin(ctx, &c, &sess.owner)
+			_ = sess.store.finish(cctx, &c, &sess.owner, err)
 		})
 		if n != 0 {
 			t.Errorf("begin and finish of a call ending in %v allocate %v times with no provider", err, n)

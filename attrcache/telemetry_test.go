@@ -191,12 +191,15 @@ func TestTelemetryEveryCall(t *testing.T) {
 		{"delete_many", 2, func() error { return s.DeleteMany(ctx, []string{"a", "zz"}) }},
 		{"renew", -1, func() error { _, err := s.Renew(ctx, time.Hour); return err }},
 		{"ttl", -1, func() error { _, err := s.TTL(ctx); return err }},
-		{"inspect", -1, func() error { _, err := s.Inspect(ctx); return err }},
 		{"rotate", -1, func() (err error) { s, err = s.Rotate(ctx, "sid-every-call-2"); return err }},
 		{"end", -1, func() error { return s.End(ctx) }},
 		{"purge", -1, func() error { return s.Purge(ctx) }},
+		{"incr", 1, func() error { _, err := r.st.User("u1").Incr(ctx, "n", 1); return err }},
+		{"sessions", -1, func() error { _, err := r.st.User("u1").Sessions(ctx); return err }},
+		{"end_sessions", -1, func() error { _, err := r.st.User("u1").EndSessions(ctx); return err }},
+		{"purge_user", -1, func() error { return r.st.User("u1").Purge(ctx) }},
 	}
-	if len(calls) != 24 {
+	if len(calls) != 27 {
 		t.Fatalf("%d calls listed; every public call must be", len(calls))
 	}
 	want := map[string]uint64{}
@@ -219,7 +222,11 @@ func TestTelemetryEveryCall(t *testing.T) {
 			"attrcache.namespace": "tel",
 			"attrcache.outcome":   "ok",
 		}
-		if c.op != "ping" {
+		switch c.op {
+		case "ping":
+		case "incr", "sessions", "end_sessions", "purge_user":
+			wantAttrs["attrcache.user.digest"] = r.st.User("u1").ID()
+		default:
 			wantAttrs["attrcache.session.digest"] = s.ID()
 			if c.op == "rotate" {
 				// The span belongs to the old id; the new one's digest is added.
@@ -296,7 +303,7 @@ func TestTelemetryFailingCalls(t *testing.T) {
 	if err := s.Create(ctx, "x", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	r.mr.HSet(s.Key(), "bad", "\x10garbage")
+	r.mr.HSet(s.Key(), "bad", "\xbfgarbage")
 	cases := []struct {
 		op, outcome string
 		fault       bool
@@ -398,7 +405,7 @@ func TestTelemetryTracedNames(t *testing.T) {
 			}
 			r.take()
 			_ = s.CreateMany(r.ctx, []attrcache.Attr{{Name: "role-admin", Value: []byte("1")}, {Name: "cart", Value: []byte("2")}})
-			r.mr.HSet(s.Key(), "role-admin", "\x10garbage")
+			r.mr.HSet(s.Key(), "role-admin", "\xbfgarbage")
 			_, err = s.GetMany(r.ctx, []string{"role-admin", "cart"})
 			if !errors.Is(err, attrcache.ErrCorrupt) {
 				t.Fatalf("GetMany of a corrupt record: %v", err)
@@ -535,7 +542,7 @@ func TestTelemetryCounters(t *testing.T) {
 	}
 
 	// Corrupt records: one read, one met by a write.
-	r.mr.HSet(s.Key(), "c1", "\x10garbage")
+	r.mr.HSet(s.Key(), "c1", "\xbfgarbage")
 	r.mr.HSet(s.Key(), "c2", "x")
 	if _, err := s.Get(ctx, "c1"); !errors.Is(err, attrcache.ErrCorrupt) {
 		t.Fatalf("Get of a corrupt record: %v", err)

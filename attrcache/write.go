@@ -8,193 +8,376 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/attrcache/attrcache/internal/backend"
+	"github.com/attrcache/attrcache/internal/format"
 )
 
-// write.lua's modes and expiration markers, boxed once: converting a
-// value to an interface on every call would allocate.
-var (
-	modeCreate any = "c"
-	modeSet    any = "s"
-	modeUpdate any = "u"
-	modeExpire any = "x"
-	modeDelete any = "d"
-	expKeep    any = int64(-1) // expiration not given
-	expNone    any = int64(0)  // lives as long as the session
+// write.lua's modes.
+const (
+	modeCreate  = 'c'
+	modeSet     = 's'
+	modeUpdate  = 'u'
+	modeIncr    = 'i'
+	modeExpire  = 'x'
+	modeDelete  = 'd'
+	modeReplace = 'r'
 )
+
+// keepExpiry is the expiry argument that keeps the current one.
+const keepExpiry = 1<<48 - 1
 
 // Create adds an attribute. It returns ErrExists (a *NamesError) when a
 // live attribute has the name; an expired one is replaced. Without
-// WithExpiration the attribute lives as long as the session; with it, it
-// expires d from now or with the session, whichever comes first.
-func (s *Session) Create(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
+// WithExpiration the attribute lives as long as its session (or user);
+// with it, it expires d from now, or with the session, whichever comes
+// first.
+func (o *owner) Create(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
 	c := call{op: opCreate, name: name}
-	ctx = s.begin(ctx, &c)
-	err := s.write(ctx, &c, modeCreate, []Attr{{Name: name, Value: value}}, opts)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	_, err := o.write(ctx, &c, modeCreate, []Attr{{Name: name, Value: value}}, opts)
+	return o.finish(ctx, &c, err)
 }
 
 // CreateMany adds several attributes at once, all or nothing: if any name
 // is held by a live attribute nothing is written and the *NamesError
 // (ErrExists) names every conflict. defaults apply to every Attr; an
 // Attr's own Options override them.
-func (s *Session) CreateMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
+func (o *owner) CreateMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
 	c := call{op: opCreateMany, attrs: attrs}
-	ctx = s.begin(ctx, &c)
-	err := s.write(ctx, &c, modeCreate, attrs, defaults)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	_, err := o.write(ctx, &c, modeCreate, attrs, defaults)
+	return o.finish(ctx, &c, err)
 }
 
 // Set creates the attribute or replaces its value; a replaced attribute
 // keeps its Created time. Without WithExpiration a replaced attribute
 // keeps its expiry; WithoutExpiration removes it.
-func (s *Session) Set(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
+func (o *owner) Set(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
 	c := call{op: opSet, name: name}
-	ctx = s.begin(ctx, &c)
-	err := s.write(ctx, &c, modeSet, []Attr{{Name: name, Value: value}}, opts)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	_, err := o.write(ctx, &c, modeSet, []Attr{{Name: name, Value: value}}, opts)
+	return o.finish(ctx, &c, err)
 }
 
 // SetMany is Set for several attributes in one atomic call.
-func (s *Session) SetMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
+func (o *owner) SetMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
 	c := call{op: opSetMany, attrs: attrs}
-	ctx = s.begin(ctx, &c)
-	err := s.write(ctx, &c, modeSet, attrs, defaults)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	_, err := o.write(ctx, &c, modeSet, attrs, defaults)
+	return o.finish(ctx, &c, err)
 }
 
 // Update replaces the value of an existing attribute, keeping its Created
 // time and, without WithExpiration, its expiry. It returns ErrNotFound (a
 // *NamesError) when the attribute is absent or expired.
-func (s *Session) Update(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
+func (o *owner) Update(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
 	c := call{op: opUpdate, name: name}
-	ctx = s.begin(ctx, &c)
-	err := s.write(ctx, &c, modeUpdate, []Attr{{Name: name, Value: value}}, opts)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	_, err := o.write(ctx, &c, modeUpdate, []Attr{{Name: name, Value: value}}, opts)
+	return o.finish(ctx, &c, err)
 }
 
 // UpdateMany is Update for several attributes, all or nothing: if any is
 // absent or expired nothing is written and the *NamesError (ErrNotFound)
 // names every missing one.
-func (s *Session) UpdateMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
+func (o *owner) UpdateMany(ctx context.Context, attrs []Attr, defaults ...WriteOption) error {
 	c := call{op: opUpdateMany, attrs: attrs}
-	ctx = s.begin(ctx, &c)
-	err := s.write(ctx, &c, modeUpdate, attrs, defaults)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	_, err := o.write(ctx, &c, modeUpdate, attrs, defaults)
+	return o.finish(ctx, &c, err)
 }
 
-// write validates and encodes a batch, seals what must be sealed, and runs
-// write.lua once. Nothing reaches Redis unless every item is valid.
-func (s *Session) write(ctx context.Context, c *call, mode any, attrs []Attr, defaults []WriteOption) error {
-	st := s.store
-	if s.bad != nil {
-		return s.bad
+// Incr adds delta to the counter in the attribute and returns the new
+// value, atomically, as Redis's HINCRBY does: an absent or expired
+// attribute starts at 0. The value is stored as decimal text, so Get
+// reads it. A value that is no integer, a sealed one, or a result beyond
+// ±(2^53 - 1) is ErrInvalid (a *NamesError) and stays as it was; so is
+// an Incr of a name WithSealed names. WithExpiration works as for Set;
+// WithEncryption is ErrInvalid.
+//
+// A resent Incr (the client resent it after a lost reply) does not add
+// twice: it returns the counter's current value, which includes its own
+// increment and any that came after it.
+func (o *owner) Incr(ctx context.Context, name string, delta int64, opts ...WriteOption) (int64, error) {
+	c := call{op: opIncr, name: name}
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	var n int64
+	err := o.checkName(name)
+	switch spec := applyWrite(writeSpec{}, opts); {
+	case err != nil:
+	case spec.encrypt || o.sealedName(name):
+		err = &NamesError{Err: ErrInvalid, Names: []string{name}, why: "a counter cannot be sealed"}
+	default:
+		var rep backend.Reply
+		rep, err = o.write(ctx, &c, modeIncr, []Attr{{Name: name, Value: strconv.AppendInt(nil, delta, 10), Options: opts}}, nil)
+		if err == nil {
+			n, err = o.counter(ctx, name, rep)
+		}
+	}
+	return n, o.finish(ctx, &c, err)
+}
+
+// counter reads Incr's result: the script's, or for a resent Incr the
+// counter's current value.
+func (o *owner) counter(ctx context.Context, name string, rep backend.Reply) (int64, error) {
+	if v, ok := rep.Int(2); ok && rep.Code == format.StatusOK {
+		return v, nil
+	}
+	e, err := o.get(ctx, name, nil)
+	if err != nil {
+		return 0, err
+	}
+	n, perr := strconv.ParseInt(string(e.Value), 10, 64)
+	if perr != nil {
+		return 0, &NamesError{Err: ErrInvalid, Names: []string{name}, why: "the value is no integer"}
+	}
+	return n, nil
+}
+
+// item is one attribute of a write, validated and ready to seal.
+type item struct {
+	name    string
+	sealed  bool
+	expires int64 // absolute ms (sealed) or ms from now (plain); 0 none; keepExpiry
+	value   []byte
+}
+
+// write validates and encodes a batch, seals what must be sealed, and
+// runs write.lua once (twice when sealed values keep an expiry they did
+// not know: see RESEAL in write.lua). Nothing reaches Redis unless every
+// item is valid.
+func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, defaults []WriteOption) (backend.Reply, error) {
+	st := o.store
+	if o.bad != nil {
+		return backend.Reply{}, o.bad
 	}
 	if err := st.checkBatch(len(attrs)); err != nil {
-		return err
+		return backend.Reply{}, err
 	}
 	if err := checkDuplicates(attrs, func(a Attr) string { return a.Name }); err != nil {
-		return err
+		return backend.Reply{}, err
 	}
+	items, err := o.items(attrs, defaults, mode == modeCreate)
+	if err != nil {
+		return backend.Reply{}, err
+	}
+	if err := o.stamp(ctx, items); err != nil {
+		return backend.Reply{}, err
+	}
+	for try := 0; ; try++ {
+		args, err := o.writeArgs(items, mode)
+		if err != nil {
+			return backend.Reply{}, err
+		}
+		rep, err := o.runWrite(ctx, c, mode, args)
+		if err != nil || rep.Code != format.StatusReseal || try == 2 {
+			if err == nil {
+				err = o.statusError(rep)
+			}
+			return rep, err
+		}
+		// Sealed values that keep an expiry: seal them again with it.
+		for i := 0; i+1 < len(rep.Vals); i += 2 {
+			name, exp := rep.Vals[i].S, rep.Vals[i+1].N
+			for j := range items {
+				if items[j].name == name {
+					items[j].expires = exp
+				}
+			}
+		}
+	}
+}
+
+// items validates a batch's attributes against the rules and limits and
+// resolves their options: whether each is sealed, and its expiry from
+// now. It does no I/O.
+func (o *owner) items(attrs []Attr, defaults []WriteOption, create bool) ([]item, error) {
+	st := o.store
 	def := applyWrite(writeSpec{}, defaults)
-	args := make([]any, 6, 6+4*len(attrs)) // the first six are runWrite's
+	items := make([]item, len(attrs))
 	callBytes := 0
-	var ad []byte // reused: ciphers do not keep the associated data
 	for i := range attrs {
 		a := &attrs[i]
 		if err := st.checkName(a.Name); err != nil {
-			return err
+			return nil, err
 		}
 		if len(a.Value) > st.limits.MaxValueBytes {
-			return invalidf(fmt.Sprintf("value of %q is %d bytes, over MaxValueBytes %d", a.Name, len(a.Value), st.limits.MaxValueBytes))
+			return nil, invalidf(fmt.Sprintf("value of %q is %d bytes, over MaxValueBytes %d", a.Name, len(a.Value), st.limits.MaxValueBytes))
 		}
 		spec := def
 		if len(a.Options) > 0 {
 			spec = applyWrite(def, a.Options)
 		}
 		if spec.badDuration {
-			return invalidf(fmt.Sprintf("expiration of %q must be between 1ms and MaxExpiration", a.Name))
+			return nil, invalidf(fmt.Sprintf("expiration of %q must be between 1ms and MaxExpiration", a.Name))
 		}
-		exp := expKeep
-		if spec.noExpire {
-			exp = expNone
-		} else if spec.expire > 0 {
-			exp = spec.expire.Milliseconds()
+		it := item{name: a.Name, value: a.Value, expires: keepExpiry}
+		switch {
+		case spec.noExpire:
+			it.expires = 0
+		case spec.expire > 0:
+			it.expires = spec.expire.Milliseconds()
+		case create:
+			it.expires = 0
 		}
-		flags, value := 0, a.Value
-		if spec.encrypt {
+		it.sealed = spec.encrypt || o.sealedName(a.Name)
+		if it.sealed {
 			if st.cipher == nil {
-				return ErrNoCipher
+				return nil, &NamesError{Err: ErrNoCipher, Names: []string{a.Name}}
 			}
-			ad = s.appendAD(ad[:0], a.Name)
-			ct, err := st.cipher.Encrypt(value, ad)
+			callBytes += st.sealOverhead()
+		}
+		callBytes += len(a.Name) + len(a.Value)
+		items[i] = it
+	}
+	if callBytes > st.limits.MaxCallBytes {
+		return nil, invalidf(fmt.Sprintf("call of %d bytes is over MaxCallBytes %d", callBytes, st.limits.MaxCallBytes))
+	}
+	return items, nil
+}
+
+// stamp makes the expiries of sealed items absolute: a sealed value's
+// associated data binds its expiry, so Go stamps it, on the estimate of
+// Redis's clock; a plain one is stamped by the script, exactly.
+func (o *owner) stamp(ctx context.Context, items []item) error {
+	var now int64
+	for i := range items {
+		it := &items[i]
+		if !it.sealed || it.expires == 0 || it.expires == keepExpiry {
+			continue
+		}
+		if now == 0 {
+			var err error
+			if now, _, err = o.store.estimate(ctx, o.keys[0]); err != nil {
+				return err
+			}
+		}
+		it.expires += now
+	}
+	return nil
+}
+
+// sealOverhead is what sealing adds to a value, for MaxCallBytes: Tink's
+// AES-GCM, which package keys uses, adds 33 bytes.
+func (s *Store) sealOverhead() int { return 33 }
+
+// writeArgs encodes items as write.lua's arguments, sealing the sealed
+// ones: name, meta (flags and expiry), value. args[0] is left for the
+// call's argument (see Store.run).
+func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
+	args := make([]any, 1, 1+3*len(items))
+	var ad []byte // reused: ciphers do not keep the associated data
+	for _, it := range items {
+		meta := make([]byte, 7)
+		put48(meta[1:], it.expires)
+		value := it.value
+		if !it.sealed && it.expires != 0 && it.expires != keepExpiry {
+			meta[0] = 1 // relative
+		}
+		if it.sealed {
+			meta[0] = 1 << 6
+			exp := it.expires
+			if exp == keepExpiry {
+				exp = 0 // a current expiry comes back as RESEAL
+			}
+			ad = o.ad(ad[:0], it.name, true, exp)
+			ct, err := o.store.cipher.Encrypt(value, ad)
 			if err != nil {
 				// A cipher may call out (a KMS): its failure is a fault,
 				// not the caller's input, and it has no plaintext to leak.
-				return unavailable(&sealError{name: a.Name, cause: err})
+				return nil, unavailable(&sealError{name: it.name, cause: err})
 			}
-			flags, value = flagEncrypted, ct
+			value = ct
 		}
-		callBytes += len(a.Name) + len(value)
-		args = append(args, a.Name, flags, exp, value)
+		args = append(args, it.name, meta, value)
 	}
-	if callBytes > st.limits.MaxCallBytes {
-		return invalidf(fmt.Sprintf("call of %d bytes is over MaxCallBytes %d", callBytes, st.limits.MaxCallBytes))
+	if mode == modeIncr {
+		args[3] = string(items[0].value) // the delta, in decimal
 	}
-	return s.runWrite(ctx, c, mode, args)
+	return args, nil
 }
 
-// runWrite runs write.lua. args[6:] are the items; runWrite fills the
-// six leading arguments.
-func (s *Session) runWrite(ctx context.Context, c *call, mode any, args []any) error {
-	st := s.store
-	args[4], args[5] = st.maxAttrs, st.maxBytes
-	rep, err := s.runScript(ctx, c, writeScript, mode, args)
-	if err != nil {
-		return err
+// runWrite runs write.lua with args (args[0] is the call's).
+func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (backend.Reply, error) {
+	st := o.store
+	var head [10]byte
+	head[0], head[1] = mode, o.ownerByte()
+	putU32(head[2:6], uint32(st.limits.MaxAttributes))
+	putU32(head[6:10], uint32(st.limits.MaxSessionBytes))
+	rep, err := st.run(ctx, c, writeScript, o.keys[:], head[:], args)
+	if err == nil && format.Applied(rep.Code) && !o.isUser() {
+		if dl, ok := rep.Int(0); ok && dl > 0 {
+			o.seen.Store(dl)
+		}
 	}
-	return rep.err()
+	return rep, err
+}
+
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
 // Delete removes the attribute; deleting an absent name is not an error.
 // It also clears a corrupt record.
-func (s *Session) Delete(ctx context.Context, name string) error {
+func (o *owner) Delete(ctx context.Context, name string) error {
 	c := call{op: opDelete, name: name}
-	ctx = s.begin(ctx, &c)
-	err := s.delete(ctx, &c, []string{name})
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	err := o.delete(ctx, &c, []string{name})
+	return o.finish(ctx, &c, err)
 }
 
 // DeleteMany removes the named attributes at once; absent names are not
 // an error.
-func (s *Session) DeleteMany(ctx context.Context, names []string) error {
+func (o *owner) DeleteMany(ctx context.Context, names []string) error {
 	c := call{op: opDeleteMany, names: names}
-	ctx = s.begin(ctx, &c)
-	err := s.delete(ctx, &c, names)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	err := o.delete(ctx, &c, names)
+	return o.finish(ctx, &c, err)
 }
 
-func (s *Session) delete(ctx context.Context, c *call, names []string) error {
-	args, err := s.nameArgs(names)
+func (o *owner) delete(ctx context.Context, c *call, names []string) error {
+	if err := o.checkNames(names); err != nil {
+		return err
+	}
+	args := make([]any, 1, 1+len(names))
+	for _, name := range names {
+		args = append(args, name)
+	}
+	rep, err := o.runWrite(ctx, c, modeDelete, args)
 	if err != nil {
 		return err
 	}
-	return s.runWrite(ctx, c, modeDelete, args)
+	return o.statusError(rep)
 }
 
-// SetExpiry makes an existing attribute expire d from now (clamped to the
-// session's lifetime), keeping its value and times. It returns ErrNotFound
-// (a *NamesError) when the attribute is absent or expired.
-func (s *Session) SetExpiry(ctx context.Context, name string, d time.Duration) error {
+// SetExpiry makes an existing attribute expire d from now: its own expiry
+// (see WithExpiration), keeping its value and times. It returns
+// ErrNotFound (a *NamesError) when the attribute is absent or expired.
+// The expiry of a sealed value is bound into its ciphertext, so for one
+// SetExpiry reads the value, seals it again and writes it back if no
+// other write came between: two round trips.
+func (o *owner) SetExpiry(ctx context.Context, name string, d time.Duration) error {
 	c := call{op: opSetExpiry, name: name}
-	ctx = s.begin(ctx, &c)
-	err := s.setExpiry(ctx, &c, []string{name}, []time.Duration{d})
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	err := o.setExpiry(ctx, &c, []string{name}, []time.Duration{d})
+	return o.finish(ctx, &c, err)
 }
 
 // SetExpiryMany is SetExpiry for several attributes, all or nothing: if
-// any is absent or expired nothing changes and the *NamesError names every
-// missing one.
-func (s *Session) SetExpiryMany(ctx context.Context, expiries map[string]time.Duration) error {
+// any is absent or expired nothing changes and the *NamesError names
+// every missing one.
+func (o *owner) SetExpiryMany(ctx context.Context, expiries map[string]time.Duration) error {
 	names := make([]string, 0, len(expiries))
 	for name := range expiries {
 		names = append(names, name)
@@ -205,45 +388,113 @@ func (s *Session) SetExpiryMany(ctx context.Context, expiries map[string]time.Du
 		ds[i] = expiries[name]
 	}
 	c := call{op: opSetExpiryMany, names: names}
-	ctx = s.begin(ctx, &c)
-	err := s.setExpiry(ctx, &c, names, ds)
-	return s.finish(ctx, &c, err)
+	ctx, cancel := o.begin(ctx, &c)
+	defer cancel()
+	err := o.setExpiry(ctx, &c, names, ds)
+	return o.finish(ctx, &c, err)
 }
 
-func (s *Session) setExpiry(ctx context.Context, c *call, names []string, ds []time.Duration) error {
-	if err := s.checkNames(names); err != nil {
+func (o *owner) setExpiry(ctx context.Context, c *call, names []string, ds []time.Duration) error {
+	if err := o.checkNames(names); err != nil {
 		return err
 	}
-	args := make([]any, 6, 6+2*len(names))
 	for i, name := range names {
 		if !validDuration(ds[i]) {
 			return invalidf(fmt.Sprintf("expiration of %q must be between 1ms and MaxExpiration", name))
 		}
-		args = append(args, name, ds[i].Milliseconds())
 	}
-	return s.runWrite(ctx, c, modeExpire, args)
+	for try := 0; ; try++ {
+		now, _, err := o.store.estimate(ctx, o.keys[0])
+		if err != nil {
+			return err
+		}
+		args := make([]any, 1, 1+2*len(names))
+		for i, name := range names {
+			exp := make([]byte, 6)
+			put48(exp, now+ds[i].Milliseconds())
+			args = append(args, name, exp)
+		}
+		rep, err := o.runWrite(ctx, c, modeExpire, args)
+		if err != nil {
+			return err
+		}
+		if rep.Code != format.StatusReseal {
+			return o.statusError(rep)
+		}
+		// Sealed records: replace them whole, sealed again.
+		err = o.reseal(ctx, c, names, ds)
+		if err != errChanged || try == 2 {
+			return err
+		}
+	}
 }
 
-// nameArgs validates a batch of names and returns them as write.lua's
-// arguments (after the six runWrite fills).
-func (s *Session) nameArgs(names []string) ([]any, error) {
-	if err := s.checkNames(names); err != nil {
-		return nil, err
+// errChanged is a replace that found other records than it read: another
+// write came between; setExpiry starts over.
+var errChanged = fmt.Errorf("%w: the attributes changed while their expiry was being set", ErrUnavailable)
+
+// reseal sets the expiries of names by reading their records and writing
+// them back whole, sealed ones sealed again for their new expiry, if no
+// other write came between.
+func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.Duration) error {
+	st := o.store
+	fields := append([]string{format.MarkerField}, names...)
+	vals, v, err := o.hmget(ctx, fields)
+	if err != nil {
+		return err
 	}
-	args := make([]any, 6, 6+len(names))
-	for _, name := range names {
-		args = append(args, name)
+	args := make([]any, 1, 1+3*len(names))
+	var missing []string
+	var oldAD, newAD []byte
+	for i, name := range names {
+		raw := vals[i+1]
+		rec, found, err := v.record(name, raw)
+		if err != nil {
+			return err
+		}
+		if !found {
+			missing = append(missing, name)
+			continue
+		}
+		value := []byte(rec.Value)
+		exp := v.now + ds[i].Milliseconds()
+		if rec.Sealed {
+			if st.cipher == nil {
+				return &NamesError{Err: ErrNoCipher, Names: []string{name}}
+			}
+			oldAD = o.ad(oldAD[:0], name, true, rec.Expires)
+			pt, err := st.cipher.Decrypt(value, oldAD)
+			if err != nil {
+				return &NamesError{Err: ErrDecrypt, Names: []string{name}, cause: err}
+			}
+			newAD = o.ad(newAD[:0], name, true, exp)
+			if value, err = st.cipher.Encrypt(pt, newAD); err != nil {
+				return unavailable(&sealError{name: name, cause: err})
+			}
+		}
+		rec.Expires = exp
+		args = append(args, name, raw.S, string(format.AppendRecord(nil, rec, v.m.Created, value)))
 	}
-	return args, nil
+	if missing != nil {
+		return &NamesError{Err: ErrNotFound, Names: missing}
+	}
+	rep, err := o.runWrite(ctx, c, modeReplace, args)
+	if err != nil {
+		return err
+	}
+	if rep.Code == format.StatusChanged {
+		return errChanged
+	}
+	return o.statusError(rep)
 }
 
-// checkNames validates a batch of names for a call on the session: a
-// usable id, a batch size within MaxBatch, valid names, none twice.
-func (s *Session) checkNames(names []string) error {
-	if s.bad != nil {
-		return s.bad
+// checkNames validates a batch of names for a call: a usable id, a batch
+// size within MaxBatch, valid names, none twice.
+func (o *owner) checkNames(names []string) error {
+	if o.bad != nil {
+		return o.bad
 	}
-	st := s.store
+	st := o.store
 	if err := st.checkBatch(len(names)); err != nil {
 		return err
 	}
@@ -255,12 +506,20 @@ func (s *Session) checkNames(names []string) error {
 	return checkDuplicates(names, func(n string) string { return n })
 }
 
-func (st *Store) checkBatch(n int) error {
+// checkName is checkNames for one name.
+func (o *owner) checkName(name string) error {
+	if o.bad != nil {
+		return o.bad
+	}
+	return o.store.checkName(name)
+}
+
+func (s *Store) checkBatch(n int) error {
 	switch {
 	case n == 0:
 		return invalidf("no attributes given")
-	case n > st.limits.MaxBatch:
-		return invalidf("batch of " + strconv.Itoa(n) + " attributes is over MaxBatch " + strconv.Itoa(st.limits.MaxBatch))
+	case n > s.limits.MaxBatch:
+		return invalidf("batch of " + strconv.Itoa(n) + " attributes is over MaxBatch " + strconv.Itoa(s.limits.MaxBatch))
 	}
 	return nil
 }
@@ -274,12 +533,12 @@ func (st *Store) checkBatch(n int) error {
 // or unassigned code points. Names are compared byte for byte and not
 // normalised: "é" written precomposed (NFC) and decomposed (NFD) are two
 // names, as they are two Redis fields.
-func (st *Store) checkName(name string) error {
+func (s *Store) checkName(name string) error {
 	switch {
 	case name == "":
 		return invalidf("attribute name is empty")
-	case len(name) > st.limits.MaxNameBytes:
-		return invalidf(fmt.Sprintf("attribute name of %d bytes is over MaxNameBytes %d", len(name), st.limits.MaxNameBytes))
+	case len(name) > s.limits.MaxNameBytes:
+		return invalidf(fmt.Sprintf("attribute name of %d bytes is over MaxNameBytes %d", len(name), s.limits.MaxNameBytes))
 	}
 	for i := 0; i < len(name); {
 		if c := name[i]; c < utf8.RuneSelf {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -28,11 +29,14 @@ func TestStoreOptions(t *testing.T) {
 	if store.Namespace() != "shop" {
 		t.Errorf("Namespace() = %q", store.Namespace())
 	}
-	want := attrcache.DefaultLimits
-	want.MaxNameBytes = 32
-	want.MaxBatch = 10
-	if store.Limits() != want {
-		t.Errorf("Limits() = %+v, want %+v", store.Limits(), want)
+	// The limits reach the Store: names and batches over them are
+	// refused before any I/O (the client is never dialled).
+	sess := store.Session("sid")
+	if err := sess.Create(context.Background(), strings.Repeat("n", 33), []byte("v")); !errors.Is(err, attrcache.ErrInvalid) {
+		t.Errorf("a 33-byte name under MaxNameBytes 32: %v", err)
+	}
+	if _, err := sess.GetMany(context.Background(), strings.Split("a b c d e f g h i j k", " ")); !errors.Is(err, attrcache.ErrInvalid) {
+		t.Errorf("a batch of 11 under MaxBatch 10: %v", err)
 	}
 
 	// A nil logger leaves the library's default; an empty namespace too.

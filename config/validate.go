@@ -317,7 +317,7 @@ func (c *Config) checkCache(p *problems) {
 func (c *Config) checkStore(p *problems) {
 	s := &c.Store
 	// The library's own rules, so config and attrcache never disagree.
-	if err := attrcache.WithNamespace(s.Namespace)(&attrcache.Store{}); err != nil {
+	if err := attrcache.CheckOptions(attrcache.WithNamespace(s.Namespace)); err != nil {
 		p.add("attrcache.namespace", "%s", libraryReason(err))
 	}
 
@@ -331,7 +331,7 @@ func (c *Config) checkStore(p *problems) {
 	}
 
 	if w := s.ResendWindow; w != 0 {
-		if err := attrcache.WithResendWindow(w)(&attrcache.Store{}); err != nil {
+		if err := attrcache.CheckOptions(attrcache.WithResendWindow(w)); err != nil {
 			p.add("attrcache.resend_window", "%s, or 0s to derive it from the client's retries; got %s", libraryReason(err), w)
 		}
 	}
@@ -379,7 +379,7 @@ func (c *Config) checkStore(p *problems) {
 		{"attrcache.limits.max_attributes", attrcache.Limits{MaxAttributes: l.MaxAttributes}},
 		{"attrcache.limits.max_batch", attrcache.Limits{MaxBatch: l.MaxBatch}},
 	} {
-		if err := attrcache.WithLimits(f.lim)(&attrcache.Store{}); err != nil {
+		if err := attrcache.CheckOptions(attrcache.WithLimits(f.lim)); err != nil {
 			p.add(f.key, "%s", libraryReason(err))
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/internal/inspect"
 	"github.com/attrcache/attrcache/web"
 )
 
@@ -840,7 +841,7 @@ func TestConcurrentRotate(t *testing.T) {
 				t.Errorf("reads during the rotation answered %d", status)
 			}
 		}
-		info, err := a.store.Session(ck.Value).Inspect(context.Background())
+		info, err := inspect.Read(context.Background(), a.rdb, a.store.Session(ck.Value).Key(), time.Now().UnixMilli())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,124 +1,387 @@
--- session.lua: the session lifecycle on one session hash.
--- keys[1]  session key
--- argv[1]  op; argv[2] 8-byte call token; argv[3] when the call began, ms
---          at the earliest; argv[4] the call's deadline, ms
--- 'start'   argv[5] ttl ms, argv[6] most lifetime ms (0: none)
---           -> {OK, now, deadline} | {SESSIONEXISTS, now} | {CORRUPT, now}
--- 'renew'   argv[5] ttl ms -> {OK, now, deadline} | {NOSESSION, now}
---           The deadline never passes the session's most lifetime.
--- 'end'     -> {OK, now} | {NOSESSION, now}. Ends a live or rotating
---           session, and clears a key attrcache cannot read (corrupt: of
---           another type, with a marker it did not write, or a hash with
---           fields and no marker).
--- 'freeze'  argv[5] grace ms -> {OK, now, created, deadline, most deadline}
---           | {NOSESSION, now} | {CORRUPT, now}. First step of a rotation:
---           the session stays readable for grace ms and refuses writes.
--- 'thaw'    -> {OK, now, deadline} | {NOSESSION, now}. Undoes a freeze.
--- 'commit'  argv[5] created, argv[6] deadline, argv[7] most deadline (ms),
---           then name, record pairs -> {OK, now, deadline}
---           | {SESSIONEXISTS, now} | {CORRUPT, now} | {NOSESSION, now}.
---           Last step of a rotation: the new session, already populated.
--- Every op answers {RESENT, now, deadline} when its token is in the log
--- (the session's current deadline, 0 once it has ended), {UNSURE, now}
--- and {LATE, now} as write.lua does.
+-- session.lua: the lifecycle of sessions, and of a user's sessions.
+-- argv[1]  the call, 20 bytes: token (8), t0 (6), deadline (6) (see
+--          write.lua); argv[2] the op; the rest by op.
+-- Session ops: keys[1] the session's hash, keys[2] its resend overflow,
+-- keys[3] its user's registry (bound sessions only).
+-- 'start'    argv: ttl ms, most ms (0: none), digest, max sessions (bound),
+--            policy ('o' end the oldest, 'r' refuse), most attributes, most
+--            bytes, then victims' digests (keys[4...]) and, after a '',
+--            the first attributes as name, meta, value (write.lua's c).
+--            -> {OK, now, deadline} | {SESSIONEXISTS, now} | {CORRUPT, now}
+--            | {TOOMANYSESSIONS, now} | {NEEDKEYS, now, digests...}: the
+--              oldest sessions to end, whose keys the call must name
+--            | {TOOMANY, now} | {TOOBIG, now}
+-- 'renew'    argv: ttl ms, digest -> {OK, now, deadline} | {NOSESSION, now}
+--            The deadline never passes the session's most lifetime.
+-- 'end'      argv: digest -> {OK, now} | {NOSESSION, now}
+--            | {MOVED, now, digest}: ended already by a rotation that moved
+--              it there (the caller ends that one too). Ends a live,
+--              frozen or pending session, and clears a key attrcache cannot
+--              read.
+-- 'freeze'   argv: grace ms -> {OK, now, created, deadline, most, bound}
+--            | {NOSESSION, now} | {CORRUPT, now}. A rotation's first step:
+--            the session stays readable for grace ms and refuses writes.
+-- 'thaw'     argv: rotation token -> {OK, now, deadline} | {NOSESSION, now}
+-- Rotation across slots (unbound sessions), after freeze and a read:
+-- 'commit'   (the new id) argv: created, deadline, most, pending ms, then
+--            name, record pairs -> {OK, now} | {SESSIONEXISTS, now}
+--            | {NOSESSION, now} (past the deadline). The new session is
+--            pending: neither readable nor writable.
+-- 'retire'   (the old id) argv: rotation token, new digest -> {OK, now}
+--            | {NOSESSION, now}: ended or thawed meanwhile (logout wins).
+-- 'activate' (the new id) -> {OK, now, deadline} | {NOSESSION, now}
+-- Rotation within a user's slot (bound sessions), after freeze and a read:
+-- 'move'     keys[4] the new hash; argv: rotation token, old digest, new
+--            digest, then name, record pairs -> {OK, now, deadline}
+--            | {NOSESSION, now} | {SESSIONEXISTS, now}
+-- User ops: keys[1] the registry, keys[2] the user's overflow, keys[3] the
+-- user's hash, keys[4...] sessions.
+-- 'endall'   argv: purge ('1': the user's hash and registry go too), the
+--            number of digests to keep, those digests, then the digests of
+--            keys[4...] -> {OK, now, ended} | {NEEDKEYS, now, digests...}:
+--            live sessions the call must name
 --
--- The log survives Start and End on the same key, so a resent End never
--- ends a session started after it, and a resent Start never restarts one.
-local function session(keys, argv)
-  if not sub then bind() end
-  local key, op, token = keys[1], argv[1], argv[2]
-  local t0, dl = tonumber(argv[3]), tonumber(argv[4])
-  local now = now_ms()
-  local r = pcall('HMGET', key, MARK, LOG)
-  local log, M = '', false
-  if not r.err then
-    log = r[2] or ''
-    M = marker(r[1])
-    if log ~= '' and logged(log, token) then
-      if M and M.st ~= 'E' then return {RESENT, now, M.deadline} end
-      return {RESENT, now, 0}
+-- Every op answers {RESENT, now, deadline} when its token is in the log
+-- (the current deadline, 0 once the session ended), and {CLOCK, now} and
+-- {LATE, now} as write.lua does. The log survives Start and End on the
+-- same key, so a resent End never ends a session started after it, and a
+-- resent Start never restarts one.
+
+-- entry encodes a registry entry: created, deadline.
+local function entry(created, deadline) return pn(created, 6) .. pn(deadline, 6) end
+
+-- registry reads a user's registry: its marker (a fresh one when absent)
+-- and its live entries as digest -> {created, deadline}; dead entries
+-- are deleted on the way, so the registry never lists a session that has
+-- ended or expired for longer than until the next call on the user.
+-- nil when the key is not a registry.
+local function registry(rkey, now)
+  local r = pcall('HGETALL', rkey)
+  if r.err then return nil end
+  local R, live, dead = nil, {}, {}
+  for i = 1, #r, 2 do
+    local f, v = r[i], r[i + 1]
+    if f == MARK then
+      R = marker(v)
+      if not R or R.k ~= 'G' then return nil end
+    elseif #v == 12 and un(v, 7, 6) > now then
+      live[f] = {un(v, 1, 6), un(v, 7, 6)}
+    else
+      dead[#dead + 1] = f
     end
   end
-  if now > dl then return {LATE, now} end
-  local L = logopen(log, now)
-  if t0 <= L.dropped then return {UNSURE, now} end
-  local newlog = logput(L, token, now)
+  if #dead > 0 then hcall('HDEL', rkey, dead) end
+  R = R or newmarker('G', now)
+  return R, live
+end
+
+-- regsave writes the registry's marker and log after entries changed:
+-- its count, its latest deadline (the key lives until then) and its
+-- earliest (when the next prune is due).
+local function regsave(rkey, R, live, now)
+  local n, most, least = 0, 0, 0
+  for _, e in pairs(live) do
+    n = n + 1
+    if e[2] > most then most = e[2] end
+    if least == 0 or e[2] < least then least = e[2] end
+  end
+  if n == 0 then
+    call('DEL', rkey)
+    return
+  end
+  R.count, R.nxt = n, least
+  local grow = most > R.deadline
+  R.deadline = most
+  call('HSET', rkey, MARK, enc(R))
+  if grow or not R.raw then call('PEXPIRE', rkey, most - now + GRACE) end
+end
+
+-- oldest returns the digests of the k oldest live entries, by created.
+local function oldest(live, k)
+  local all = {}
+  for d, e in pairs(live) do all[#all + 1] = {d, e[1]} end
+  table.sort(all, function(a, b) return a[2] < b[2] or (a[2] == b[2] and a[1] < b[1]) end)
+  local out = {}
+  for i = 1, k do out[i] = all[i][1] end
+  return out
+end
+
+local function session(keys, argv)
+  if not sub then bind() end
+  local key, c, op = keys[1], argv[1], argv[2]
+  local token, dl = sub(c, 1, 8), un(c, 15, 6)
+  local now = now_ms()
+
+  if op == 'endall' then
+    -- The registry holds no log: this rare call keeps its token in the
+    -- overflow, which outlives a registry the call deletes.
+    if call('ZSCORE', keys[2], token) then return {RESENT, now, 0} end
+    if un(c, 9, 6) > now or dl > now + MAXW then return {CLOCK, now} end
+    if now > dl then return {LATE, now} end
+    local R, live = registry(key, now)
+    if not R then return {CORRUPT, now} end
+    local purge, nkeep = argv[3] == '1', tonum(argv[4])
+    local keep, named = {}, {}
+    for i = 1, nkeep do keep[argv[4 + i]] = true end
+    local first = 5 + nkeep
+    for i = first, #argv do named[argv[i]] = keys[4 + i - first] end
+    local missing = {}
+    for d in pairs(live) do
+      if not keep[d] and not named[d] then missing[#missing + 1] = d end
+    end
+    if #missing > 0 then return reply(NEEDKEYS, now, missing) end
+    local ended = 0
+    for d, skey in pairs(named) do
+      if not keep[d] then
+        if victim(skey, now) then ended = ended + 1 end
+        live[d] = nil
+        call('HDEL', key, d)
+      end
+    end
+    if purge then
+      call('DEL', key, keys[3])
+    elseif R.raw then
+      regsave(key, R, live, now)
+    end
+    call('ZADD', keys[2], dl, token)
+    keepuntil(keys[2], dl + 5000, now)
+    return {OK, now, ended}
+  end
+
+  local r = pcall('HMGET', key, MARK, LOG)
+  local M, log = false, nil
+  if not r.err then
+    M, log = marker(r[1]), r[2]
+  end
+  local stop = callcheck(c, log, M, now, keys[2])
+  if stop then return stop end
+  -- logged returns the log with this call in it, for the marker N that
+  -- is written with it; call it only on the way to a write.
+  local function logged(N)
+    if M then N.moved, N.ovfexp = M.moved, M.ovfexp end
+    return logput(log, token, dl, now, N, keys[2])
+  end
+  local rkey = keys[3]
 
   if op == 'end' then
-    -- M false: a key attrcache cannot read, which End clears; so is a
-    -- hash that holds fields but no marker (HLEN only on this rare path).
-    if M == nil then
-      local n = call('HLEN', key)
-      if n == 0 or (n == 1 and log ~= '') then return {NOSESSION, now} end
+    -- A key attrcache cannot read (false) is cleared.
+    if M == nil and call('EXISTS', key) == 0 then
+      -- Gone (purged, or expired long ago): its registry entry goes too.
+      if rkey and call('HDEL', rkey, argv[3]) == 1 then
+        local R, live = registry(rkey, now)
+        if R then regsave(rkey, R, live, now) end
+      end
+      return {NOSESSION, now}
+    elseif M then
+      if M.k == 'E' then
+        local to = call('HGET', key, MOVEDF)
+        if to then return {MOVED, now, to} end
+        return {NOSESSION, now}
+      end
+      if (M.k == 'L' or M.k == 'R' or M.k == 'P')
+          and (M.deadline <= now or (M.k ~= 'L' and M.rotdl <= now)) then
+        return {NOSESSION, now}
+      end
     end
-    if M and not alive(M, now) then return {NOSESSION, now} end
-    local T = {st = 'E', created = now, deadline = 0, maxdl = 0, count = 0, bytes = 0,
-      nextexp = 0, cycmin = 0, cursor = 0, rotdl = 0}
-    call('DEL', key)
-    call('HSET', key, MARK, enc(T), LOG, newlog)
-    call('PEXPIRE', key, GRACE)
+    tombstone(key, now, M and M.bound, log, M or nil, c, keys[2])
+    if rkey then
+      local R, live = registry(rkey, now)
+      if R and live[argv[3]] then
+        live[argv[3]] = nil
+        call('HDEL', rkey, argv[3])
+        regsave(rkey, R, live, now)
+      end
+    end
     return {OK, now}
   end
 
   if M == false then return {CORRUPT, now} end
+  local alive = M and (M.k == 'L' or M.k == 'R' or M.k == 'P') and M.deadline > now
+  if M and not (M.k == 'L' or M.k == 'R' or M.k == 'P' or M.k == 'E') then return {CORRUPT, now} end
 
-  if op == 'start' or op == 'commit' then
-    if M and alive(M, now) then return {SESSIONEXISTS, now} end
-    local N = {st = 'L', created = now, deadline = 0, maxdl = 0, count = 0, bytes = 0,
-      nextexp = 0, cycmin = 0, cursor = 0, rotdl = 0}
-    local sets = {MARK, false, LOG, newlog}
-    if op == 'start' then
-      local ttl, most = tonumber(argv[5]), tonumber(argv[6])
-      N.deadline = now + ttl
-      if most > 0 then
-        N.maxdl = now + most
-        if N.deadline > N.maxdl then N.deadline = N.maxdl end
-      end
-    else
-      N.created, N.deadline, N.maxdl = tonumber(argv[5]), tonumber(argv[6]), tonumber(argv[7])
-      if N.deadline <= now then return {NOSESSION, now} end
-      for i = 8, #argv - 1, 2 do
-        local name, rec = argv[i], argv[i + 1]
-        sets[#sets + 1] = name
-        sets[#sets + 1] = rec
-        N.count = N.count + 1
-        N.bytes = N.bytes + #name + #rec
-        expiring(N, u48(rec, 14))
+  if op == 'start' then
+    if alive then return {SESSIONEXISTS, now} end
+    local ttl, most, digest = tonum(argv[3]), tonum(argv[4]), argv[5]
+    local maxs, policy, maxn, maxb = tonum(argv[6]), argv[7], tonum(argv[8]), tonum(argv[9])
+    local N = newmarker('L', now)
+    N.deadline = now + ttl
+    if most > 0 then
+      N.most = now + most
+      if N.deadline > N.most then N.deadline = N.most end
+    end
+    -- The victims named, then '' and the attributes.
+    local i, victims, nv = 10, {}, 0
+    while argv[i] ~= '' do
+      nv = nv + 1
+      victims[argv[i]] = keys[3 + nv]
+      i = i + 1
+    end
+    local sets = {MARK, false, LOG, false}
+    for j = i + 1, #argv - 2, 3 do
+      local name, meta, value = argv[j], argv[j + 1], argv[j + 2]
+      local exp = un(meta, 2, 6)
+      if exp == KEEP then exp = 0 elseif exp ~= 0 and byte(meta, 1) % 2 == 1 then exp = now + exp end
+      local new = rec(byte(meta, 1) >= 64, now, now, exp, now, value)
+      sets[#sets + 1] = name
+      sets[#sets + 1] = new
+      N.count = N.count + 1
+      N.bytes = N.bytes + #name + #new
+      expiring(N, exp)
+    end
+    if N.count > maxn then return {TOOMANY, now, 0, 0} end
+    if N.bytes > maxb then return {TOOBIG, now, 0, 0} end
+    local R, live
+    if rkey then
+      N.bound = true
+      R, live = registry(rkey, now)
+      if not R then return {CORRUPT, now} end
+      local n = 0
+      for _ in pairs(live) do n = n + 1 end
+      if n >= maxs then
+        if policy == 'r' then return {TOOMANYSESSIONS, now} end
+        local want = oldest(live, n - maxs + 1)
+        local missing = {}
+        for _, d in ipairs(want) do
+          if not victims[d] then missing[#missing + 1] = d end
+        end
+        if #missing > 0 then return reply(NEEDKEYS, now, missing) end
+        for _, d in ipairs(want) do
+          victim(victims[d], now)
+          live[d] = nil
+          call('HDEL', rkey, d)
+        end
       end
     end
+    sets[4] = logged(N)
     sets[2] = enc(N)
     call('DEL', key)
     hcall('HSET', key, sets)
     call('PEXPIRE', key, N.deadline - now + GRACE)
+    if rkey then
+      live[digest] = {now, N.deadline}
+      call('HSET', rkey, digest, entry(now, N.deadline))
+      regsave(rkey, R, live, now)
+    end
     return {OK, now, N.deadline}
   end
 
-  if not M or not alive(M, now) then return {NOSESSION, now} end
-  more(M)
-  if M.legacy then upgrade(key, M, now) end
-
-  if op == 'thaw' then
-    if M.st ~= 'R' then return {NOSESSION, now} end
-    M.st, M.rotdl = 'L', 0
-    call('HSET', key, MARK, enc(M), LOG, newlog)
-    return {OK, now, M.deadline}
+  if op == 'commit' then
+    if alive then return {SESSIONEXISTS, now} end
+    local N = newmarker('P', tonum(argv[3]))
+    N.deadline, N.most = tonum(argv[4]), tonum(argv[5])
+    if N.deadline <= now then return {NOSESSION, now} end
+    N.rotdl, N.rottok = now + tonum(argv[6]), token
+    local sets = {MARK, false, LOG, false}
+    for j = 7, #argv - 1, 2 do
+      local name, new = argv[j], argv[j + 1]
+      sets[#sets + 1] = name
+      sets[#sets + 1] = new
+      N.count = N.count + 1
+      N.bytes = N.bytes + #name + #new
+      expiring(N, rexp(new, N.created) or 0)
+    end
+    sets[4] = logged(N)
+    sets[2] = enc(N)
+    call('DEL', key)
+    hcall('HSET', key, sets)
+    call('PEXPIRE', key, N.rotdl - now + GRACE)
+    return {OK, now}
   end
 
-  -- renew and freeze change a live session only.
-  if M.st ~= 'L' then return {NOSESSION, now} end
+  if not alive then return {NOSESSION, now} end
 
-  if op == 'renew' then
-    M.deadline = now + tonumber(argv[5])
-    if M.maxdl > 0 and M.deadline > M.maxdl then M.deadline = M.maxdl end
-    call('HSET', key, MARK, enc(M), LOG, newlog)
+  if op == 'activate' then
+    if M.k ~= 'P' or M.rotdl <= now then return {NOSESSION, now} end
+    M.k, M.rotdl, M.rottok = 'L', 0, false
+    local l = logged(M)
+    call('HSET', key, MARK, enc(M), LOG, l)
     call('PEXPIRE', key, M.deadline - now + GRACE)
     return {OK, now, M.deadline}
   end
 
+  if op == 'retire' then
+    if M.k ~= 'R' or M.rottok ~= argv[3] or M.rotdl <= now then return {NOSESSION, now} end
+    tombstone(key, now, M.bound, log, M, c, keys[2], argv[4])
+    return {OK, now}
+  end
+
+  if op == 'thaw' then
+    if M.k ~= 'R' or M.rottok ~= argv[3] then return {NOSESSION, now} end
+    M.k, M.rotdl, M.rottok = 'L', 0, false
+    local l = logged(M)
+    call('HSET', key, MARK, enc(M), LOG, l)
+    return {OK, now, M.deadline}
+  end
+
+  if op == 'move' then
+    if M.k ~= 'R' or M.rottok ~= argv[3] or M.rotdl <= now then return {NOSESSION, now} end
+    local nkey = keys[4]
+    local O = marker(call('HGET', nkey, MARK))
+    if O == false then return {CORRUPT, now} end
+    if O and (O.k == 'L' or O.k == 'R' or O.k == 'P') and O.deadline > now then return {SESSIONEXISTS, now} end
+    local N = newmarker('L', M.created)
+    N.deadline, N.most, N.bound = M.deadline, M.most, true
+    local sets = {MARK, false}
+    for j = 6, #argv - 1, 2 do
+      local name, new = argv[j], argv[j + 1]
+      sets[#sets + 1] = name
+      sets[#sets + 1] = new
+      N.count = N.count + 1
+      N.bytes = N.bytes + #name + #new
+      expiring(N, rexp(new, N.created) or 0)
+    end
+    sets[2] = enc(N)
+    call('DEL', nkey)
+    hcall('HSET', nkey, sets)
+    call('PEXPIRE', nkey, N.deadline - now + GRACE)
+    tombstone(key, now, true, log, M, c, keys[2], argv[5])
+    local R, live = registry(rkey, now)
+    if R then
+      live[argv[4]] = nil
+      call('HDEL', rkey, argv[4])
+      live[argv[5]] = {M.created, N.deadline}
+      call('HSET', rkey, argv[5], entry(M.created, N.deadline))
+      regsave(rkey, R, live, now)
+    end
+    return {OK, now, N.deadline}
+  end
+
+  -- renew and freeze change a live session only.
+  if M.k ~= 'L' then return {NOSESSION, now} end
+
+  if op == 'renew' then
+    M.deadline = now + tonum(argv[3])
+    if M.most > 0 and M.deadline > M.most then M.deadline = M.most end
+    local l = logged(M)
+    call('HSET', key, MARK, enc(M), LOG, l)
+    call('PEXPIRE', key, M.deadline - now + GRACE)
+    if rkey then
+      -- Keep the registry's entry exact; prune it only when an entry may
+      -- have died (its earliest deadline passed), so a renewal costs an
+      -- HGET and an HSET.
+      local R = marker(call('HGET', rkey, MARK))
+      call('HSET', rkey, argv[4], entry(M.created, M.deadline))
+      if not R or R.k ~= 'G' or R.nxt <= now then
+        local R2, live = registry(rkey, now)
+        if R2 then regsave(rkey, R2, live, now) end
+      elseif M.deadline > R.deadline then
+        R.deadline = M.deadline
+        call('HSET', rkey, MARK, enc(R))
+        call('PEXPIRE', rkey, M.deadline - now + GRACE)
+      end
+    end
+    return {OK, now, M.deadline}
+  end
+
   if op == 'freeze' then
-    M.st, M.rotdl = 'R', now + tonumber(argv[5])
-    call('HSET', key, MARK, enc(M), LOG, newlog)
-    return {OK, now, M.created, M.deadline, M.maxdl}
+    M.k, M.rotdl, M.rottok = 'R', now + tonum(argv[3]), token
+    M.cursor, M.cycmin = 0, 0
+    if M.nxt ~= 0 then M.nxt = now end -- the reclaim cycle starts again after a thaw
+    local l = logged(M)
+    call('HSET', key, MARK, enc(M), LOG, l)
+    local bound = 0
+    if M.bound then bound = 1 end
+    return {OK, now, M.created, M.deadline, M.most, bound}
   end
 
   return redis.error_reply('attrcache: unknown session op')

@@ -29,6 +29,7 @@ import (
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/config"
+	"github.com/attrcache/attrcache/internal/inspect"
 	"github.com/attrcache/attrcache/keys"
 )
 
@@ -144,13 +145,14 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 		return fmt.Errorf("not ready: %w", err)
 	}
 	fmt.Fprintf(w, "ready: Store.Ping answered in %v (Redis reachable, scripts loaded)\n", time.Since(t0).Round(10*time.Microsecond))
-	d := demo{w: w, store: store, advance: b.advance}
+	d := demo{w: w, store: store, rdb: b.rdb, advance: b.advance}
 	return d.walk(ctx)
 }
 
 type demo struct {
 	w       io.Writer
 	store   *attrcache.Store
+	rdb     redis.UniversalClient
 	advance func(time.Duration)
 	step    int
 }
@@ -291,7 +293,8 @@ func (d *demo) walk(ctx context.Context) error {
 	d.say("SetJSON, then GetJSON[profile]: %+v", p)
 
 	// What an operator sees (cmd/attrcache inspect): no values.
-	info, err := sess.Inspect(ctx)
+	now, _, _ := d.store.Now()
+	info, err := inspect.Read(ctx, d.rdb, sess.Key(), now.UnixMilli())
 	if err != nil {
 		return err
 	}

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/internal/inspect"
 )
 
-// wantCounted checks, through Inspect, that the session's counters equal
+// wantCounted checks, through inspect, that the session's counters equal
 // what its hash holds.
-func wantCounted(t *testing.T, s *attrcache.Session, what string) *attrcache.SessionInfo {
+func wantCounted(t *testing.T, b Backend, s *attrcache.Session, what string) *inspect.Info {
 	t.Helper()
-	info, err := s.Inspect(ctx)
+	info, err := inspect.Read(ctx, b.Client, s.Key(), time.Now().UnixMilli())
 	must(t, err)
 	if info.Counted != info.Stored || info.CountedBytes != info.StoredBytes {
 		t.Fatalf("%s: the session counts %d attributes of %d bytes, its hash holds %d of %d bytes",
@@ -48,7 +49,7 @@ func testByteLimits(t *testing.T, b Backend) {
 	// Replacing with a smaller value, and deleting, always work.
 	must(t, s.Set(ctx, "a", v("small")))
 	must(t, s.Create(ctx, "e", v("fits now")))
-	wantCounted(t, s, "after byte-limited writes")
+	wantCounted(t, b, s, "after byte-limited writes")
 }
 
 // testCounters runs every kind of write, expiry and reclaim, and checks
@@ -81,9 +82,9 @@ func testCounters(t *testing.T, b Backend) {
 	}
 	for _, step := range steps {
 		must(t, step.do())
-		wantCounted(t, s, "after "+step.what)
+		wantCounted(t, b, s, "after "+step.what)
 	}
-	info := wantCounted(t, s, "at the end")
+	info := wantCounted(t, b, s, "at the end")
 	if info.Stored != 0 {
 		t.Fatalf("%d attributes left, want 0: %v", info.Stored, info.Attributes)
 	}
@@ -106,14 +107,14 @@ func testReclaim(t *testing.T, b Backend) {
 	if len(names) != 1 {
 		t.Fatalf("names %q, want only keep", names)
 	}
-	if info := wantCounted(t, s, "after the expiry"); info.Stored != 301 {
+	if info := wantCounted(t, b, s, "after the expiry"); info.Stored != 301 {
 		t.Fatalf("reads reclaimed: %d stored", info.Stored)
 	}
 	// Each write reclaims a bounded step; a few hundred writes at most
 	// reclaim everything.
 	for i := 0; ; i++ {
 		must(t, s.Set(ctx, "tick", v(fmt.Sprint(i))))
-		info := wantCounted(t, s, "during the reclaim")
+		info := wantCounted(t, b, s, "during the reclaim")
 		if info.Stored == 2 {
 			if !info.NextReclaim.IsZero() {
 				t.Fatalf("every expiring record is gone but the next reclaim is due at %v", info.NextReclaim)

@@ -24,6 +24,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/internal/format"
 )
 
 // Backend is what the suite runs on.
@@ -92,7 +93,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("Purge", func(t *testing.T) { testPurge(t, b) })
 	t.Run("NilOptions", func(t *testing.T) { testNilOptions(t, b) })
 	t.Run("PartialResults", func(t *testing.T) { testPartialResults(t, b) })
-	t.Run("Legacy", func(t *testing.T) { testLegacy(t, b) })
+	t.Run("ForeignFormat", func(t *testing.T) { testForeignFormat(t, b) })
 	t.Run("NameRules", func(t *testing.T) { testNameRules(t, b) })
 	t.Run("JSON", func(t *testing.T) { testJSON(t, b) })
 	t.Run("Rotate", func(t *testing.T) { testRotate(t, b) })
@@ -268,6 +269,7 @@ func everyCall(s *attrcache.Session) map[string]error {
 	errs["SetExpiryMany"] = s.SetExpiryMany(ctx, map[string]time.Duration{"a": time.Minute})
 	_, errs["Renew"] = s.Renew(ctx, time.Hour)
 	_, errs["TTL"] = s.TTL(ctx)
+	_, errs["Incr"] = s.Incr(ctx, "n", 1)
 	errs["End"] = s.End(ctx)
 	return errs
 }
@@ -518,7 +520,8 @@ func testEncryption(t *testing.T, b Backend) {
 	wantNames(t, err, "set-sealed", "swapped")
 	// Truncated: inside the ciphertext it does not open; inside the header
 	// it is corrupt.
-	for cut, want := range map[int]error{len(rec) - 1: attrcache.ErrDecrypt, 30: attrcache.ErrDecrypt, 10: attrcache.ErrCorrupt} {
+	head, _ := format.HeaderLen(rec)
+	for cut, want := range map[int]error{len(rec) - 1: attrcache.ErrDecrypt, 30: attrcache.ErrDecrypt, head - 1: attrcache.ErrCorrupt} {
 		must(t, b.Client.HSet(ctx, s.Key(), "cut", rec[:cut]).Err())
 		_, err = s.Get(ctx, "cut")
 		wantErr(t, fmt.Sprintf("Get of a ciphertext cut to %d bytes", cut), err, want)
@@ -710,6 +713,8 @@ func testSetExpiry(t *testing.T, b Backend) {
 	}
 }
 
+// testClamp: an attribute keeps its own expiry, but a read never reports
+// it past the session's end, and nothing of a session outlives it.
 func testClamp(t *testing.T, b Backend) {
 	s := start(t, newStore(t, b.Client), 800*time.Millisecond)
 	must(t, s.Create(ctx, "c", v("1"), attrcache.WithExpiration(time.Hour)))
@@ -718,9 +723,10 @@ func testClamp(t *testing.T, b Backend) {
 	must(t, s.SetExpiry(ctx, "x", time.Hour))
 	m, err := s.GetMany(ctx, []string{"c", "s", "x"})
 	must(t, err)
+	exp, _ := s.Expiry()
 	for name, e := range m {
-		if d := e.Expires.Sub(e.Created); d <= 0 || d > 800*time.Millisecond {
-			t.Fatalf("%s expires %v after creation, want clamped to the session's 800ms", name, d)
+		if d := e.Expires.Sub(e.Created); d <= 0 || d > 800*time.Millisecond || e.Expires.After(exp) {
+			t.Fatalf("%s reads as expiring %v after creation, want no later than the session's 800ms", name, d)
 		}
 	}
 	b.Advance(900 * time.Millisecond)
@@ -728,15 +734,29 @@ func testClamp(t *testing.T, b Backend) {
 	wantErr(t, "Get after the session's end", err, attrcache.ErrSessionNotFound)
 }
 
+// testRenew: a session kept alive by renewals keeps every attribute
+// until its own expiry: a renewal neither cuts it short nor extends it.
 func testRenew(t *testing.T, b Backend) {
-	s := start(t, newStore(t, b.Client), 500*time.Millisecond)
+	s := start(t, newStore(t, b.Client), 400*time.Millisecond)
 	must(t, s.Create(ctx, "keep", v("1")))
-	must(t, s.Create(ctx, "short", v("2"), attrcache.WithExpiration(time.Hour))) // clamped to 500ms
-	_, err := s.Renew(ctx, time.Hour)
-	must(t, err)
-	b.Advance(700 * time.Millisecond)
-	wantValue(t, s, "keep", "1")
-	wantAbsent(t, s, "short")
+	must(t, s.Create(ctx, "hour", v("2"), attrcache.WithExpiration(10*time.Second)))
+	must(t, s.Create(ctx, "short", v("3"), attrcache.WithExpiration(900*time.Millisecond)))
+	began := time.Now()
+	for time.Since(began) < 1300*time.Millisecond {
+		b.Advance(150 * time.Millisecond)
+		_, err := s.Renew(ctx, 400*time.Millisecond)
+		must(t, err)
+		if el := time.Since(began); el < 800*time.Millisecond {
+			wantValue(t, s, "short", "3")
+		} else if el > time.Second {
+			wantAbsent(t, s, "short")
+		}
+		for _, e := range []*attrcache.Entry{wantValue(t, s, "keep", "1"), wantValue(t, s, "hour", "2")} {
+			if exp, _ := s.Expiry(); e.Expires.After(exp) {
+				t.Fatalf("%s reads as expiring at %v, after the session's %v", e.Name, e.Expires, exp)
+			}
+		}
+	}
 }
 
 func testBadInput(t *testing.T, b Backend) {
@@ -840,8 +860,8 @@ func testCorrupt(t *testing.T, b Backend) {
 	s := start(t, newStore(t, b.Client), time.Hour)
 	must(t, s.Create(ctx, "good", v("1")))
 	plants := map[string]string{
-		"short":   "\x10abc",
-		"version": "\x70" + strings.Repeat("\x00", 30),
+		"short":   "\x3fabc", // a header of 19 bytes
+		"version": "\x80" + strings.Repeat("\x00", 30),
 		"empty":   "",
 	}
 	for f, rec := range plants {

@@ -1,0 +1,584 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/internal/format"
+)
+
+// Client is what the go-redis backend calls: every go-redis client
+// (*redis.Client, including Sentinel's failover client, *redis.ClusterClient,
+// *redis.Ring) has it, and so does a type that embeds one.
+type Client interface {
+	redis.Scripter
+	FCall(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd
+	FunctionLoad(ctx context.Context, code string) *redis.StringCmd
+	HMGet(ctx context.Context, key string, fields ...string) *redis.SliceCmd
+	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Time(ctx context.Context) *redis.TimeCmd
+	Ping(ctx context.Context) *redis.StatusCmd
+	Pipeline() redis.Pipeliner
+}
+
+// The topologies' own methods: New reads them off the client's method
+// set, so a wrapper that embeds a client is served like the client.
+type (
+	clusterClient interface {
+		Options() *redis.ClusterOptions
+		MasterForKey(ctx context.Context, key string) (*redis.Client, error)
+		ForEachMaster(ctx context.Context, fn func(ctx context.Context, client *redis.Client) error) error
+		ReloadState(ctx context.Context)
+	}
+	ringClient interface {
+		Options() *redis.RingOptions
+		ForEachShard(ctx context.Context, fn func(ctx context.Context, client *redis.Client) error) error
+	}
+	nodeClient interface {
+		Options() *redis.Options
+	}
+)
+
+// Config is what a backend is set up with beyond the client.
+type Config struct {
+	// Replicas and WaitTimeout, when Replicas > 0, make every script wait
+	// for that many replicas (WAIT in the same round trip).
+	Replicas    int
+	WaitTimeout time.Duration
+}
+
+// GoRedis is the Backend on a go-redis client.
+type GoRedis struct {
+	c       Client
+	cluster clusterClient // nil unless a cluster
+	ring    ringClient    // nil unless a ring
+	lib     *Library
+	evals   map[*Script]*redis.Script
+	cfg     Config
+	info    Info
+	near    *NearCache
+	mode    atomic.Int32
+}
+
+// How the backend calls its scripts: found out on the first call.
+const (
+	modeUnknown   = iota // try FCALL
+	modeFunctions        // FCALL works
+	modeScripts          // EVALSHA
+)
+
+// NewGoRedis returns the backend on c. It refuses, with an error that says
+// what to do, a client whose topology it cannot see (a type that neither
+// is nor embeds a go-redis client), a replica wait that cannot work on it,
+// and a client-side cache that cannot be evicted after writes.
+func NewGoRedis(c Client, lib *Library, cfg Config) (*GoRedis, error) {
+	if c == nil {
+		return nil, errors.New("redis client is nil")
+	}
+	g := &GoRedis{c: c, lib: lib, cfg: cfg, evals: map[*Script]*redis.Script{}}
+	for _, s := range lib.Scripts {
+		g.evals[s] = redis.NewScript(s.Eval)
+	}
+	var read time.Duration
+	var retries, redirects int
+	var backoff time.Duration
+	var ctxTimeouts bool
+	switch cc := c.(type) {
+	case clusterClient:
+		o := cc.Options()
+		g.cluster, g.info.Topology = cc, "cluster"
+		read, retries, redirects, backoff, ctxTimeouts = o.ReadTimeout, o.MaxRetries, o.MaxRedirects, o.MaxRetryBackoff, o.ContextTimeoutEnabled
+	case ringClient:
+		o := cc.Options()
+		g.ring, g.info.Topology, g.info.DB = cc, "ring", o.DB
+		read, retries, backoff, ctxTimeouts = o.ReadTimeout, o.MaxRetries, o.MaxRetryBackoff, o.ContextTimeoutEnabled
+		if cfg.Replicas > 0 {
+			return nil, errors.New("WithReplicaWait does not work on a *redis.Ring: WAIT must reach the shard that took the write on its connection")
+		}
+	case nodeClient:
+		o := cc.Options()
+		g.info.Topology, g.info.DB = "single", o.DB
+		if strings.HasPrefix(o.Addr, "FailoverClient") || o.Addr == "" {
+			g.info.Topology = "sentinel"
+		}
+		read, retries, backoff, ctxTimeouts = o.ReadTimeout, o.MaxRetries, o.MaxRetryBackoff, o.ContextTimeoutEnabled
+		near, err := nearCacheOf(o)
+		if err != nil {
+			return nil, err
+		}
+		g.near = near
+		if near != nil {
+			g.info.Cache = near
+		}
+	default:
+		return nil, fmt.Errorf("a %T shows no go-redis Options: attrcache needs a *redis.Client, *redis.ClusterClient or *redis.Ring, "+
+			"or a type that embeds one, to know which node serves a key", c)
+	}
+	if cfg.Replicas > 0 && read > 0 && cfg.WaitTimeout >= read {
+		return nil, fmt.Errorf("WithReplicaWait timeout %v must be below the client's ReadTimeout %v, "+
+			"or every write would time out waiting for it", cfg.WaitTimeout, read)
+	}
+	g.info.Abandons = !ctxTimeouts
+	if read > 0 {
+		retries = max(retries, redirects, 0)
+		backoff = max(backoff, 0)
+		g.info.Window = time.Duration(retries+1)*read + time.Duration(retries)*backoff
+	}
+	return g, nil
+}
+
+// Info implements Backend.
+func (g *GoRedis) Info() Info { return g.info }
+
+// Bound implements Backend. A go-redis client with ContextTimeoutEnabled
+// takes a context's deadline as its sockets' deadline, and reads it with
+// Deadline alone: a context that only reports the deadline bounds every
+// read, write and retry of the call for one allocation, where
+// context.WithTimeout would arm a timer per call. Without
+// ContextTimeoutEnabled the call is abandoned at a real deadline (see
+// abandon).
+func (g *GoRedis) Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	at := time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && !dl.After(at) {
+		return ctx, noCancel
+	}
+	if g.info.Abandons {
+		return context.WithDeadline(ctx, at)
+	}
+	return &deadlineCtx{Context: ctx, at: at}, noCancel
+}
+
+func noCancel() {}
+
+// deadlineCtx is ctx with an earlier deadline that only Deadline reports:
+// Done and Err are ctx's. Only the client sees it.
+type deadlineCtx struct {
+	context.Context
+	at time.Time
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.at, true }
+
+// Evict implements Backend.
+func (g *GoRedis) Evict(key string) {
+	if g.near != nil {
+		g.near.evict(key)
+	}
+}
+
+// Run implements Backend.
+func (g *GoRedis) Run(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
+	if g.cfg.Replicas > 0 {
+		return abandon(g, ctx, func(ctx context.Context) (Reply, error) { return g.runWait(ctx, s, keys, args) })
+	}
+	return abandon(g, ctx, func(ctx context.Context) (Reply, error) {
+		v, err := g.call(ctx, s, keys, args)
+		if err != nil {
+			return Reply{}, err
+		}
+		rep, err := decode(v)
+		rep.Src = g.source(ctx, keys[0])
+		return rep, err
+	})
+}
+
+// abandon runs f, and when the client would not end it with ctx (no
+// ContextTimeoutEnabled), returns when ctx ends, leaving f to finish in
+// the background: a frozen Redis then costs a caller its own deadline,
+// not the client's read timeout times its retries. Writes stay
+// exactly-once: a copy that reaches Redis after the call's deadline is
+// refused there.
+func abandon[T any](g *GoRedis, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	if !g.info.Abandons || ctx.Done() == nil {
+		return f(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// source names the server that holds key, for the clock.
+func (g *GoRedis) source(ctx context.Context, key string) string {
+	if g.cluster == nil {
+		return ""
+	}
+	node, err := g.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return ""
+	}
+	return node.Options().Addr
+}
+
+// scripter is what running a script needs: the client, or a pipeline.
+type scripter interface {
+	redis.Scripter
+	FCall(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd
+}
+
+// call runs s once and returns its raw reply, through FCALL while the
+// server has Functions and EVALSHA (EVAL after NOSCRIPT) otherwise.
+func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any) (any, error) {
+	if g.mode.Load() != modeScripts {
+		v, err := g.c.FCall(ctx, s.Func, keys, args...).Result()
+		switch {
+		case err == nil:
+			g.mode.CompareAndSwap(modeUnknown, modeFunctions)
+			return v, nil
+		case !functionMissing(err):
+			return v, err
+		case !functionsUnsupported(err):
+			// Not loaded on this server (a new or restarted node).
+			lerr := g.load(ctx, keys[0])
+			if lerr == nil {
+				return g.c.FCall(ctx, s.Func, keys, args...).Result()
+			}
+			if !functionsUnsupported(lerr) {
+				return nil, lerr
+			}
+		}
+		g.mode.Store(modeScripts)
+	}
+	return g.evals[s].Run(ctx, g.c, keys, args...).Result()
+}
+
+// load loads the library on the server that holds key.
+func (g *GoRedis) load(ctx context.Context, key string) error {
+	if g.cluster != nil {
+		node, err := g.cluster.MasterForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		return loadLibrary(ctx, node, g.lib)
+	}
+	return loadLibrary(ctx, g.c, g.lib)
+}
+
+// loadLibrary loads the library on c's server; a library already loaded
+// (by another client, or this one racing itself) is success.
+func loadLibrary(ctx context.Context, c interface {
+	FunctionLoad(ctx context.Context, code string) *redis.StringCmd
+}, lib *Library) error {
+	err := c.FunctionLoad(ctx, lib.Code).Err()
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		return nil
+	}
+	return err
+}
+
+// runWait sends the script and WAIT in one pipeline to the key's master:
+// still one round trip, and WAIT counts the replicas that have this
+// write. A write the master refused needs no replica.
+func (g *GoRedis) runWait(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
+	var (
+		ev, acked *redis.Cmd
+		src       string
+		err       error
+	)
+	// A pipeline on one node does not follow MOVED or notice a failover
+	// the way the client's own commands do: on such errors, reload a
+	// cluster's slot map and try again. Resending is safe: the resend log
+	// recognises a run that did land.
+	for attempt := 0; ; attempt++ {
+		ev, acked, src, err = g.pipelineWait(ctx, s, keys, args)
+		if err == nil || attempt == 2 || !rerouted(err) || g.cluster == nil {
+			break
+		}
+		g.cluster.ReloadState(ctx)
+		select {
+		case <-ctx.Done():
+			return Reply{}, ctx.Err()
+		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return Reply{}, err
+	}
+	rep, err := decode(ev.Val())
+	rep.Src = src
+	if err != nil || !format.Applied(rep.Code) {
+		return rep, err
+	}
+	n, err := acked.Int64()
+	if err != nil {
+		return rep, &NotReplicatedError{Reply: rep, Msg: "WAIT failed: " + err.Error()}
+	}
+	if n < int64(g.cfg.Replicas) {
+		return rep, &NotReplicatedError{Reply: rep, Msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", n, g.cfg.Replicas, g.cfg.WaitTimeout)}
+	}
+	return rep, nil
+}
+
+// pipelineWait sends the script and WAIT in one pipeline to the key's
+// master, loading the script when the server lacks it. err is the
+// script's error; WAIT's is read by the caller.
+func (g *GoRedis) pipelineWait(ctx context.Context, s *Script, keys []string, args []any) (ev, acked *redis.Cmd, src string, err error) {
+	for try := range 3 {
+		var pipe redis.Pipeliner
+		if g.cluster != nil {
+			node, err := g.cluster.MasterForKey(ctx, keys[0])
+			if err != nil {
+				return nil, nil, "", err
+			}
+			pipe, src = node.Pipeline(), node.Options().Addr
+		} else {
+			pipe = g.c.Pipeline()
+		}
+		mode := g.mode.Load()
+		switch {
+		case mode != modeScripts:
+			ev = pipe.FCall(ctx, s.Func, keys, args...)
+		case try == 0:
+			ev = g.evals[s].EvalSha(ctx, pipe, keys, args...)
+		default:
+			ev = g.evals[s].Eval(ctx, pipe, keys, args...)
+		}
+		acked = pipe.Do(ctx, "wait", g.cfg.Replicas, g.cfg.WaitTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx) // errors are read from each command
+		err = ev.Err()
+		switch {
+		case err == nil:
+			if mode == modeUnknown {
+				g.mode.CompareAndSwap(modeUnknown, modeFunctions)
+			}
+			return ev, acked, src, nil
+		case mode != modeScripts && functionMissing(err):
+			if functionsUnsupported(err) {
+				g.mode.Store(modeScripts)
+				continue
+			}
+			if lerr := g.load(ctx, keys[0]); lerr != nil {
+				if !functionsUnsupported(lerr) {
+					return nil, nil, src, lerr
+				}
+				g.mode.Store(modeScripts)
+			}
+		case mode == modeScripts && redis.HasErrorPrefix(err, "NOSCRIPT"):
+		default:
+			return ev, acked, src, err
+		}
+	}
+	return ev, acked, src, err
+}
+
+// rerouted reports errors after which the key's master may have moved:
+// a redirection, a cluster in transition, or a connection that failed.
+func rerouted(err error) bool {
+	for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	var rerr redis.Error
+	return !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// functionMissing reports the errors of an FCALL that did not run: the
+// function is not loaded, or FCALL itself is not available.
+func functionMissing(err error) bool {
+	return redis.HasErrorPrefix(err, "Function not found") || functionsUnsupported(err)
+}
+
+// functionsUnsupported reports a server without Redis Functions (before
+// 7.0, miniredis) or a user not allowed to use them.
+func functionsUnsupported(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	s := rerr.Error()
+	return redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(s, "unknown command") ||
+		strings.Contains(s, "unknown subcommand")
+}
+
+// decode reads a script reply: {status, now, payload...}. Any other
+// shape is ErrReply.
+func decode(v any) (Reply, error) {
+	arr, ok := v.([]any)
+	if !ok || len(arr) < 2 {
+		return Reply{}, fmt.Errorf("%w of type %T", ErrReply, v)
+	}
+	code, ok1 := arr[0].(int64)
+	now, ok2 := arr[1].(int64)
+	if !ok1 || !ok2 {
+		return Reply{}, fmt.Errorf("%w: status of types %T, %T", ErrReply, arr[0], arr[1])
+	}
+	rep := Reply{Code: code, Now: now}
+	if len(arr) > 2 {
+		rep.Vals = make([]Val, len(arr)-2)
+		for i, x := range arr[2:] {
+			switch x := x.(type) {
+			case int64:
+				rep.Vals[i] = Val{N: x, IsInt: true}
+			case string:
+				rep.Vals[i] = Val{S: x}
+			default:
+				return Reply{}, fmt.Errorf("%w: element of type %T", ErrReply, x)
+			}
+		}
+	}
+	return rep, nil
+}
+
+// HMGet implements Backend.
+func (g *GoRedis) HMGet(ctx context.Context, key string, fields []string) ([]Field, error) {
+	return abandon(g, ctx, func(ctx context.Context) ([]Field, error) {
+		vals, err := g.c.HMGet(ctx, key, fields...).Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(vals) != len(fields) {
+			return nil, fmt.Errorf("%w: HMGET of %d fields answered %d", ErrReply, len(fields), len(vals))
+		}
+		out := make([]Field, len(vals))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case nil:
+			case string:
+				out[i] = Field{S: v, OK: true}
+			default:
+				return nil, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
+			}
+		}
+		return out, nil
+	})
+}
+
+// HGetAll implements Backend.
+func (g *GoRedis) HGetAll(ctx context.Context, key string) (map[string]string, error) {
+	return abandon(g, ctx, func(ctx context.Context) (map[string]string, error) {
+		return g.c.HGetAll(ctx, key).Result()
+	})
+}
+
+// Del implements Backend.
+func (g *GoRedis) Del(ctx context.Context, keys ...string) error {
+	_, err := abandon(g, ctx, func(ctx context.Context) (int64, error) { return g.c.Del(ctx, keys...).Result() })
+	for _, k := range keys {
+		g.Evict(k)
+	}
+	return err
+}
+
+// Time implements Backend.
+func (g *GoRedis) Time(ctx context.Context, key string) (Sample, error) {
+	return abandon(g, ctx, func(ctx context.Context) (Sample, error) {
+		c := Client(g.c)
+		var src string
+		if g.cluster != nil {
+			node, err := g.cluster.MasterForKey(ctx, key)
+			if err != nil {
+				return Sample{}, err
+			}
+			c, src = node, node.Options().Addr
+		}
+		sent := time.Now()
+		t, err := c.Time(ctx).Result()
+		if err != nil {
+			return Sample{}, err
+		}
+		return Sample{Src: src, Ms: t.UnixMilli(), Sent: sent, Recv: time.Now()}, nil
+	})
+}
+
+// Ping implements Backend.
+func (g *GoRedis) Ping(ctx context.Context) error {
+	each := func(fe func(context.Context, func(context.Context, *redis.Client) error) error) error {
+		var (
+			mu   sync.Mutex // the callback runs in a goroutine per node
+			errs []error
+		)
+		err := fe(ctx, func(ctx context.Context, node *redis.Client) error {
+			if err := g.ready(ctx, node); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("master %s: %w", node.Options().Addr, err))
+				mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// The same masters failing give the same text, whatever finished first.
+		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		return errors.Join(errs...)
+	}
+	switch {
+	case g.cluster != nil:
+		return each(g.cluster.ForEachMaster)
+	case g.ring != nil:
+		return each(g.ring.ForEachShard)
+	}
+	return g.ready(ctx, g.c)
+}
+
+// ready checks that c answers and can run the scripts.
+func (g *GoRedis) ready(ctx context.Context, c interface {
+	redis.Scripter
+	Ping(ctx context.Context) *redis.StatusCmd
+	FunctionLoad(ctx context.Context, code string) *redis.StringCmd
+}) error {
+	if err := c.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	if g.mode.Load() != modeScripts {
+		err := loadLibrary(ctx, c, g.lib)
+		if err == nil {
+			return nil
+		}
+		if !functionsUnsupported(err) {
+			return err
+		}
+	}
+	for _, s := range g.lib.Scripts {
+		if err := g.evals[s].Load(ctx, c).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrorPrefix implements Backend.
+func (g *GoRedis) ErrorPrefix(err error) (string, bool) {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return "", false
+	}
+	return prefixOf(rerr.Error())
+}
+
+// prefixOf is the upper-case word Redis starts an error reply with.
+func prefixOf(msg string) (string, bool) {
+	code, _, _ := strings.Cut(msg, " ")
+	if code == "" || len(code) > 32 || strings.IndexFunc(code, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return "", false
+	}
+	return code, true
+}
+
+// WrongType reports an error of a command on a key of another type.
+func WrongType(b Backend, err error) bool {
+	p, ok := b.ErrorPrefix(err)
+	return ok && p == "WRONGTYPE"
+}
