@@ -41,6 +41,10 @@ var (
 	// ErrDestroyed is returned by Enable, Promote and Disable for a key
 	// that Destroy has destroyed: its key material is gone for good.
 	ErrDestroyed = errors.New("keys: key is destroyed")
+
+	// ErrSymlink is wrapped by WriteFile's error when the path is a
+	// symbolic link and FollowSymlink was not given; nothing is written.
+	ErrSymlink = errors.New("keys: the keyset file is a symbolic link")
 )
 
 // decryptError reports why a ciphertext did not open. It is ErrDecrypt,

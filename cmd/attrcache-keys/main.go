@@ -9,20 +9,24 @@
 //
 // Usage:
 //
-//	attrcache-keys generate -out FILE|- [-type kek|aead] [-force] [-master-keyset FILE]
-//	attrcache-keys rotate   -in FILE [-master-keyset FILE]
-//	attrcache-keys add      -in FILE [-master-keyset FILE]
-//	attrcache-keys promote  -in FILE -id N [-master-keyset FILE]
-//	attrcache-keys disable  -in FILE -id N [-master-keyset FILE]
-//	attrcache-keys enable   -in FILE -id N [-master-keyset FILE]
-//	attrcache-keys destroy  -in FILE -id N [-master-keyset FILE]
+//	attrcache-keys generate -out FILE|- [-type kek|aead] [-force] [-follow] [-master-keyset FILE]
+//	attrcache-keys rotate   -in FILE [-follow] [-master-keyset FILE]
+//	attrcache-keys add      -in FILE [-follow] [-master-keyset FILE]
+//	attrcache-keys promote  -in FILE -id N [-follow] [-master-keyset FILE]
+//	attrcache-keys disable  -in FILE -id N [-follow] [-master-keyset FILE]
+//	attrcache-keys enable   -in FILE -id N [-follow] [-master-keyset FILE]
+//	attrcache-keys destroy  -in FILE -id N [-follow] [-master-keyset FILE]
 //	attrcache-keys list     -in FILE [-master-keyset FILE]
 //
-// Files are replaced atomically. A symbolic link is written through (the
-// file it points to is replaced, the link stays), a file keeps its mode
-// and owner, a new file is 0600, and a read-only file is refused with
-// nothing changed. "generate -out -" writes the keyset to standard output
-// and refuses a terminal unless -force is given.
+// Files are replaced atomically, by the rules of package keys ("Key
+// files"): generate writes a new file, 0600 and owned by whoever runs it,
+// whatever it replaces; the other commands keep a keyset's owner and a
+// mode shared with its group only (0640), and make one that every user
+// could read 0600. A symbolic link is refused unless -follow is given;
+// then the file it points to is replaced, the link stays, and stderr says
+// so. A read-only file is refused with nothing changed. "generate -out -"
+// writes the keyset to standard output and refuses a terminal unless
+// -force is given.
 //
 // Errors are one line on stderr and exit status 1; usage errors exit 2.
 package main
@@ -64,8 +68,11 @@ commands:
 every command takes:
   -master-keyset FILE          the keyset file is encrypted under this cleartext Tink AEAD keyset
                                (make one with: attrcache-keys generate -type aead -out FILE)
+every command that writes FILE takes:
+  -follow                      FILE may be a symbolic link: replace the file it points to, keep the link
 
-FILE may be a symbolic link: the file it points to is replaced, and keeps its mode and owner.
+generate writes a new file, 0600 and owned by you, whatever FILE was. The other commands keep
+FILE's owner and a mode shared with its group only (0640); a FILE every user could read becomes 0600.
 `
 
 // Keyset types of generate -type.
@@ -110,6 +117,7 @@ type command struct {
 	file    string // -in or -out; "-" for standard output
 	typ     string // -type of generate
 	force   bool
+	follow  bool // -follow: write through a symbolic link
 	id      uint32
 	master  string
 	log     *slog.Logger
@@ -155,6 +163,9 @@ func (c *command) parse(args []string) error {
 		fs.BoolVar(&c.force, "force", false, "replace an existing file, or write to a terminal")
 	} else {
 		fs.StringVar(&c.file, "in", "", "keyset file")
+	}
+	if c.name != "list" {
+		fs.BoolVar(&c.follow, "follow", false, "write through a symbolic link, keeping it")
 	}
 	if needsID {
 		fs.Uint64Var(&id, "id", 0, "key id")
@@ -233,7 +244,9 @@ func (c *command) read() (*keyset.Handle, tink.AEAD, error) {
 
 // write checks that attrcache can use h (as a KEK, or as a master for
 // -type aead) before it replaces the file, and notes in c.written the
-// file a symbolic link led to.
+// file a symbolic link led to. generate writes a new file; the other
+// commands rewrite one (see keys.WriteFile). What changed beyond the
+// keys, a link written through or a mode narrowed, is said on stderr.
 func (c *command) write(h *keyset.Handle, master tink.AEAD) error {
 	if c.typ == typeAEAD {
 		if _, err := keys.NewAEAD(h); err != nil {
@@ -242,13 +255,48 @@ func (c *command) write(h *keyset.Handle, master tink.AEAD) error {
 	} else if _, err := keys.NewEnvelope(h, keys.WithCacheSize(0)); err != nil {
 		return fmt.Errorf("not writing %s: %w", c.file, err)
 	}
-	if err := keys.WriteFile(c.file, h, master); err != nil {
+	var opts []keys.WriteOption
+	if c.follow {
+		opts = append(opts, keys.FollowSymlink())
+	}
+	if c.name == "generate" {
+		opts = append(opts, keys.AsNewFile())
+	}
+	before, hadFile := c.mode()
+	if err := keys.WriteFile(c.file, h, master, opts...); err != nil {
+		if errors.Is(err, keys.ErrSymlink) {
+			return fmt.Errorf("%w; add -follow to replace the file it points to and keep the link, or give that file's own path", err)
+		}
 		return err
 	}
-	if target, err := filepath.EvalSymlinks(c.file); err == nil && target != c.file {
-		c.written = target
+	if li, err := os.Lstat(c.file); err == nil && li.Mode()&os.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(c.file); err == nil {
+			c.written = target
+			fmt.Fprintf(c.stderr, "attrcache-keys: %s is a symbolic link: kept it, and replaced the file it points to, %s\n", c.file, target)
+		}
+	}
+	if after, ok := c.mode(); ok && hadFile && after != before {
+		why := "a new keyset is readable by its owner only"
+		if c.name != "generate" {
+			why = "a keyset every user could read is now readable by its owner only"
+		}
+		fmt.Fprintf(c.stderr, "attrcache-keys: %s had mode %#o and now has %#o: %s\n", c.where(), before, after, why)
 	}
 	return nil
+}
+
+// mode returns the permissions of the file a write replaces (through a
+// link only with -follow), and whether there is one.
+func (c *command) mode() (os.FileMode, bool) {
+	stat := os.Lstat
+	if c.follow {
+		stat = os.Stat
+	}
+	fi, err := stat(c.file)
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
+	return fi.Mode().Perm(), true
 }
 
 // where names the file written, with the file a link led to.

@@ -284,11 +284,14 @@ func TestPermissionWarning(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "0644") {
 		t.Fatalf("list of a 0644 file: exit %d, stderr %q", r.code, r.stderr)
 	}
-	// Rewriting the file keeps its mode: the tool changes keys, not who
-	// may read them.
-	mustRun(t, "rotate", "-in", kek)
-	if fi, err := os.Stat(kek); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Fatalf("rotate changed the mode of a 0644 keyset: %v, %v", fi.Mode(), err)
+	// Rewriting a keyset every user could read makes it the owner's
+	// alone, and says so.
+	r = runCmd(t, "rotate", "-in", kek)
+	if fi, err := os.Stat(kek); r.code != 0 || err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("rotate of a 0644 keyset: exit %d, mode %v (%v), stderr %q", r.code, fi.Mode(), err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "had mode 0644 and now has 0600") {
+		t.Errorf("rotate narrowed the mode without a word: %q", r.stderr)
 	}
 	// A group-readable keyset draws no warning.
 	if err := os.Chmod(kek, 0o640); err != nil {
