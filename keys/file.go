@@ -61,7 +61,7 @@ func Parse(data []byte, master tink.AEAD) (*keyset.Handle, error) {
 	}
 	switch {
 	case encrypted && master == nil:
-		return nil, errors.New("keys: keyset is encrypted; a master AEAD is needed to read it")
+		return nil, ErrEncrypted
 	case !encrypted && master != nil:
 		if _, ok := fields["key"]; ok {
 			return nil, errors.New("keys: keyset is in cleartext but a master AEAD was given; it should be encrypted")

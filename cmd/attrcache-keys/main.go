@@ -236,6 +236,9 @@ func (c *command) read() (*keyset.Handle, tink.AEAD, error) {
 		return nil, nil, err
 	}
 	h, err := keys.ReadFile(c.file, master, c.log)
+	if errors.Is(err, keys.ErrEncrypted) {
+		return nil, nil, fmt.Errorf("%w; give the master keyset it is sealed under with -master-keyset FILE", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -258,12 +258,16 @@ func TestMasterKeyset(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 3 {
 		t.Fatalf("list shows %d lines, want header and 2 keys: %q", n, out)
 	}
-	r := runCmd(t, "list", "-in", kek)
-	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "encrypted") {
-		t.Fatalf("list of an encrypted keyset without master: exit %d, stderr %q", r.code, r.stderr)
+	// Without the master, every command that reads the keyset says
+	// which flag it needs.
+	for _, args := range [][]string{{"list", "-in", kek}, {"rotate", "-in", kek}, {"disable", "-in", kek, "-id", "1"}} {
+		r := runCmd(t, args...)
+		if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "encrypted") || !strings.Contains(r.stderr, "-master-keyset FILE") {
+			t.Fatalf("%q of an encrypted keyset without master: exit %d, stderr %q", args, r.code, r.stderr)
+		}
 	}
 	// A key-derivation keyset is no AEAD, so it cannot be a master.
-	r = runCmd(t, "list", "-in", kek, "-master-keyset", kek)
+	r := runCmd(t, "list", "-in", kek, "-master-keyset", kek)
 	if r.code != 1 || !lineRe.MatchString(r.stderr) {
 		t.Fatalf("wrong master: exit %d, stderr %q", r.code, r.stderr)
 	}
