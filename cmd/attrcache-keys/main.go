@@ -46,6 +46,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/attrcache/attrcache/internal/cli"
 	"github.com/attrcache/attrcache/keys"
 )
 
@@ -81,35 +82,16 @@ const (
 	typeAEAD = "aead"
 )
 
+var program = cli.Program{Name: "attrcache-keys", Usage: usage}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
 // run executes the command line args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	err := dispatch(args, stdout, stderr)
-	var ue *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "attrcache-keys: %s (run 'attrcache-keys help' for usage)\n", oneLine(ue.msg))
-		return 2
-	default:
-		fmt.Fprintf(stderr, "attrcache-keys: %s\n", oneLine(err.Error()))
-		return 1
-	}
+	return program.Exit(dispatch(args, stdout, stderr), "", stdout, stderr)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // command is one parsed command line.
 type command struct {
@@ -128,7 +110,7 @@ type command struct {
 
 func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &usageError{"no command given"}
+		return cli.Usagef("no command given")
 	}
 	c := &command{name: args[0], stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
 	switch c.name {
@@ -136,7 +118,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	case "generate", "rotate", "add", "promote", "disable", "enable", "destroy", "list":
 	default:
-		return &usageError{fmt.Sprintf("unknown command %q", c.name)}
+		return cli.Usagef("unknown command %s", cli.Quote(c.name))
 	}
 	if err := c.parse(args[1:]); err != nil {
 		return err
@@ -152,8 +134,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 }
 
 func (c *command) parse(args []string) error {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet(c.name)
 	fs.StringVar(&c.master, "master-keyset", "", "cleartext Tink AEAD keyset that encrypts the keyset file")
 	needsID := c.name == "promote" || c.name == "disable" || c.name == "enable" || c.name == "destroy"
 	var id uint64
@@ -170,44 +151,42 @@ func (c *command) parse(args []string) error {
 	if needsID {
 		fs.Uint64Var(&id, "id", 0, "key id")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{c.name + ": " + err.Error()}
+	rest, err := cli.Parse(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("%s: unexpected argument %q", c.name, fs.Arg(0))}
+	if len(rest) > 0 {
+		return cli.Usagef("%s: unexpected argument %s", c.name, cli.Quote(rest[0]))
 	}
 	if c.file == "" {
 		flagName := "-in"
 		if c.name == "generate" {
 			flagName = "-out"
 		}
-		return &usageError{fmt.Sprintf("%s: %s FILE is required", c.name, flagName)}
+		return cli.Usagef("%s: %s FILE is required", c.name, flagName)
 	}
 	if c.file == "-" && c.name != "generate" {
-		return &usageError{fmt.Sprintf("%s: -in - (standard input) is not supported; give the keyset file, which %s rewrites in place", c.name, c.name)}
+		return cli.Usagef("%s: -in - (standard input) is not supported; give the keyset file, which %s rewrites in place", c.name, c.name)
 	}
 	if c.name == "generate" {
 		switch c.typ {
 		case typeKEK:
 		case typeAEAD:
 			if c.master != "" {
-				return &usageError{"generate: -type aead makes a master keyset, which attrcache reads in clear; -master-keyset does not apply"}
+				return cli.Usagef("generate: -type aead makes a master keyset, which attrcache reads in clear; -master-keyset does not apply")
 			}
 		default:
-			return &usageError{fmt.Sprintf("generate: -type %q is not kek or aead", c.typ)}
+			return cli.Usagef("generate: -type takes kek or aead; the value given is not shown")
 		}
 	}
 	if needsID {
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "id" })
 		if !set {
-			return &usageError{c.name + ": -id N is required (attrcache-keys list shows the ids)"}
+			return cli.Usagef("%s: -id N is required (attrcache-keys list shows the ids)", c.name)
 		}
 		if id > math.MaxUint32 {
-			return &usageError{fmt.Sprintf("%s: -id %d is not a key id (at most %d)", c.name, id, uint32(math.MaxUint32))}
+			return cli.Usagef("%s: -id takes a key id, at most %d; the value given is not shown", c.name, uint32(math.MaxUint32))
 		}
 		c.id = uint32(id)
 	}

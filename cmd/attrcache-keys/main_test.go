@@ -514,3 +514,38 @@ func TestGenerateToStdout(t *testing.T) {
 		t.Errorf("generate -out - to %s: exit %d", os.DevNull, code)
 	}
 }
+
+// TestFlagErrorsNeverShowValues: a mistake in the command line is named
+// by the flag or the position, never by what was typed: a keyset path, a
+// pasted key or a password may be in it.
+func TestFlagErrorsNeverShowValues(t *testing.T) {
+	const secret = "Pw-9fQ2kXv-never-shown-on-screen"
+	kek := filepath.Join(t.TempDir(), "kek.json")
+	mustRun(t, "generate", "-out", kek)
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"disable", "-in", kek, "-id=" + secret}, "disable: -id takes a whole number, 0 or more; the value given is not shown"},
+		{[]string{"disable", "-in", kek, "-id", secret}, "-id takes a whole number"},
+		{[]string{"disable", "-in", kek, "-id", "99999999999"}, "-id takes a key id, at most 4294967295"},
+		{[]string{"generate", "-out", kek, "-force=" + secret}, "generate: -force takes true or false"},
+		{[]string{"rotate", "-in", kek, "-follow=" + secret}, "rotate: -follow takes true or false"},
+		{[]string{"generate", "-out", kek, "-type", secret}, "generate: -type takes kek or aead"},
+		{[]string{"list", "-in", kek, secret}, "list: unexpected argument of 32 bytes (not shown)"},
+		{[]string{"list", "-in", kek, "extra"}, `list: unexpected argument "extra"`},
+		{[]string{secret}, "unknown command of 32 bytes (not shown)"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"list", "---in=" + secret}, "list: an argument that is no flag (not shown)"},
+		{[]string{"list", "-" + secret}, "list: unknown flag of 32 bytes (not shown)"},
+		{[]string{"list", "-nope=" + secret}, "list: unknown flag -nope"},
+	} {
+		r := runCmd(t, tc.args...)
+		if r.code != 2 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.says)
+		}
+		if strings.Contains(r.stdout+r.stderr, secret[:10]) || strings.Contains(r.stderr, "99999999999") {
+			t.Errorf("%q: the value shows: %q", tc.args, r.stderr)
+		}
+	}
+}

@@ -18,8 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
-
 	"github.com/attrcache/attrcache/config"
+	"github.com/attrcache/attrcache/internal/cli"
 )
 
 // How stats works, and what it costs.
@@ -71,6 +71,10 @@ func (s *sampleFlag) String() string {
 	return strconv.Itoa(s.n)
 }
 
+// Accepts says what -sample takes, for the error about a value it
+// refused, which does not show the value.
+func (s *sampleFlag) Accepts() string { return "a number of keys, at least 1, or all" }
+
 func (s *sampleFlag) Set(v string) error {
 	if v == "all" {
 		s.all = true
@@ -86,24 +90,24 @@ func (s *sampleFlag) Set(v string) error {
 
 // stats counts the namespace's session keys on every master and
 // describes them from a sample, or from all of them with -sample all.
-func (c *cli) stats(ctx context.Context, args []string) error {
+func (c *invocation) stats(ctx context.Context, args []string) error {
 	fs := c.flags(false)
 	asJSON := fs.Bool("json", false, "")
 	sample := sampleFlag{n: defaultSample}
 	fs.Var(&sample, "sample", "")
 	count := fs.Int64("count", 1000, "")
 	progress := fs.Duration("progress", 2*time.Second, "")
-	pos, err := parse(fs, args)
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	switch {
 	case len(pos) > 0:
-		return usagef("stats takes no arguments, %d given", len(pos))
+		return cli.Usagef("stats takes no arguments, %d given", len(pos))
 	case *count < 1:
-		return usagef("stats: -count must be at least 1")
+		return cli.Usagef("stats: -count must be at least 1")
 	case *progress < 0:
-		return usagef("stats: -progress must not be negative")
+		return cli.Usagef("stats: -progress must not be negative")
 	}
 	cn, err := c.connect(ctx, false)
 	if err != nil {
@@ -614,7 +618,7 @@ func (r *statsResult) writeTable(w io.Writer) error {
 	row("attributes", r.est(r.attrs)+" stored (HLEN minus attrcache's marker and resend log: expired and corrupt records count until reclaimed)")
 	row("  in live sessions", fmt.Sprintf("%s (%.1f per live session; at most %s in one key examined)", r.est(r.liveAttrs), r.avgLive, fmtCount(r.maxAttrs)))
 	if r.memoryErr != nil {
-		row("memory", "not measured: "+oneLine(r.memoryErr.Error()))
+		row("memory", "not measured: "+cli.OneLine(r.memoryErr.Error()))
 	} else {
 		mark := ""
 		if !r.exact {
@@ -685,7 +689,7 @@ func (r *statsResult) writeJSON(w io.Writer) error {
 		out.States[st] = round(r.states[st])
 	}
 	if r.memoryErr != nil {
-		out.MemoryError = oneLine(r.memoryErr.Error())
+		out.MemoryError = cli.OneLine(r.memoryErr.Error())
 	} else {
 		m := round(r.memory)
 		out.MemoryBytes = &m
