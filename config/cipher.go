@@ -61,6 +61,9 @@ func (c *Config) NewCipher(log *slog.Logger) (attrcache.Cipher, error) {
 			err = fmt.Errorf("%w (in $%s)", err, e.KeysetEnv)
 		}
 	}
+	if errors.Is(err, keys.ErrEncrypted) {
+		err = fmt.Errorf("%w; set encryption.master_keyset_file to the master keyset it is sealed under", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", key, err)
 	}

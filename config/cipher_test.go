@@ -87,7 +87,8 @@ func TestNewCipher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cfg.NewCipher(nil); err == nil || !strings.Contains(err.Error(), "encryption.keyset_file") {
+	if _, err := cfg.NewCipher(nil); !errors.Is(err, keys.ErrEncrypted) || !strings.Contains(err.Error(), "encryption.keyset_file") ||
+		!strings.Contains(err.Error(), "set encryption.master_keyset_file") {
 		t.Fatalf("sealed keyset read without master: %v", err)
 	}
 

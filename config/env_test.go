@@ -102,6 +102,23 @@ func TestIsSet(t *testing.T) {
 	}
 }
 
+func TestEnvNames(t *testing.T) {
+	for key, want := range map[string]string{
+		"redis.addrs":                    "ATTRCACHE_REDIS_ADDRS",
+		"redis.tls.insecure_skip_verify": "ATTRCACHE_REDIS_TLS_INSECURE_SKIP_VERIFY",
+		"attrcache.limits.max_batch":     "ATTRCACHE_LIMITS_MAX_BATCH",
+		"attrcache.namespace":            "ATTRCACHE_NAMESPACE",
+		"log.level":                      "ATTRCACHE_LOG_LEVEL",
+	} {
+		if got := config.EnvName(key); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
+		}
+	}
+	if n := len(config.Keys()); n != 39 {
+		t.Errorf("%d keys; update this test, example.yaml and README.md when adding one", n)
+	}
+}
+
 // TestEnvNamesDistinct walks every key: each has its own variable, which
 // starts with the prefix, is a name a shell can set, and is neither the
 // old doubled name of another key nor a variable the project's own tools

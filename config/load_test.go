@@ -303,23 +303,6 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 	}
 }
 
-func TestEnvNames(t *testing.T) {
-	for key, want := range map[string]string{
-		"redis.addrs":                    "ATTRCACHE_REDIS_ADDRS",
-		"redis.tls.insecure_skip_verify": "ATTRCACHE_REDIS_TLS_INSECURE_SKIP_VERIFY",
-		"attrcache.limits.max_batch":     "ATTRCACHE_LIMITS_MAX_BATCH",
-		"attrcache.namespace":            "ATTRCACHE_NAMESPACE",
-		"log.level":                      "ATTRCACHE_LOG_LEVEL",
-	} {
-		if got := config.EnvName(key); got != want {
-			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
-		}
-	}
-	if n := len(config.Keys()); n != 39 {
-		t.Errorf("%d keys; update this test, example.yaml and README.md when adding one", n)
-	}
-}
-
 func TestEmptySectionsKeepDefaults(t *testing.T) {
 	path := writeFile(t, "c.yaml", "redis:\nattrcache:\n  limits:\nlog:\n  # level: debug\n")
 	c, err := config.LoadWith(path, nil)

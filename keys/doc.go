@@ -15,13 +15,34 @@
 // Promote, Disable, Enable, Destroy and List manage the keys; the
 // attrcache-keys command does the same from a shell.
 //
-// Files are replaced atomically (temporary file in the same directory,
-// then rename). A symbolic link is written through: the file it points to
-// is replaced, the link stays. A file keeps its mode and owner, so a
-// keyset shared with a service's group (0640) stays so; new files are
-// 0600, and read-only files are refused. A key file that every user may
-// read is read, with a warning in the log. Neither errors nor logs ever
-// carry key material or plaintext.
+// # Key files
+//
+// WriteFile replaces a file atomically (a temporary file in the same
+// directory, then rename), so a reader sees the old keyset or the new
+// one. Who may then read the new one follows three rules:
+//
+//   - A new keyset is 0600 and belongs to the writer, whatever it
+//     replaces: a new file, and a file written AsNewFile, as
+//     attrcache-keys generate -force does. The file it replaces held
+//     other keys, and its mode was chosen for them, or by nobody (a
+//     umask's 0644); a fresh key inherits no one's access.
+//   - A rewritten keyset (rotate, add, promote, disable, enable,
+//     destroy) keeps its owner and group and a mode that shares it with
+//     the group and nobody else (0640, 0660): letting a service's group
+//     read the keyset is a deliberate choice that a rotation must not
+//     undo. A mode that lets every user in (0644) is a mistake to fix,
+//     not to keep: the rewrite is 0600.
+//   - A symbolic link is refused (ErrSymlink) unless FollowSymlink is
+//     given, as attrcache-keys -follow does: writing through a link puts
+//     the keyset wherever the link points, into a file whose mode was
+//     set for something else. The check is the open itself, with
+//     O_NOFOLLOW, so no link slipped in after a check is followed; when
+//     asked to, the file the link resolves to is replaced under the
+//     rules above and the link stays.
+//
+// Read-only files are refused, even for root. A key file that every user
+// may read is still read, with a warning in the log. Neither errors nor
+// logs ever carry key material or plaintext.
 //
 // # The envelope: one data key per session
 //

@@ -41,6 +41,15 @@ var (
 	// ErrDestroyed is returned by Enable, Promote and Disable for a key
 	// that Destroy has destroyed: its key material is gone for good.
 	ErrDestroyed = errors.New("keys: key is destroyed")
+
+	// ErrEncrypted is returned, possibly wrapped, by Parse, ReadFile and
+	// ReadEnv for a Tink encrypted keyset when no master AEAD was given
+	// to open it.
+	ErrEncrypted = errors.New("keys: keyset is encrypted; a master AEAD is needed to read it")
+
+	// ErrSymlink is wrapped by WriteFile's error when the path is a
+	// symbolic link and FollowSymlink was not given; nothing is written.
+	ErrSymlink = errors.New("keys: the keyset file is a symbolic link")
 )
 
 // decryptError reports why a ciphertext did not open. It is ErrDecrypt,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -342,8 +343,8 @@ func TestEncryptedKeysetFile(t *testing.T) {
 	}
 	sameKeys(t, h, back)
 
-	if _, err := keys.ReadFile(path, nil, nil); err == nil || !strings.Contains(err.Error(), "encrypted") {
-		t.Errorf("encrypted file without master: %v", err)
+	if _, err := keys.ReadFile(path, nil, nil); !errors.Is(err, keys.ErrEncrypted) || !strings.Contains(err.Error(), path) {
+		t.Errorf("encrypted file without master: %v, want ErrEncrypted naming the file", err)
 	}
 	if _, err := keys.ReadFile(path, masterAEAD(t), nil); err == nil {
 		t.Error("encrypted file opened with another master")

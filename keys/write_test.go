@@ -36,7 +36,9 @@ func readBack(t *testing.T, path string) []byte {
 	return b
 }
 
-func TestWriteFileThroughSymlink(t *testing.T) {
+// TestWriteFileThroughSymlinkWhenAsked: with FollowSymlink the file a
+// link resolves to is replaced and the link stays.
+func TestWriteFileThroughSymlinkWhenAsked(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "real", "kek-2024.json")
 	if err := os.Mkdir(filepath.Dir(real), 0o700); err != nil {
@@ -57,7 +59,7 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	}
 
 	for _, path := range []string{link, chain} {
-		if err := keys.WriteFile(path, h2, nil); err != nil {
+		if err := keys.WriteFile(path, h2, nil, keys.FollowSymlink()); err != nil {
 			t.Fatal(err)
 		}
 		// The links are still links, and the file they point to holds the
@@ -86,7 +88,7 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	if err := os.Symlink("missing.json", dangling); err != nil {
 		t.Fatal(err)
 	}
-	err := keys.WriteFile(dangling, h1, nil)
+	err := keys.WriteFile(dangling, h1, nil, keys.FollowSymlink())
 	if err == nil || !strings.Contains(err.Error(), dangling) || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("WriteFile through a dangling link: %v", err)
 	}
@@ -95,24 +97,45 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	}
 }
 
-func TestWriteFileKeepsModeAndOwner(t *testing.T) {
+// TestWriteFileModes: a rewrite keeps a mode that shares the keyset with
+// the group only, and narrows one that lets every user in to 0600; a new
+// file and a file written AsNewFile are 0600 whatever was there.
+func TestWriteFileModes(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix modes")
 	}
 	dir := t.TempDir()
-	for _, mode := range []os.FileMode{0o640, 0o600, 0o660, 0o644} {
-		path := filepath.Join(dir, "kek.json")
-		if err := keys.WriteFile(path, generate(t), nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(path, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := keys.WriteFile(path, generate(t), nil); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != mode {
-			t.Errorf("a %#o keyset was rewritten as %v (%v)", mode, fi.Mode().Perm(), err)
+	path := filepath.Join(dir, "kek.json")
+	for _, tc := range []struct {
+		before, rewrite, asNew os.FileMode
+	}{
+		{0o600, 0o600, 0o600},
+		{0o640, 0o640, 0o600},
+		{0o660, 0o660, 0o600},
+		{0o740, 0o640, 0o600}, // no execute bits
+		{0o644, 0o600, 0o600}, // every user could read it
+		{0o604, 0o600, 0o600},
+		{0o666, 0o600, 0o600},
+		{0o602, 0o600, 0o600},
+	} {
+		for _, asNew := range []bool{false, true} {
+			if err := keys.WriteFile(path, generate(t), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tc.before); err != nil {
+				t.Fatal(err)
+			}
+			var opts []keys.WriteOption
+			want := tc.rewrite
+			if asNew {
+				opts, want = []keys.WriteOption{keys.AsNewFile()}, tc.asNew
+			}
+			if err := keys.WriteFile(path, generate(t), nil, opts...); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+				t.Errorf("a %#o keyset rewritten (as new: %v) has mode %#o, want %#o (%v)", tc.before, asNew, fi.Mode().Perm(), want, err)
+			}
 		}
 	}
 
@@ -124,7 +147,85 @@ func TestWriteFileKeepsModeAndOwner(t *testing.T) {
 	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != keys.FileMode {
 		t.Errorf("a new keyset has mode %v (%v)", fi.Mode().Perm(), err)
 	}
+}
 
+// TestWriteFileRefusesSymlink: without FollowSymlink a link is refused
+// and nothing changes, not the file it points to (a world-readable one
+// here), not the link; with it, the file is replaced and stops being
+// world-readable.
+func TestWriteFileRefusesSymlink(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix modes")
+	}
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared.json")
+	if err := os.WriteFile(shared, []byte("other data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "kek.json")
+	if err := os.Symlink("shared.json", link); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling.json")
+	if err := os.Symlink("missing.json", dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]keys.WriteOption{nil, {keys.AsNewFile()}} {
+		for _, path := range []string{link, dangling} {
+			err := keys.WriteFile(path, generate(t), nil, opts...)
+			if !errors.Is(err, keys.ErrSymlink) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("WriteFile(%s) = %v, want ErrSymlink naming the link", path, err)
+			}
+		}
+	}
+	if got := string(readBack(t, shared)); got != "other data\n" {
+		t.Fatalf("the file behind the link changed: %q", got)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("the link changed: %v", err)
+	}
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the file behind the link has mode %v", fi.Mode().Perm())
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "missing.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a dangling link's target was created: %v", err)
+	}
+	if got := dirEntries(t, dir); len(got) != 3 {
+		t.Fatalf("directory holds %q after refused writes", got)
+	}
+
+	// Asked to, as generate -force -follow: the keyset replaces the file
+	// behind the link, 0600, and the link stays.
+	h := generate(t)
+	if err := keys.WriteFile(link, h, nil, keys.FollowSymlink(), keys.AsNewFile()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v", err)
+	}
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != keys.FileMode {
+		t.Errorf("the keyset behind the link has mode %v, want %v", fi.Mode().Perm(), keys.FileMode)
+	}
+	back, err := keys.ReadFile(shared, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, h, back)
+
+	// As rotate -follow: a world-readable file behind the link becomes
+	// 0600 too.
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteFile(link, h, nil, keys.FollowSymlink()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != keys.FileMode {
+		t.Errorf("rewritten through the link: mode %v, want %v", fi.Mode().Perm(), keys.FileMode)
+	}
 }
 
 func TestWriteFileRefusesReadOnly(t *testing.T) {
@@ -148,7 +249,7 @@ func TestWriteFileRefusesReadOnly(t *testing.T) {
 		for _, p := range []string{path, link} {
 			// Refused even for root: a file nobody may write is meant to
 			// stay as it is.
-			err := keys.WriteFile(p, generate(t), nil)
+			err := keys.WriteFile(p, generate(t), nil, keys.FollowSymlink())
 			if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), p) {
 				t.Fatalf("mode %#o, %s: %v, want a read-only error naming the file", mode, p, err)
 			}

@@ -25,7 +25,8 @@
 // one: it returns a handle for any well-formed cookie, and the handle's
 // first call says, with attrcache.ErrSessionNotFound, that the session
 // has ended, expired or moved to a new id. Checking up front would cost
-// every request a round trip, including those that never use the session.
+// every request a round trip, including those that never use the session;
+// RequireSession makes that check for the handlers that ask for it.
 //
 // # Timeouts and renewal
 //
@@ -150,4 +151,47 @@
 // cannot tell, so that an outage never looks like a logout. The handler
 // behind it finds the live session with FromContext, without I/O; its
 // own reads are commands of their own.
+//
+// # Cross-site request forgery
+//
+// The browser sends the session cookie with every request to the site,
+// also those a page of another site makes it send: a form posted from
+// elsewhere acts in the user's session. SameSite=Lax, the default, keeps
+// the cookie off most cross-site requests, but not off those of sibling
+// subdomains (the same site) or of browsers that predate it.
+//
+// The default defence is net/http's CrossOriginProtection, wrapped around
+// the session middleware so that a forged request never reaches a
+// session:
+//
+//	csrf := http.NewCrossOriginProtection()
+//	http.ListenAndServe(addr, csrf.Handler(m.Handler(mux)))
+//
+// It answers 403 to every request but GET, HEAD and OPTIONS that the
+// browser marks as cross-origin (Sec-Fetch-Site, sent by every major
+// browser since 2023, or else an Origin other than the Host). That
+// defends against forms and scripts of every other origin, sibling
+// subdomains included. It relies on the browser: requests carrying
+// neither header (other clients, older browsers) go through, and a GET
+// that changes something is not covered, so keep GET and HEAD safe.
+//
+// An application that must also cover older browsers, or whose policy
+// asks for one, adds a synchronizer token: a random value (crypto/rand)
+// made at login and kept as an attribute of the session with its own
+// expiry, written into each form, and compared with crypto/subtle on
+// each request that changes something:
+//
+//	sess, err := m.Login(w, r) // a new session, so a new token: none survives a login
+//	err = sess.Create(ctx, "csrf", []byte(rand.Text()), attrcache.WithExpiration(12*time.Hour))
+//
+//	e, err := web.FromContext(ctx).Get(ctx, "csrf") // on each POST
+//	ok := err == nil && subtle.ConstantTimeCompare(e.Value, []byte(r.PostFormValue("csrf"))) == 1
+//
+// Another origin cannot read the token, so it cannot forge a request
+// that carries it, whatever the browser. WithEncryption seals it in
+// Redis when the Store has a Cipher. Rotate keeps it; Set a new one there
+// if forms shown before a change of privilege must stop working. Neither
+// defence stands against script running on the site itself (XSS), which
+// can read the token and send same-origin requests. The package's csrf
+// example puts both together.
 package web

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -149,4 +151,129 @@ func Example() {
 	// GET /profile: 401 please log in
 	// POST /logout: 200 bye
 	// GET /profile: 401 please log in
+}
+
+// Cross-site request forgery, both defences: net/http's
+// CrossOriginProtection around the session middleware refuses unsafe
+// requests that the browser marks as coming from another origin, and a
+// synchronizer token, made at login and kept in the session, refuses
+// forms without it even from browsers that mark nothing.
+func Example_csrf() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	store, err := attrcache.New(rdb)
+	if err != nil {
+		panic(err)
+	}
+	m, err := web.New(store, web.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		// ... the password checked out ...
+		sess, err := m.Login(w, r)
+		if err == nil {
+			// A new session, so a new token: none survives a login. Its
+			// own expiry here is the session's longest life; with a
+			// shorter one, the form pages make a new token when Get
+			// says attrcache.ErrNotFound. With a Cipher in the Store,
+			// attrcache.WithEncryption() seals it in Redis.
+			err = sess.Create(r.Context(), "csrf", []byte(rand.Text()), attrcache.WithExpiration(12*time.Hour))
+		}
+		if err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "welcome")
+	})
+	mux.Handle("GET /transfer", m.RequireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := web.FromContext(r.Context()).Get(r.Context(), "csrf")
+		if err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		// The form carries the token: a page of another origin cannot
+		// read it.
+		fmt.Fprintf(w, `<form method="post"><input type="hidden" name="csrf" value="%s">...</form>`, e.Value)
+	})))
+	mux.Handle("POST /transfer", m.RequireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, err := web.FromContext(r.Context()).Get(r.Context(), "csrf")
+		switch {
+		case errors.Is(err, attrcache.ErrNotFound):
+			http.Error(w, "no CSRF token", http.StatusForbidden)
+			return
+		case err != nil:
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		case subtle.ConstantTimeCompare(e.Value, []byte(r.PostFormValue("csrf"))) != 1:
+			http.Error(w, "wrong CSRF token", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintln(w, "transferred")
+	})))
+
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+	}))
+	srv := httptest.NewTLSServer(csrf.Handler(m.Handler(mux)))
+	defer srv.Close()
+	browser := srv.Client()
+	browser.Jar, _ = cookiejar.New(nil)
+	// send posts form as a browser that sends the Sec-Fetch-Site and
+	// Origin headers given (an old one sends neither).
+	send := func(what, path string, form url.Values, fetchSite, origin string) {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if fetchSite != "" {
+			req.Header.Set("Sec-Fetch-Site", fetchSite)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%s: %d %s\n", what, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	tokenOf := func(page string) string {
+		_, rest, _ := strings.Cut(page, `name="csrf" value="`)
+		token, _, _ := strings.Cut(rest, `"`)
+		return token
+	}
+
+	send("log in", "/login", nil, "same-origin", srv.URL)
+	resp, err := browser.Get(srv.URL + "/transfer")
+	if err != nil {
+		panic(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := tokenOf(string(page))
+
+	send("the form, with its token", "/transfer", url.Values{"csrf": {token}}, "same-origin", srv.URL)
+	send("a form of another site, even with the token", "/transfer", url.Values{"csrf": {token}}, "cross-site", "https://evil.example")
+	send("a page of a sibling subdomain", "/transfer", nil, "same-site", "")
+	send("another site, in a browser without Sec-Fetch-Site", "/transfer", nil, "", "https://evil.example")
+	send("a browser that sends neither header, no token", "/transfer", nil, "", "")
+	send("a browser that sends neither header, a guessed token", "/transfer", url.Values{"csrf": {rand.Text()}}, "", "")
+	send("log in again", "/login", nil, "same-origin", srv.URL)
+	send("the token of the session before", "/transfer", url.Values{"csrf": {token}}, "same-origin", srv.URL)
+	// Output:
+	// log in: 200 welcome
+	// the form, with its token: 200 transferred
+	// a form of another site, even with the token: 403 cross-origin request refused
+	// a page of a sibling subdomain: 403 cross-origin request refused
+	// another site, in a browser without Sec-Fetch-Site: 403 cross-origin request refused
+	// a browser that sends neither header, no token: 403 wrong CSRF token
+	// a browser that sends neither header, a guessed token: 403 wrong CSRF token
+	// log in again: 200 welcome
+	// the token of the session before: 403 wrong CSRF token
 }

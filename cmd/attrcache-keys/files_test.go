@@ -11,23 +11,39 @@ import (
 )
 
 // editEveryWay runs every command that rewrites the keyset on kek:
-// rotate, add, promote, disable, enable, destroy.
-func editEveryWay(t *testing.T, kek string, check func(step string)) {
+// rotate, add, promote, disable, enable, destroy, each with the flags
+// given.
+func editEveryWay(t *testing.T, kek string, check func(step string), flags ...string) {
 	t.Helper()
-	mustRun(t, "rotate", "-in", kek)
+	run := func(args ...string) { t.Helper(); mustRun(t, append(args, flags...)...) }
+	run("rotate", "-in", kek)
 	check("rotate")
-	mustRun(t, "add", "-in", kek)
+	run("add", "-in", kek)
 	check("add")
 	ids, primary := keyIDs(t, kek)
 	added := ids[len(ids)-1]
-	mustRun(t, "promote", "-in", kek, "-id", idArg(added))
+	run("promote", "-in", kek, "-id", idArg(added))
 	check("promote")
-	mustRun(t, "disable", "-in", kek, "-id", idArg(primary))
+	run("disable", "-in", kek, "-id", idArg(primary))
 	check("disable")
-	mustRun(t, "enable", "-in", kek, "-id", idArg(primary))
+	run("enable", "-in", kek, "-id", idArg(primary))
 	check("enable")
-	mustRun(t, "destroy", "-in", kek, "-id", idArg(ids[0]))
+	run("destroy", "-in", kek, "-id", idArg(ids[0]))
 	check("destroy")
+}
+
+// writingCommands are the command lines that write the keyset at path,
+// for a keyset whose keys include other (not the primary).
+func writingCommands(path string, other uint32) [][]string {
+	return [][]string{
+		{"rotate", "-in", path},
+		{"add", "-in", path},
+		{"promote", "-in", path, "-id", idArg(other)},
+		{"disable", "-in", path, "-id", idArg(other)},
+		{"enable", "-in", path, "-id", idArg(other)},
+		{"destroy", "-in", path, "-id", idArg(other)},
+		{"generate", "-out", path, "-force"},
+	}
 }
 
 func TestSymlinkedKeyset(t *testing.T) {
@@ -41,7 +57,32 @@ func TestSymlinkedKeyset(t *testing.T) {
 	if err := os.Symlink(filepath.Join("keys", "kek-2024.json"), link); err != nil {
 		t.Fatal(err)
 	}
-	n := 1
+	// Without -follow every command that writes refuses the link and
+	// changes nothing.
+	mustRun(t, "rotate", "-in", real)
+	ids, primary := keyIDs(t, real)
+	other := ids[0]
+	if other == primary {
+		other = ids[1]
+	}
+	before, err := os.ReadFile(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range writingCommands(link, other) {
+		r := runCmd(t, args...)
+		if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "symbolic link") || !strings.Contains(r.stderr, "-follow") {
+			t.Fatalf("%q through a link: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	if after, err := os.ReadFile(real); err != nil || string(after) != string(before) {
+		t.Fatalf("a refused command changed the keyset behind the link (%v)", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("a refused command replaced the link: %v", err)
+	}
+
+	n := 2
 	editEveryWay(t, link, func(step string) {
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 			t.Fatalf("%s replaced the link with a file: %v", step, err)
@@ -57,14 +98,17 @@ func TestSymlinkedKeyset(t *testing.T) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 			t.Fatalf("after %s the link's directory holds %d entries", step, len(entries))
 		}
-	})
-	out := mustRun(t, "rotate", "-in", link)
-	if !strings.Contains(out, real) {
-		t.Errorf("rotate through a link does not say which file it wrote: %q", out)
+	}, "-follow")
+	r := runCmd(t, "rotate", "-in", link, "-follow")
+	if r.code != 0 || !strings.Contains(r.stdout, real) {
+		t.Errorf("rotate through a link does not say which file it wrote: %q", r.stdout)
+	}
+	if want := "attrcache-keys: " + link + " is a symbolic link: kept it, and replaced the file it points to, " + real + "\n"; r.stderr != want {
+		t.Errorf("rotate -follow: stderr %q, want %q", r.stderr, want)
 	}
 
-	// generate -force through a link writes the target too.
-	mustRun(t, "generate", "-out", link, "-force")
+	// generate -force -follow through a link writes the target too.
+	mustRun(t, "generate", "-out", link, "-force", "-follow")
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatal("generate -force replaced the link")
 	}
@@ -128,14 +172,10 @@ func TestReadOnlyKeyset(t *testing.T) {
 		other = ids[1]
 	}
 	for _, path := range []string{kek, link} {
-		for _, args := range [][]string{
-			{"rotate", "-in", path},
-			{"add", "-in", path},
-			{"promote", "-in", path, "-id", idArg(other)},
-			{"disable", "-in", path, "-id", idArg(other)},
-			{"destroy", "-in", path, "-id", idArg(other)},
-			{"generate", "-out", path, "-force"},
-		} {
+		for _, args := range writingCommands(path, other) {
+			if path == link {
+				args = append(args, "-follow")
+			}
 			r := runCmd(t, args...)
 			if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "read-only") || !strings.Contains(r.stderr, path) {
 				t.Fatalf("%q on a read-only keyset: exit %d, stderr %q", args, r.code, r.stderr)
@@ -162,5 +202,79 @@ func TestMissingDirectory(t *testing.T) {
 	r := runCmd(t, "generate", "-out", path)
 	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, path) || strings.Contains(r.stderr, ".tmp") {
 		t.Fatalf("generate into a missing directory: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestGenerateForceThroughLinkToWorldReadableFile: "generate -force -out
+// link", the link pointing to an existing 0644 file, used to write the
+// new key through the link into a file every user could read. It is
+// refused now, with nothing changed; with -follow the new keyset replaces
+// the file, 0600, the link stays, and stderr says both.
+func TestGenerateForceThroughLinkToWorldReadableFile(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared.json")
+	mustRun(t, "generate", "-out", shared)
+	if err := os.Chmod(shared, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "kek.json")
+	if err := os.Symlink("shared.json", link); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCmd(t, "generate", "-force", "-out", link)
+	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, link) || !strings.Contains(r.stderr, "-follow") {
+		t.Fatalf("generate -force through a link: exit %d, stderr %q", r.code, r.stderr)
+	}
+	after, err := os.ReadFile(shared)
+	if err != nil || string(after) != string(before) {
+		t.Fatalf("the refused generate changed the file behind the link (%v)", err)
+	}
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("the refused generate changed the mode: %v", fi.Mode())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Fatalf("the refused generate left %d entries", len(entries))
+	}
+
+	r = runCmd(t, "generate", "-force", "-follow", "-out", link)
+	if r.code != 0 {
+		t.Fatalf("generate -force -follow: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("generate -force -follow replaced the link: %v", err)
+	}
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the new keyset behind the link has mode %v, want 0600", fi.Mode().Perm())
+	}
+	if ids, _ := keyIDs(t, link); len(ids) != 1 {
+		t.Fatalf("the new keyset holds %d keys", len(ids))
+	}
+	for _, want := range []string{"kept it", "had mode 0644 and now has 0600"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q: %q", want, r.stderr)
+		}
+	}
+}
+
+// TestGenerateForceIsANewFile: generate -force over a keyset shared with
+// its group makes a new file, 0600, as a fresh key inherits no one's
+// access; rotate keeps the group's share (TestGroupReadableKeyset).
+func TestGenerateForceIsANewFile(t *testing.T) {
+	kek := filepath.Join(t.TempDir(), "kek.json")
+	mustRun(t, "generate", "-out", kek)
+	if err := os.Chmod(kek, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(t, "generate", "-force", "-out", kek)
+	if fi, err := os.Stat(kek); r.code != 0 || err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("generate -force over a 0640 keyset: exit %d, mode %v, stderr %q", r.code, fi.Mode().Perm(), r.stderr)
+	}
+	if !strings.Contains(r.stderr, "had mode 0640 and now has 0600: a new keyset is readable by its owner only") {
+		t.Errorf("stderr %q", r.stderr)
 	}
 }

@@ -9,20 +9,24 @@
 //
 // Usage:
 //
-//	attrcache-keys generate -out FILE|- [-type kek|aead] [-force] [-master-keyset FILE]
-//	attrcache-keys rotate   -in FILE [-master-keyset FILE]
-//	attrcache-keys add      -in FILE [-master-keyset FILE]
-//	attrcache-keys promote  -in FILE -id N [-master-keyset FILE]
-//	attrcache-keys disable  -in FILE -id N [-master-keyset FILE]
-//	attrcache-keys enable   -in FILE -id N [-master-keyset FILE]
-//	attrcache-keys destroy  -in FILE -id N [-master-keyset FILE]
+//	attrcache-keys generate -out FILE|- [-type kek|aead] [-force] [-follow] [-master-keyset FILE]
+//	attrcache-keys rotate   -in FILE [-follow] [-master-keyset FILE]
+//	attrcache-keys add      -in FILE [-follow] [-master-keyset FILE]
+//	attrcache-keys promote  -in FILE -id N [-follow] [-master-keyset FILE]
+//	attrcache-keys disable  -in FILE -id N [-follow] [-master-keyset FILE]
+//	attrcache-keys enable   -in FILE -id N [-follow] [-master-keyset FILE]
+//	attrcache-keys destroy  -in FILE -id N [-follow] [-master-keyset FILE]
 //	attrcache-keys list     -in FILE [-master-keyset FILE]
 //
-// Files are replaced atomically. A symbolic link is written through (the
-// file it points to is replaced, the link stays), a file keeps its mode
-// and owner, a new file is 0600, and a read-only file is refused with
-// nothing changed. "generate -out -" writes the keyset to standard output
-// and refuses a terminal unless -force is given.
+// Files are replaced atomically, by the rules of package keys ("Key
+// files"): generate writes a new file, 0600 and owned by whoever runs it,
+// whatever it replaces; the other commands keep a keyset's owner and a
+// mode shared with its group only (0640), and make one that every user
+// could read 0600. A symbolic link is refused unless -follow is given;
+// then the file it points to is replaced, the link stays, and stderr says
+// so. A read-only file is refused with nothing changed. "generate -out -"
+// writes the keyset to standard output and refuses a terminal unless
+// -force is given.
 //
 // Errors are one line on stderr and exit status 1; usage errors exit 2.
 package main
@@ -42,6 +46,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/attrcache/attrcache/internal/cli"
 	"github.com/attrcache/attrcache/keys"
 )
 
@@ -64,8 +69,11 @@ commands:
 every command takes:
   -master-keyset FILE          the keyset file is encrypted under this cleartext Tink AEAD keyset
                                (make one with: attrcache-keys generate -type aead -out FILE)
+every command that writes FILE takes:
+  -follow                      FILE may be a symbolic link: replace the file it points to, keep the link
 
-FILE may be a symbolic link: the file it points to is replaced, and keeps its mode and owner.
+generate writes a new file, 0600 and owned by you, whatever FILE was. The other commands keep
+FILE's owner and a mode shared with its group only (0640); a FILE every user could read becomes 0600.
 `
 
 // Keyset types of generate -type.
@@ -74,35 +82,16 @@ const (
 	typeAEAD = "aead"
 )
 
+var program = cli.Program{Name: "attrcache-keys", Usage: usage}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
 // run executes the command line args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	err := dispatch(args, stdout, stderr)
-	var ue *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "attrcache-keys: %s (run 'attrcache-keys help' for usage)\n", oneLine(ue.msg))
-		return 2
-	default:
-		fmt.Fprintf(stderr, "attrcache-keys: %s\n", oneLine(err.Error()))
-		return 1
-	}
+	return program.Exit(dispatch(args, stdout, stderr), "", stdout, stderr)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // command is one parsed command line.
 type command struct {
@@ -110,6 +99,7 @@ type command struct {
 	file    string // -in or -out; "-" for standard output
 	typ     string // -type of generate
 	force   bool
+	follow  bool // -follow: write through a symbolic link
 	id      uint32
 	master  string
 	log     *slog.Logger
@@ -120,7 +110,7 @@ type command struct {
 
 func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &usageError{"no command given"}
+		return cli.Usagef("no command given")
 	}
 	c := &command{name: args[0], stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(stderr, nil))}
 	switch c.name {
@@ -128,7 +118,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	case "generate", "rotate", "add", "promote", "disable", "enable", "destroy", "list":
 	default:
-		return &usageError{fmt.Sprintf("unknown command %q", c.name)}
+		return cli.Usagef("unknown command %s", cli.Quote(c.name))
 	}
 	if err := c.parse(args[1:]); err != nil {
 		return err
@@ -144,8 +134,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 }
 
 func (c *command) parse(args []string) error {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet(c.name)
 	fs.StringVar(&c.master, "master-keyset", "", "cleartext Tink AEAD keyset that encrypts the keyset file")
 	needsID := c.name == "promote" || c.name == "disable" || c.name == "enable" || c.name == "destroy"
 	var id uint64
@@ -156,47 +145,48 @@ func (c *command) parse(args []string) error {
 	} else {
 		fs.StringVar(&c.file, "in", "", "keyset file")
 	}
+	if c.name != "list" {
+		fs.BoolVar(&c.follow, "follow", false, "write through a symbolic link, keeping it")
+	}
 	if needsID {
 		fs.Uint64Var(&id, "id", 0, "key id")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{c.name + ": " + err.Error()}
+	rest, err := cli.Parse(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("%s: unexpected argument %q", c.name, fs.Arg(0))}
+	if len(rest) > 0 {
+		return cli.Usagef("%s: unexpected argument %s", c.name, cli.Quote(rest[0]))
 	}
 	if c.file == "" {
 		flagName := "-in"
 		if c.name == "generate" {
 			flagName = "-out"
 		}
-		return &usageError{fmt.Sprintf("%s: %s FILE is required", c.name, flagName)}
+		return cli.Usagef("%s: %s FILE is required", c.name, flagName)
 	}
 	if c.file == "-" && c.name != "generate" {
-		return &usageError{fmt.Sprintf("%s: -in - (standard input) is not supported; give the keyset file, which %s rewrites in place", c.name, c.name)}
+		return cli.Usagef("%s: -in - (standard input) is not supported; give the keyset file, which %s rewrites in place", c.name, c.name)
 	}
 	if c.name == "generate" {
 		switch c.typ {
 		case typeKEK:
 		case typeAEAD:
 			if c.master != "" {
-				return &usageError{"generate: -type aead makes a master keyset, which attrcache reads in clear; -master-keyset does not apply"}
+				return cli.Usagef("generate: -type aead makes a master keyset, which attrcache reads in clear; -master-keyset does not apply")
 			}
 		default:
-			return &usageError{fmt.Sprintf("generate: -type %q is not kek or aead", c.typ)}
+			return cli.Usagef("generate: -type takes kek or aead; the value given is not shown")
 		}
 	}
 	if needsID {
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "id" })
 		if !set {
-			return &usageError{c.name + ": -id N is required (attrcache-keys list shows the ids)"}
+			return cli.Usagef("%s: -id N is required (attrcache-keys list shows the ids)", c.name)
 		}
 		if id > math.MaxUint32 {
-			return &usageError{fmt.Sprintf("%s: -id %d is not a key id (at most %d)", c.name, id, uint32(math.MaxUint32))}
+			return cli.Usagef("%s: -id takes a key id, at most %d; the value given is not shown", c.name, uint32(math.MaxUint32))
 		}
 		c.id = uint32(id)
 	}
@@ -225,6 +215,9 @@ func (c *command) read() (*keyset.Handle, tink.AEAD, error) {
 		return nil, nil, err
 	}
 	h, err := keys.ReadFile(c.file, master, c.log)
+	if errors.Is(err, keys.ErrEncrypted) {
+		return nil, nil, fmt.Errorf("%w; give the master keyset it is sealed under with -master-keyset FILE", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -233,7 +226,9 @@ func (c *command) read() (*keyset.Handle, tink.AEAD, error) {
 
 // write checks that attrcache can use h (as a KEK, or as a master for
 // -type aead) before it replaces the file, and notes in c.written the
-// file a symbolic link led to.
+// file a symbolic link led to. generate writes a new file; the other
+// commands rewrite one (see keys.WriteFile). What changed beyond the
+// keys, a link written through or a mode narrowed, is said on stderr.
 func (c *command) write(h *keyset.Handle, master tink.AEAD) error {
 	if c.typ == typeAEAD {
 		if _, err := keys.NewAEAD(h); err != nil {
@@ -242,13 +237,48 @@ func (c *command) write(h *keyset.Handle, master tink.AEAD) error {
 	} else if _, err := keys.NewEnvelope(h, keys.WithCacheSize(0)); err != nil {
 		return fmt.Errorf("not writing %s: %w", c.file, err)
 	}
-	if err := keys.WriteFile(c.file, h, master); err != nil {
+	var opts []keys.WriteOption
+	if c.follow {
+		opts = append(opts, keys.FollowSymlink())
+	}
+	if c.name == "generate" {
+		opts = append(opts, keys.AsNewFile())
+	}
+	before, hadFile := c.mode()
+	if err := keys.WriteFile(c.file, h, master, opts...); err != nil {
+		if errors.Is(err, keys.ErrSymlink) {
+			return fmt.Errorf("%w; add -follow to replace the file it points to and keep the link, or give that file's own path", err)
+		}
 		return err
 	}
-	if target, err := filepath.EvalSymlinks(c.file); err == nil && target != c.file {
-		c.written = target
+	if li, err := os.Lstat(c.file); err == nil && li.Mode()&os.ModeSymlink != 0 {
+		if target, err := filepath.EvalSymlinks(c.file); err == nil {
+			c.written = target
+			fmt.Fprintf(c.stderr, "attrcache-keys: %s is a symbolic link: kept it, and replaced the file it points to, %s\n", c.file, target)
+		}
+	}
+	if after, ok := c.mode(); ok && hadFile && after != before {
+		why := "a new keyset is readable by its owner only"
+		if c.name != "generate" {
+			why = "a keyset every user could read is now readable by its owner only"
+		}
+		fmt.Fprintf(c.stderr, "attrcache-keys: %s had mode %#o and now has %#o: %s\n", c.where(), before, after, why)
 	}
 	return nil
+}
+
+// mode returns the permissions of the file a write replaces (through a
+// link only with -follow), and whether there is one.
+func (c *command) mode() (os.FileMode, bool) {
+	stat := os.Lstat
+	if c.follow {
+		stat = os.Stat
+	}
+	fi, err := stat(c.file)
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
+	return fi.Mode().Perm(), true
 }
 
 // where names the file written, with the file a link led to.

@@ -258,12 +258,16 @@ func TestMasterKeyset(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 3 {
 		t.Fatalf("list shows %d lines, want header and 2 keys: %q", n, out)
 	}
-	r := runCmd(t, "list", "-in", kek)
-	if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "encrypted") {
-		t.Fatalf("list of an encrypted keyset without master: exit %d, stderr %q", r.code, r.stderr)
+	// Without the master, every command that reads the keyset says
+	// which flag it needs.
+	for _, args := range [][]string{{"list", "-in", kek}, {"rotate", "-in", kek}, {"disable", "-in", kek, "-id", "1"}} {
+		r := runCmd(t, args...)
+		if r.code != 1 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, "encrypted") || !strings.Contains(r.stderr, "-master-keyset FILE") {
+			t.Fatalf("%q of an encrypted keyset without master: exit %d, stderr %q", args, r.code, r.stderr)
+		}
 	}
 	// A key-derivation keyset is no AEAD, so it cannot be a master.
-	r = runCmd(t, "list", "-in", kek, "-master-keyset", kek)
+	r := runCmd(t, "list", "-in", kek, "-master-keyset", kek)
 	if r.code != 1 || !lineRe.MatchString(r.stderr) {
 		t.Fatalf("wrong master: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -284,11 +288,14 @@ func TestPermissionWarning(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "0644") {
 		t.Fatalf("list of a 0644 file: exit %d, stderr %q", r.code, r.stderr)
 	}
-	// Rewriting the file keeps its mode: the tool changes keys, not who
-	// may read them.
-	mustRun(t, "rotate", "-in", kek)
-	if fi, err := os.Stat(kek); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Fatalf("rotate changed the mode of a 0644 keyset: %v, %v", fi.Mode(), err)
+	// Rewriting a keyset every user could read makes it the owner's
+	// alone, and says so.
+	r = runCmd(t, "rotate", "-in", kek)
+	if fi, err := os.Stat(kek); r.code != 0 || err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("rotate of a 0644 keyset: exit %d, mode %v (%v), stderr %q", r.code, fi.Mode(), err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "had mode 0644 and now has 0600") {
+		t.Errorf("rotate narrowed the mode without a word: %q", r.stderr)
 	}
 	// A group-readable keyset draws no warning.
 	if err := os.Chmod(kek, 0o640); err != nil {
@@ -505,5 +512,40 @@ func TestGenerateToStdout(t *testing.T) {
 	defer null.Close()
 	if code := run([]string{"generate", "-out", "-"}, null, &errOut); code != 0 {
 		t.Errorf("generate -out - to %s: exit %d", os.DevNull, code)
+	}
+}
+
+// TestFlagErrorsNeverShowValues: a mistake in the command line is named
+// by the flag or the position, never by what was typed: a keyset path, a
+// pasted key or a password may be in it.
+func TestFlagErrorsNeverShowValues(t *testing.T) {
+	const secret = "Pw-9fQ2kXv-never-shown-on-screen"
+	kek := filepath.Join(t.TempDir(), "kek.json")
+	mustRun(t, "generate", "-out", kek)
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"disable", "-in", kek, "-id=" + secret}, "disable: -id takes a whole number, 0 or more; the value given is not shown"},
+		{[]string{"disable", "-in", kek, "-id", secret}, "-id takes a whole number"},
+		{[]string{"disable", "-in", kek, "-id", "99999999999"}, "-id takes a key id, at most 4294967295"},
+		{[]string{"generate", "-out", kek, "-force=" + secret}, "generate: -force takes true or false"},
+		{[]string{"rotate", "-in", kek, "-follow=" + secret}, "rotate: -follow takes true or false"},
+		{[]string{"generate", "-out", kek, "-type", secret}, "generate: -type takes kek or aead"},
+		{[]string{"list", "-in", kek, secret}, "list: unexpected argument of 32 bytes (not shown)"},
+		{[]string{"list", "-in", kek, "extra"}, `list: unexpected argument "extra"`},
+		{[]string{secret}, "unknown command of 32 bytes (not shown)"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"list", "---in=" + secret}, "list: an argument that is no flag (not shown)"},
+		{[]string{"list", "-" + secret}, "list: unknown flag of 32 bytes (not shown)"},
+		{[]string{"list", "-nope=" + secret}, "list: unknown flag -nope"},
+	} {
+		r := runCmd(t, tc.args...)
+		if r.code != 2 || !lineRe.MatchString(r.stderr) || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.says)
+		}
+		if strings.Contains(r.stdout+r.stderr, secret[:10]) || strings.Contains(r.stderr, "99999999999") {
+			t.Errorf("%q: the value shows: %q", tc.args, r.stderr)
+		}
 	}
 }

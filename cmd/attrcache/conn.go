@@ -9,6 +9,7 @@ import (
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/config"
+	"github.com/attrcache/attrcache/internal/cli"
 )
 
 // conn is what a command works with: the configuration, the client built
@@ -23,7 +24,7 @@ type conn struct {
 // connect loads the configuration and connects. The keyset is loaded only
 // when withCipher is set, so that a command that does not need it (end,
 // purge, stats) is not stopped by a keyset problem.
-func (c *cli) connect(ctx context.Context, withCipher bool) (*conn, error) {
+func (c *invocation) connect(ctx context.Context, withCipher bool) (*conn, error) {
 	cfg, err := config.Load(c.configPath)
 	if err != nil {
 		return nil, err
@@ -63,8 +64,8 @@ func (c *conn) close() { _ = c.rdb.Close() }
 // stdin), a connection (with the cipher when the withCipher flag, parsed
 // here, is set), and what Inspect finds. The caller closes the
 // connection.
-func (c *cli) session(ctx context.Context, fs *flag.FlagSet, args []string, withCipher *bool) (*conn, *attrcache.Session, *attrcache.SessionInfo, error) {
-	pos, err := parse(fs, args)
+func (c *invocation) session(ctx context.Context, fs *flag.FlagSet, args []string, withCipher *bool) (*conn, *attrcache.Session, *attrcache.SessionInfo, error) {
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -15,7 +15,7 @@ import (
 // whether this call ended it or it had already ended or expired (the line
 // says which): the user is logged out either way. It fails when the key
 // is corrupt in a way End cannot clear, and names purge.
-func (c *cli) end(ctx context.Context, args []string) error {
+func (c *invocation) end(ctx context.Context, args []string) error {
 	fs := c.flags(true)
 	cn, sess, info, err := c.session(ctx, fs, args, nil)
 	if err != nil {

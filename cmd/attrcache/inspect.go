@@ -14,10 +14,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/internal/cli"
 )
 
 // inspect prints what Session.Inspect finds, and the values with -values.
-func (c *cli) inspect(ctx context.Context, args []string) error {
+func (c *invocation) inspect(ctx context.Context, args []string) error {
 	fs := c.flags(true)
 	asJSON := fs.Bool("json", false, "")
 	withValues := fs.Bool("values", false, "")
@@ -152,7 +153,7 @@ func (r *report) readValues(ctx context.Context, sess *attrcache.Session, hasCip
 		// Only some records failed. Corrupt ones are named already;
 		// for the others say why: the error names attributes and the
 		// cipher's reason (a disabled key, say), never values.
-		r.warnings = append(r.warnings, "values: "+oneLine(readErr.Error()))
+		r.warnings = append(r.warnings, "values: "+cli.OneLine(readErr.Error()))
 	}
 	return nil
 }

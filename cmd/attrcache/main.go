@@ -22,16 +22,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/internal/cli"
 )
 
 const usage = `usage: attrcache [-config FILE] <command> [flags] [SESSION-ID | -]
@@ -85,39 +84,18 @@ func main() {
 	os.Exit(code)
 }
 
-// usageError is a mistake in the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+var program = cli.Program{Name: "attrcache", Usage: usage}
 
 // run executes the command line args and returns the exit status. Tests
 // call it directly; main only adds signals and the process's streams.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
-	err := c.dispatch(ctx, args)
-	var ue *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "attrcache: %s (run 'attrcache help' for usage)\n", oneLine(ue.msg))
-		return 2
-	default:
-		fmt.Fprintf(stderr, "attrcache: %s%s\n", c.prefix(), oneLine(err.Error()))
-		return 1
-	}
+	c := &invocation{stdin: stdin, stdout: stdout, stderr: stderr}
+	return program.Exit(c.dispatch(ctx, args), c.command, stdout, stderr)
 }
 
-// oneLine keeps an error to one line, whatever it wraps.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// cli is one invocation: its streams, and the flags every command shares.
-type cli struct {
+// invocation is one run of the tool: its streams, and the flags every
+// command shares.
+type invocation struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	command        string
@@ -125,30 +103,18 @@ type cli struct {
 	fromStdin      bool
 }
 
-// prefix names the command in an error line, once one is known.
-func (c *cli) prefix() string {
-	if c.command == "" {
-		return ""
-	}
-	return c.command + ": "
-}
-
 // dispatch parses the flags before the command and runs the command.
-func (c *cli) dispatch(ctx context.Context, args []string) error {
+func (c *invocation) dispatch(ctx context.Context, args []string) error {
 	// Flags before the command: only -config, so that
 	// "attrcache -config f.yaml stats" reads naturally.
-	top := flag.NewFlagSet("attrcache", flag.ContinueOnError)
-	top.SetOutput(io.Discard)
+	top := cli.NewFlagSet("")
 	top.StringVar(&c.configPath, "config", "", "")
-	if err := top.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%s", err.Error())
+	args, err := cli.Parse(top, args)
+	if err != nil {
+		return err
 	}
-	args = top.Args()
 	if len(args) == 0 {
-		return usagef("no command given")
+		return cli.Usagef("no command given")
 	}
 	c.command = args[0]
 	switch c.command {
@@ -164,80 +130,19 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.stats(ctx, args[1:])
 	case "keys":
 		c.command = ""
-		return usagef("keysets are managed with attrcache-keys, not this tool")
+		return cli.Usagef("keysets are managed with attrcache-keys, not this tool")
 	}
 	name := c.command
 	c.command = ""
-	return usagef("unknown command %q", name)
+	return cli.Usagef("unknown command %s", cli.Quote(name))
 }
 
 // flags returns a flag set for the command with the shared flags on it.
-func (c *cli) flags(withID bool) *flag.FlagSet {
-	fs := flag.NewFlagSet(c.command, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func (c *invocation) flags(withID bool) *flag.FlagSet {
+	fs := cli.NewFlagSet(c.command)
 	fs.StringVar(&c.configPath, "config", c.configPath, "")
 	if withID {
 		fs.BoolVar(&c.fromStdin, "stdin", false, "")
 	}
 	return fs
-}
-
-// parse parses args with fs, allowing flags after the positional
-// arguments ("inspect - -json"), and returns the positional ones. After
-// "--" everything is positional, for ids that start with '-'.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	if err := checkFlags(fs, args); err != nil {
-		return nil, err
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usagef("%s", err.Error())
-		}
-		rest := fs.Args()
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-}
-
-// maxQuotedFlag is the longest unknown flag an error quotes back. No flag
-// of the tool is longer; a session id that starts with '-' and was given
-// without "--" before it usually is, and must not be printed.
-const maxQuotedFlag = 16
-
-// checkFlags refuses unknown flags before the flag package would quote
-// them back whole.
-func checkFlags(fs *flag.FlagSet, args []string) error {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return nil
-		}
-		if len(a) < 2 || a[0] != '-' {
-			continue
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		f := fs.Lookup(name)
-		switch {
-		case f != nil:
-			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
-				i++ // its value, whatever it looks like
-			}
-		case name == "h" || name == "help":
-		case len(a) <= maxQuotedFlag:
-			return usagef("%s: unknown flag %s", fs.Name(), a)
-		default:
-			return usagef("%s: unknown flag of %d bytes, not shown as it may be a session id (put '--' before an id that starts with '-')", fs.Name(), len(a))
-		}
-	}
-	return nil
 }

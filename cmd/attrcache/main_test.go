@@ -179,11 +179,11 @@ func TestUsage(t *testing.T) {
 		{[]string{"purge", "-force"}, 2, "a session id is required"},
 		{[]string{"inspect", "-nope", "x"}, 2, "inspect: unknown flag -nope"},
 		{[]string{"inspect", "x", "-config"}, 2, "flag needs an argument: -config"},
-		{[]string{"stats", "-sample=x"}, 2, "must be a number of keys"},
+		{[]string{"stats", "-sample=x"}, 2, "stats: -sample takes a number of keys, at least 1, or all"},
 		{[]string{"inspect", ""}, 2, "the session id is empty"},
 		{[]string{"end", strings.Repeat("x", attrcache.MaxSessionIDBytes+1)}, 2, "over attrcache's limit of 512"},
 		{[]string{"stats", "extra"}, 2, "stats takes no arguments"},
-		{[]string{"stats", "-sample", "0"}, 2, "must be a number of keys"},
+		{[]string{"stats", "-sample", "0"}, 2, "stats: -sample takes a number of keys"},
 		{[]string{"stats", "-count", "0"}, 2, "-count must be at least 1"},
 		{[]string{"-config"}, 2, "flag needs an argument"},
 	} {
@@ -219,10 +219,45 @@ func TestUsageNeverEchoesIDs(t *testing.T) {
 	dash := "-" + a[1:]
 	for _, args := range [][]string{{"inspect", dash}, {"end", "-stdin", dash}, {"purge", "-force", dash + "=x"}} {
 		r = runCmd(t, "", args...)
-		if r.code != 2 || !strings.Contains(r.stderr, "put '--' before an id") {
+		if r.code != 2 || !strings.Contains(r.stderr, "put '--' before it") {
 			t.Errorf("%d-byte flag: exit %d, stderr %q", len(args[len(args)-1]), r.code, r.stderr)
 		}
 		absent(t, r, a[1:])
+	}
+}
+
+// TestFlagErrorsNeverEchoIDs: an id typed as a flag's value (-json=ID)
+// or where a flag or command belongs is never shown back, whatever the
+// flag's kind; the error names the flag and what it takes.
+func TestFlagErrorsNeverEchoIDs(t *testing.T) {
+	id := attrcache.NewSessionID()
+	for id[0] == '-' { // one in 64: it would read as a flag where a command is meant
+		id = attrcache.NewSessionID()
+	}
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"inspect", "-json=" + id, "-"}, "inspect: -json takes true or false"},
+		{[]string{"inspect", "-", "-values=" + id}, "inspect: -values takes true or false"},
+		{[]string{"end", "-stdin=" + id}, "end: -stdin takes true or false"},
+		{[]string{"purge", "-force=" + id, "-"}, "purge: -force takes true or false"},
+		{[]string{"stats", "-json=" + id}, "stats: -json takes true or false"},
+		{[]string{"stats", "-count=" + id}, "stats: -count takes a whole number"},
+		{[]string{"stats", "-count", id}, "stats: -count takes a whole number"},
+		{[]string{"stats", "-progress", id}, "stats: -progress takes a duration"},
+		{[]string{"stats", "-sample=" + id}, "stats: -sample takes a number of keys"},
+		{[]string{"stats", "---json=" + id}, "stats: an argument that is no flag (not shown)"},
+		{[]string{"---config=" + id, "stats"}, "an argument that is no flag (not shown)"},
+		{[]string{"-" + id, "stats"}, "unknown flag of"},
+		{[]string{id}, "unknown command of"},
+		{[]string{"inspect", "-x=" + id, "-"}, "inspect: unknown flag -x"},
+	} {
+		r := runCmd(t, "", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("%d args: exit %d, stderr %q; want 2 and %q", len(tc.args), r.code, r.stderr, tc.says)
+		}
+		absent(t, r, id, id[1:], id[:12])
 	}
 }
 

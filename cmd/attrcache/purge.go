@@ -16,7 +16,7 @@ import (
 // session the library can read (live or rotating) unless -force is
 // given, and points to end. It does not ask interactively: the tool runs
 // in scripts, and stdin may carry the session id.
-func (c *cli) purge(ctx context.Context, args []string) error {
+func (c *invocation) purge(ctx context.Context, args []string) error {
 	fs := c.flags(true)
 	force := fs.Bool("force", false, "")
 	cn, sess, info, err := c.session(ctx, fs, args, nil)

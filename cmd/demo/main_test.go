@@ -70,10 +70,10 @@ var steps = []string{
 	"Renew for 1h",
 	"End: every attribute gone at once",
 	"Create after End: attrcache: session not found",
-	`Web, on an HTTPS test server: POST /login answers 200 and sets "session=<43-character id>; Path=/; Max-Age=1800; HttpOnly; Secure; SameSite=Lax"`,
+	`Web, on an HTTPS test server: POST /login answers 200 and sets "__Host-session=<43-character id>; Path=/; Max-Age=1800; HttpOnly; Secure; SameSite=Lax"`,
 	`Web: GET /profile with that cookie: 200 "alice (member)", Cache-Control: no-store`,
 	`GET /profile with the old cookie: 401, with the new one: 200 "alice (admin)"`,
-	`Web: POST /logout sets "session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"; GET /profile with the logged-out cookie: 401`,
+	`Web: POST /logout sets "__Host-session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"; GET /profile with the logged-out cookie: 401`,
 	"demo finished",
 }
 

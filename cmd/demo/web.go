@@ -171,7 +171,7 @@ func (b browser) do(method, path string, cookie *http.Cookie) (page, error) {
 	}
 	p := page{status: resp.StatusCode, body: strings.TrimSpace(string(body)), header: resp.Header}
 	for _, c := range resp.Cookies() {
-		if c.Name == web.DefaultCookieName {
+		if c.Name == web.DefaultHostCookieName {
 			p.cookie = c
 			p.setCookie = resp.Header.Get("Set-Cookie")
 			if c.Value != "" {
