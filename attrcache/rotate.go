@@ -103,10 +103,8 @@ func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session,
 	if err := s.statusError(rep); err != nil {
 		return nil, err
 	}
-	if rep.Code == format.StatusResent {
-		return nil, errors.New("attrcache: a rotation's freeze was resent") // never: its token is fresh
-	}
-	rottok := c.last.token()
+	rottok := c.last.token() // a resent freeze is this one: the token is the rotation's
+
 	records, err := s.snapshot(ctx, ns)
 	if err != nil {
 		return nil, s.thaw(ctx, c, rottok, err)

@@ -404,14 +404,10 @@ func (o *owner) setExpiry(ctx context.Context, c *call, names []string, ds []tim
 		}
 	}
 	for try := 0; ; try++ {
-		now, _, err := o.store.estimate(ctx, o.keys[0])
-		if err != nil {
-			return err
-		}
 		args := make([]any, 1, 1+2*len(names))
 		for i, name := range names {
 			exp := make([]byte, 6)
-			put48(exp, now+ds[i].Milliseconds())
+			put48(exp, ds[i].Milliseconds())
 			args = append(args, name, exp)
 		}
 		rep, err := o.runWrite(ctx, c, modeExpire, args)
@@ -443,6 +439,10 @@ func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.D
 	if err != nil {
 		return err
 	}
+	now, _, err := st.estimate(ctx, o.keys[0])
+	if err != nil {
+		return err
+	}
 	args := make([]any, 1, 1+3*len(names))
 	var missing []string
 	var oldAD, newAD []byte
@@ -457,7 +457,7 @@ func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.D
 			continue
 		}
 		value := []byte(rec.Value)
-		exp := v.now + ds[i].Milliseconds()
+		exp := now + ds[i].Milliseconds()
 		if rec.Sealed {
 			if st.cipher == nil {
 				return &NamesError{Err: ErrNoCipher, Names: []string{name}}

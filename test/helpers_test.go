@@ -51,24 +51,25 @@ func must(t testing.TB, err error) {
 }
 
 // The stored format, decoded here from its description in
-// attrcache/record.go rather than with the library, so that the checks
-// of this package are an independent reading of what is in Redis.
+// internal/format (doc.go) rather than with the library, so that the
+// checks of this package are an independent reading of what is in Redis.
 const (
 	rawMarkerField = "\x00"
 	rawLogField    = "\x01"
-	rawHeaderSize  = 19
+	rawMovedField  = "\x02"
 )
 
-// rawKey is the documented key of session sid:
-// "<namespace>:s:" + base64url(SHA-256(sid)), unpadded.
+// rawKey is the documented key of unbound session sid:
+// "<namespace>:s:{" + base64url(SHA-256(sid)) + "}", unpadded.
 func rawKey(ns, sid string) string {
 	sum := sha256.Sum256([]byte(sid))
-	return ns + ":s:" + base64.RawURLEncoding.EncodeToString(sum[:])
+	return ns + ":s:{" + base64.RawURLEncoding.EncodeToString(sum[:]) + "}"
 }
 
-// rawMarker is a decoded session marker (format 2).
+// rawMarker is a decoded marker (format 3).
 type rawMarker struct {
-	state    byte // 'L' live, 'R' rotating, 'E' ended
+	state    byte // 'L' live, 'R' rotating, 'P' pending, 'E' ended, 'U' user, 'G' registry
+	bound    bool
 	created  int64
 	deadline int64 // ms
 	most     int64 // absolute deadline, 0: none
@@ -78,64 +79,105 @@ type rawMarker struct {
 	cycmin   int64
 	cursor   int64
 	rotation int64
+	moved    int64 // the resend log last moved an entry to its overflow
 }
 
-// rawRecord is a decoded attribute record.
+// rawRecord is a decoded attribute record; its times are absolute.
 type rawRecord struct {
-	flags                      byte
+	sealed                     bool
 	created, modified, expires int64 // ms since the epoch; expires 0: never
 	value                      string
 }
 
-func u48(s string) int64 {
-	var n int64
-	for i := range 6 {
-		n = n<<8 | int64(s[i])
+func un(s string, n int) int64 {
+	var v int64
+	for i := range n {
+		v = v<<8 | int64(s[i])
 	}
-	return n
+	return v
 }
 
-// decodeMarker reads a marker of format 2: 56 bytes.
+func u48(s string) int64 { return un(s, 6) }
+
+// decodeMarker reads a marker of format 3: 35 bytes, then the tails its
+// flags name.
 func decodeMarker(s string) (rawMarker, error) {
-	if len(s) != 56 || s[0] != 2 {
+	if len(s) < 35 || s[0] != 3 {
 		return rawMarker{}, fmt.Errorf("marker of %d bytes, format %d", len(s), firstByte(s))
 	}
-	if s[1] != 'L' && s[1] != 'E' && s[1] != 'R' {
+	if !strings.ContainsRune("LRPEUG", rune(s[1])) {
 		return rawMarker{}, fmt.Errorf("marker state %q", s[1])
 	}
-	f := func(i int) int64 { return u48(s[2+6*i:]) }
-	return rawMarker{state: s[1], created: f(0), deadline: f(1), most: f(2), count: f(3), bytes: f(4),
-		next: f(5), cycmin: f(6), cursor: f(7), rotation: f(8)}, nil
-}
-
-func decodeRecord(s string) (rawRecord, error) {
-	if len(s) < rawHeaderSize || s[0]>>4 != 2 {
-		return rawRecord{}, fmt.Errorf("record of %d bytes, version %d", len(s), firstByte(s)>>4)
+	m := rawMarker{state: s[1], bound: s[2]&1 != 0, created: u48(s[3:]), deadline: u48(s[9:]), most: u48(s[15:]),
+		count: un(s[21:], 3), bytes: un(s[24:], 4), next: u48(s[28:])}
+	tail, rest := s[34], s[35:]
+	want := 0
+	for bit, n := range []int{12, 14, 12} {
+		if tail&(1<<bit) != 0 {
+			want += n
+		}
 	}
-	return rawRecord{
-		flags:    s[0] & 0x0f,
-		created:  u48(s[1:7]),
-		modified: u48(s[7:13]),
-		expires:  u48(s[13:19]),
-		value:    s[rawHeaderSize:],
-	}, nil
+	if tail >= 8 || len(rest) != want {
+		return rawMarker{}, fmt.Errorf("marker tail %#x with %d bytes", tail, len(rest))
+	}
+	if tail&1 != 0 {
+		m.cycmin, m.cursor, rest = u48(rest), u48(rest[6:]), rest[12:]
+	}
+	if tail&2 != 0 {
+		m.rotation, rest = u48(rest), rest[14:]
+	}
+	if tail&4 != 0 {
+		m.moved = u48(rest)
+	}
+	return m, nil
 }
 
-// rawLog is a decoded resend log.
+// decodeRecord reads a record of a hash whose marker's created time is
+// base: a flags byte with three width codes, the offsets, the value.
+func decodeRecord(s string, base int64) (rawRecord, error) {
+	if s == "" || s[0]&0x80 != 0 {
+		return rawRecord{}, fmt.Errorf("record of %d bytes, flags %#x", len(s), firstByte(s))
+	}
+	w := [4]int{0, 2, 4, 6}
+	wc, wm, we := w[s[0]&3], w[s[0]>>2&3], w[s[0]>>4&3]
+	h := 1 + wc + wm + we
+	if len(s) < h {
+		return rawRecord{}, fmt.Errorf("record of %d bytes, header of %d", len(s), h)
+	}
+	r := rawRecord{sealed: s[0]&0x40 != 0, value: s[h:]}
+	r.created = base + un(s[1:], wc)
+	r.modified = r.created + un(s[1+wc:], wm)
+	if we > 0 {
+		r.expires = base + un(s[1+wc+wm:], we)
+	}
+	return r, nil
+}
+
+// recordIn decodes field of a session hash, with the base its marker
+// gives.
+func recordIn(hash map[string]string, field string) (rawRecord, error) {
+	m, err := decodeMarker(hash[rawMarkerField])
+	if err != nil {
+		return rawRecord{}, err
+	}
+	return decodeRecord(hash[field], m.created)
+}
+
+// rawLog is a decoded resend log: its entries' tokens and deadlines
+// (modulo 2^32 ms).
 type rawLog struct {
-	base, dropped int64
-	tokens        []string
-	applied       []int64 // ms
+	tokens    []string
+	deadlines []int64
 }
 
 func decodeLog(s string) (rawLog, error) {
-	if len(s) < 12 || (len(s)-12)%10 != 0 {
+	if len(s)%12 != 0 || len(s) > 60 {
 		return rawLog{}, fmt.Errorf("resend log of %d bytes", len(s))
 	}
-	l := rawLog{base: u48(s), dropped: u48(s[6:])}
-	for i := 12; i < len(s); i += 10 {
+	var l rawLog
+	for i := 0; i < len(s); i += 12 {
 		l.tokens = append(l.tokens, s[i:i+8])
-		l.applied = append(l.applied, l.base+(int64(s[i+8])<<8|int64(s[i+9])))
+		l.deadlines = append(l.deadlines, un(s[i+8:], 4))
 	}
 	return l, nil
 }
@@ -145,7 +187,7 @@ func decodeLog(s string) (rawLog, error) {
 func attrFields(hash map[string]string) int {
 	n := 0
 	for f := range hash {
-		if f != rawMarkerField && f != rawLogField {
+		if f != rawMarkerField && f != rawLogField && f != rawMovedField {
 			n++
 		}
 	}
@@ -188,13 +230,15 @@ func readRaw(ctx context.Context, rdb redis.Cmdable, key string) (rawSession, er
 	}
 	rs := rawSession{exists: true, pttl: pttl.Val(), attrs: map[string]rawRecord{}}
 	var errs []error
+	if v, ok := m[rawMarkerField]; ok {
+		mk, err := decodeMarker(v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rs.marker = mk
+	}
 	for f, v := range m {
-		if f == rawMarkerField {
-			mk, err := decodeMarker(v)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			rs.marker = mk
+		if f == rawMarkerField || f == rawMovedField {
 			continue
 		}
 		if f == rawLogField {
@@ -206,7 +250,7 @@ func readRaw(ctx context.Context, rdb redis.Cmdable, key string) (rawSession, er
 			continue
 		}
 		rs.size += int64(len(f) + len(v))
-		r, err := decodeRecord(v)
+		r, err := decodeRecord(v, rs.marker.created)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("field %q: %w", f, err))
 			continue

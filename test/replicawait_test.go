@@ -109,11 +109,11 @@ func TestReplicaWaitWithReplica(t *testing.T) {
 	s, err := st.Start(ctx, sid, time.Hour)
 	must(t, err)
 	must(t, s.Create(ctx, "a", []byte("replicated")))
-	v, err := rc.HGet(ctx, rawKey(st.Namespace(), sid), "a").Result()
-	if err != nil {
+	hash, err := rc.HGetAll(ctx, rawKey(st.Namespace(), sid)).Result()
+	if err != nil || hash["a"] == "" {
 		t.Fatalf("the acknowledged write is not on the replica: %v", err)
 	}
-	if rec, err := decodeRecord(v); err != nil || rec.value != "replicated" {
-		t.Fatalf("the replica holds %q (%v)", v, err)
+	if rec, err := recordIn(hash, "a"); err != nil || rec.value != "replicated" {
+		t.Fatalf("the replica holds %q (%v)", hash["a"], err)
 	}
 }

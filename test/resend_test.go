@@ -294,7 +294,7 @@ func TestResendIsSafe(t *testing.T) {
 			check: func(t *testing.T, s *attrcache.Session, first snap) {
 				e, err := s.Get(ctx, "a")
 				must(t, err)
-				rec, err := decodeRecord(first.hash["a"])
+				rec, err := recordIn(first.hash, "a")
 				must(t, err)
 				// The first run set the expiry; the resend, 400ms later,
 				// would have moved it.
@@ -547,8 +547,8 @@ func TestResendAfterShortExpiry(t *testing.T) {
 				t.Errorf("%s(expiry %v) whose reply was lost and resent after the expiry: %v, want success", c.name, d, err)
 			}
 			if f, g := first.hash["a"], final.hash["a"]; f != g {
-				fr, _ := decodeRecord(f)
-				gr, _ := decodeRecord(g)
+				fr, _ := recordIn(first.hash, "a")
+				gr, _ := recordIn(final.hash, "a")
 				t.Errorf("the resend of %s wrote the attribute again: first run created %d modified %d expires %d, after the resend %d %d %d",
 					c.name, fr.created, fr.modified, fr.expires, gr.created, gr.modified, gr.expires)
 			}

@@ -16,7 +16,8 @@ import (
 )
 
 // rotateSteps is a hook that numbers the commands of a Rotate (1 freeze,
-// 2 read, 3 commit, 4 end of the old id) and can lose the reply of one
+// 2 read, 3 commit of the new id, unreadable, 4 retire of the old id, 5
+// activation of the new id) and can lose the reply of one
 // step or play a crash of the process after one: every later command
 // fails without reaching Redis, cleanup included.
 type rotateSteps struct {
@@ -78,11 +79,13 @@ func TestRotateFaults(t *testing.T) {
 		{name: "lost reply of the freeze", dropAt: 1, retries: 3, wantOK: true},
 		{name: "lost reply of the read", dropAt: 2, retries: 3, wantOK: true},
 		{name: "lost reply of the commit", dropAt: 3, retries: 3, wantOK: true},
-		{name: "lost reply of the end", dropAt: 4, retries: 3, wantOK: true},
+		{name: "lost reply of the retire", dropAt: 4, retries: 3, wantOK: true},
+		{name: "lost reply of the activation", dropAt: 5, retries: 3, wantOK: true},
 		{name: "lost reply of the commit, no retries", dropAt: 3, retries: -1},
 		{name: "crash after the freeze", crashFrom: 2, retries: 3},
 		{name: "crash after the read", crashFrom: 3, retries: 3},
-		{name: "crash after the commit", crashFrom: 4, retries: 3, wantOK: true},
+		{name: "crash after the commit", crashFrom: 4, retries: 3},
+		{name: "crash after the retire", crashFrom: 5, retries: 3},
 	}
 	// Every case rotates first; then one wait for the grace serves them all.
 	type outcome struct {

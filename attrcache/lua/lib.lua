@@ -240,15 +240,20 @@ local function logput(log, token, dl, now, M, ovkey)
   return out .. token .. pn(dl % TWO32, 4)
 end
 
+-- logok tells whether a resend log field is one attrcache wrote.
+local function logok(log)
+  local n = #log
+  return n % LOGE == 0 and n <= LOGN * LOGE
+end
+
 -- callcheck judges a call's token, start and deadline (argv[1]: token (8),
 -- t0 (6), deadline (6)). It returns a reply when the call must not run:
 -- RESENT when it ran before, CLOCK when its start is after Redis's clock
 -- or its deadline too far (the caller's estimate of the clock is off), LATE
 -- after its deadline; nil when it may run.
-local function callcheck(c, log, M, now, ovkey, gone)
+local function callcheck(c, log, M, now, ovkey)
   local token, t0, dl = sub(c, 1, 8), un(c, 9, 6), un(c, 15, 6)
   if resent(log, M, token, t0, now, ovkey) then
-    if gone then return {RESENT, now, 0} end
     return {RESENT, now, M and M.deadline or 0}
   end
   if t0 > now or dl > now + MAXW then return {CLOCK, now} end

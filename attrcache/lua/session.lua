@@ -153,6 +153,11 @@ local function session(keys, argv)
   if not r.err then
     M, log = marker(r[1]), r[2]
   end
+  if log and not logok(log) then
+    -- A log attrcache did not write: End clears it with the rest.
+    if op ~= 'end' then return {CORRUPT, now} end
+    log = nil
+  end
   local stop = callcheck(c, log, M, now, keys[2])
   if stop then return stop end
   -- logged returns the log with this call in it, for the marker N that

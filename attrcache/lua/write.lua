@@ -11,7 +11,8 @@
 --     none, 2^48-1 keep the current one (create: none), else ms from now
 --     (relative) or the absolute expiry, which a sealed value's
 --     associated data binds
---   x set expiry:              name, expiry (6, absolute ms)
+--   x set expiry:              name, expiry (6, ms from now; plain records
+--                              only: a sealed one is RESEAL)
 --   d delete:                  name
 --   r replace:                 name, the record expected, its replacement
 -- -> {OK, now, deadline (users: 0), reclaimed[, counter]}
@@ -54,6 +55,7 @@ local function write(keys, argv)
   local r = hmget(key, q)
   if not r then return {CORRUPT, now} end
   local M = marker(r[1])
+  if r[2] and not logok(r[2]) then return {CORRUPT, now} end
   local stop = callcheck(c, r[2], M, now, keys[2])
   if stop then return stop end
   if M == false then return {CORRUPT, now} end
@@ -137,7 +139,7 @@ local function write(keys, argv)
       new = argv[b + 2]
       at = rexp(new, base) or 0
     elseif mode == 'x' then
-      at = un(argv[b + 1], 1, 6)
+      at = now + un(argv[b + 1], 1, 6)
       local h = heads[i]
       local created = rcreated(old, base)
       local modb = floor(byte(old, 1) / 4) % 4

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/config"
 	"github.com/attrcache/attrcache/internal/cli"
+	"github.com/attrcache/attrcache/internal/inspect"
 )
 
 // conn is what a command works with: the configuration, the client built
@@ -64,7 +67,7 @@ func (c *conn) close() { _ = c.rdb.Close() }
 // stdin), a connection (with the cipher when the withCipher flag, parsed
 // here, is set), and what Inspect finds. The caller closes the
 // connection.
-func (c *invocation) session(ctx context.Context, fs *flag.FlagSet, args []string, withCipher *bool) (*conn, *attrcache.Session, *attrcache.SessionInfo, error) {
+func (c *invocation) session(ctx context.Context, fs *flag.FlagSet, args []string, withCipher *bool) (*conn, *attrcache.Session, *sessionInfo, error) {
 	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return nil, nil, nil, err
@@ -78,10 +81,42 @@ func (c *invocation) session(ctx context.Context, fs *flag.FlagSet, args []strin
 		return nil, nil, nil, err
 	}
 	sess := cn.store.Session(sid)
-	info, err := sess.Inspect(ctx)
+	now, err := cn.now(ctx, sess.Key())
 	if err != nil {
 		cn.close()
 		return nil, nil, nil, err
 	}
-	return cn, sess, info, nil
+	info, err := inspect.Read(ctx, cn.rdb, sess.Key(), now)
+	if err != nil {
+		cn.close()
+		return nil, nil, nil, err
+	}
+	return cn, sess, &sessionInfo{Info: info, ID: sess.ID()}, nil
+}
+
+// sessionInfo is what inspect finds in a session's key, and the short
+// digest of its id.
+type sessionInfo struct {
+	*inspect.Info
+	ID string
+}
+
+// now reads the clock of the server that holds key: expiry is judged on
+// Redis's clock, as the library does.
+func (c *conn) now(ctx context.Context, key string) (int64, error) {
+	var t time.Time
+	var err error
+	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+		node, nerr := cc.MasterForKey(ctx, key)
+		if nerr != nil {
+			return 0, nerr
+		}
+		t, err = node.Time(ctx).Result()
+	} else {
+		t, err = c.rdb.Time(ctx).Result()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", attrcache.ErrUnavailable, err)
+	}
+	return t.UnixMilli(), nil
 }

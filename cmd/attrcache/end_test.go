@@ -50,7 +50,7 @@ func TestEndCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := mustRun(t, sid+"\n", "-config", e.config, "end", "-")
-	present(t, r.stdout, "cleared corrupt session", key, "session marker of 4 bytes")
+	present(t, r.stdout, "cleared corrupt session", key, "not a marker attrcache wrote")
 	absent(t, r, sid, plainSecret)
 	if _, err := e.store.Start(ctx, sid, time.Hour); err != nil {
 		t.Fatalf("Start after end cleared the corrupt session: %v", err)
@@ -63,7 +63,7 @@ func TestEndCorrupt(t *testing.T) {
 	}
 	// A hash with fields and no marker is corrupt too: end clears it.
 	r = mustRun(t, sid+"\n", "-config", e.config, "end", "-")
-	present(t, r.stdout, "cleared corrupt session", key, "no session marker")
+	present(t, r.stdout, "cleared corrupt session", key, "the hash has no marker")
 	absent(t, r, sid, plainSecret)
 }
 

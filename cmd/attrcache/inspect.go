@@ -49,7 +49,7 @@ func (c *invocation) inspect(ctx context.Context, args []string) error {
 // report is one session as inspect shows it: the library's description,
 // what the tool concludes from it, and the values when asked for.
 type report struct {
-	info     *attrcache.SessionInfo
+	info     *sessionInfo
 	warnings []string
 	values   map[string]shown // by attribute name; nil without -values
 }
@@ -62,7 +62,7 @@ type shown struct {
 	note  string
 }
 
-func newReport(info *attrcache.SessionInfo) *report {
+func newReport(info *sessionInfo) *report {
 	return &report{info: info, warnings: diagnose(info)}
 }
 
@@ -72,7 +72,7 @@ func readable(state string) bool { return state == "live" || state == "rotating"
 
 // diagnose names what is wrong beyond what Inspect reports as State and
 // Problem: things that work today but will surprise someone.
-func diagnose(i *attrcache.SessionInfo) []string {
+func diagnose(i *sessionInfo) []string {
 	var w []string
 	if !i.Exists {
 		return nil
@@ -133,7 +133,7 @@ func (r *report) readValues(ctx context.Context, sess *attrcache.Session, hasCip
 			s.note = "expired"
 		case !readable(r.info.State):
 			s.note = "session " + r.info.State
-		case a.Encrypted && !hasCipher:
+		case a.Sealed && !hasCipher:
 			s.note = "encrypted; no keyset configured"
 		case found && e != nil:
 			s.value, s.ok = e.Value, true
@@ -273,7 +273,7 @@ func (r *report) writeTable(w io.Writer) error {
 	fmt.Fprintln(tw, header)
 	for _, a := range i.Attributes {
 		var flags []string
-		if a.Encrypted {
+		if a.Sealed {
 			flags = append(flags, "encrypted")
 		}
 		if a.Expired {
@@ -397,7 +397,7 @@ func (r *report) writeJSON(w io.Writer) error {
 		aj := attrJSON{
 			Name: a.Name, Size: a.Size, ValueBytes: a.ValueBytes,
 			Created: jsonTime(a.Created), Modified: jsonTime(a.Modified), Expires: jsonTime(a.Expires),
-			Encrypted: a.Encrypted, Expired: a.Expired, Corrupt: a.Corrupt,
+			Encrypted: a.Sealed, Expired: a.Expired, Corrupt: a.Corrupt,
 		}
 		if r.values != nil {
 			switch s := r.values[a.Name]; {

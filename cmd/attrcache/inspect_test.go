@@ -49,7 +49,7 @@ func TestInspect(t *testing.T) {
 	present(t, squash(r.stdout), "session "+sess.ID(), sess.Key(), "state live",
 		"expires", "absolute deadline none", "key TTL", "resend log", "next reclaim",
 		"4 stored", "(counters: 3,", // "broken" is stored but not counted
-		"role", "token", "encrypted", "flash", "expired", "broken", "corrupt: record of 2 bytes",
+		"role", "token", "encrypted", "flash", "expired", "broken", "corrupt: not a record attrcache wrote",
 		"warning", "1 corrupt record(s): broken", "the counters (3 attributes")
 	if strings.Contains(r.stdout, "VALUE\n") || strings.Contains(r.stdout, "\tVALUE") {
 		t.Errorf("a VALUE column without -values:\n%s", r.stdout)
@@ -168,7 +168,7 @@ func TestInspectStates(t *testing.T) {
 	}
 	r = mustRun(t, sid+"\n", "-config", e.config, "inspect", "-json", "-")
 	js := decodeJSON[sessionJSON](t, r.stdout)
-	if js.State != "corrupt" || !strings.Contains(js.Problem, "session marker of 4 bytes") || js.KeyTTLMs != -1 ||
+	if js.State != "corrupt" || !strings.Contains(js.Problem, "not a marker attrcache wrote") || js.KeyTTLMs != -1 ||
 		len(js.Warnings) == 0 || !strings.Contains(strings.Join(js.Warnings, "\n"), "no TTL") {
 		t.Errorf("junk marker: %+v", js)
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"github.com/attrcache/attrcache/attrcache"
 )
 
 // purge deletes a session's key whatever it holds: the way out for keys
@@ -40,7 +38,7 @@ func (c *invocation) purge(ctx context.Context, args []string) error {
 }
 
 // describe says in a few words what a key held.
-func describe(i *attrcache.SessionInfo) string {
+func describe(i *sessionInfo) string {
 	if i.Problem != "" {
 		return i.State + " (" + i.Problem + ")"
 	}

@@ -15,8 +15,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/config"
+	"github.com/attrcache/attrcache/internal/format"
+	"github.com/attrcache/attrcache/internal/inspect"
 )
 
 // examineBatch bounds the keys of one pipeline when examining a sample.
@@ -239,8 +240,8 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 	cs := make([]cmds, len(keys))
 	for i, k := range keys {
 		cs[i] = cmds{
-			pipe.Type(ctx, k), pipe.HLen(ctx, k), pipe.HGet(ctx, k, attrcache.MarkerField),
-			pipe.HExists(ctx, k, attrcache.LogField), pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
+			pipe.Type(ctx, k), pipe.HLen(ctx, k), pipe.HGet(ctx, k, format.MarkerField),
+			pipe.HExists(ctx, k, format.LogField), pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
 		}
 	}
 	// Exec's error is the first command's that failed, which includes
@@ -302,17 +303,17 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		attrs = max(attrs, 0)
 		t.attrs += attrs
 		t.maxAttrs = max(t.maxAttrs, attrs)
-		m, err := attrcache.ParseMarker(raw)
-		if !hasMarker || err != nil {
+		m, err := format.ParseMarker(raw)
+		if !hasMarker || err != nil || !m.Session() {
 			t.states["corrupt"]++
 			continue
 		}
-		state := m.StateAt(now)
+		state := inspect.State(m, now.UnixMilli())
 		t.states[state]++
 		if state == "live" || state == "rotating" {
 			t.liveAttrs += attrs
 		}
-		if !m.Legacy && state != "ended" && m.Counted != attrs {
+		if state != "ended" && m.Count != attrs {
 			t.mismatched++
 		}
 	}

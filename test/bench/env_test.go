@@ -146,7 +146,7 @@ func (e *env) fillRaw(b *testing.B, key string, names []string, value []byte) {
 // adds).
 func fill(b *testing.B, sess *session, names []string, value []byte, opts ...attrcache.WriteOption) {
 	b.Helper()
-	lim := sess.store.Limits()
+	lim := attrcache.Limits{MaxBatch: 1000, MaxCallBytes: 512 << 10} // the defaults, which bigLimits keeps
 	for len(names) > 0 {
 		n, bytes := 0, 0
 		for n < len(names) && n < lim.MaxBatch && bytes+len(names[n])+len(value)+sealSlack <= lim.MaxCallBytes {
