@@ -19,6 +19,18 @@ type Session struct {
 	tag string // the user's tag, for a session bound to a user
 }
 
+// User returns a handle on the user the session is bound to (Start
+// WithUser), ok false for an unbound session: its attributes, its
+// sessions, and log out everywhere (User.EndSessions). It does no I/O.
+func (s *Session) User() (u *User, ok bool) {
+	if s.tag == "" {
+		return nil, false
+	}
+	u = s.store.userHandle(s.tag)
+	u.bad = s.bad
+	return u, true
+}
+
 // Session script operations, boxed once: converting a value to an
 // interface on every call would allocate.
 var (

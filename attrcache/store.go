@@ -255,21 +255,27 @@ func (s *Store) sessionHandle(tag, d string) *Session {
 // longer than MaxUserIDBytes, gives a handle whose every call fails with
 // ErrInvalid without reaching Redis.
 func (s *Store) User(uid string) *User {
-	u := format.UserDigest(s.ns, uid)
-	k := format.UserKeys(s.ns, u[:format.TagLen])
-	usr := &User{tag: u[:format.TagLen]}
-	usr.owner = owner{
-		store:    s,
-		keys:     [2]string{k.Hash, k.Overflow},
-		registry: k.Registry,
-		digest:   "u" + u,
-		logID:    logID(u),
-	}
+	usr := s.userHandle(format.UserDigest(s.ns, uid)[:format.TagLen])
 	switch {
 	case uid == "":
 		usr.bad = invalidf("user id is empty")
 	case len(uid) > MaxUserIDBytes:
 		usr.bad = invalidf(fmt.Sprintf("user id of %d bytes is over MaxUserIDBytes %d", len(uid), MaxUserIDBytes))
+	}
+	return usr
+}
+
+// userHandle is the User whose tag is tag. A user is known by its tag
+// alone: its keys and its ciphertexts' associated data are built from it.
+func (s *Store) userHandle(tag string) *User {
+	k := format.UserKeys(s.ns, tag)
+	usr := &User{tag: tag}
+	usr.owner = owner{
+		store:    s,
+		keys:     [2]string{k.Hash, k.Overflow},
+		registry: k.Registry,
+		digest:   "u" + tag,
+		logID:    logID(tag),
 	}
 	return usr
 }

@@ -38,18 +38,11 @@ type SessionRef struct {
 	// Created is when the session started; Expires its deadline (Redis's
 	// clock).
 	Created, Expires time.Time
-	sess             *Session
+	// Session is a handle on the session, to read its attributes (a
+	// device name the application stored, say) or end it (Session.End).
+	// Its ID is the short digest logs show.
+	Session *Session
 }
-
-// Session returns a handle on the session, to read its attributes (a
-// device name the application stored, say) or end it. It does no I/O.
-func (r SessionRef) Session() *Session { return r.sess }
-
-// ID returns the short digest of the session's id, as logs show it.
-func (r SessionRef) ID() string { return r.sess.ID() }
-
-// End ends the session (Session.End).
-func (r SessionRef) End(ctx context.Context) error { return r.sess.End(ctx) }
 
 // Sessions returns the user's live sessions, oldest first, from one read
 // of the user's registry. It never lists a session that has ended,
@@ -98,14 +91,14 @@ func (u *User) sessions(ctx context.Context) ([]SessionRef, error) {
 		refs = append(refs, SessionRef{
 			Created: time.UnixMilli(created),
 			Expires: time.UnixMilli(deadline),
-			sess:    st.sessionHandle(u.tag, d),
+			Session: st.sessionHandle(u.tag, d),
 		})
 	}
 	slices.SortFunc(refs, func(a, b SessionRef) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
 		}
-		return strings.Compare(a.sess.digest, b.sess.digest)
+		return strings.Compare(a.Session.digest, b.Session.digest)
 	})
 	return refs, nil
 }
@@ -153,8 +146,8 @@ func (u *User) endAll(ctx context.Context, c *call, purge bool, except []*Sessio
 	}
 	named := make([]string, 0, len(refs))
 	for _, r := range refs {
-		if !slices.Contains(keep, r.sess.digest) {
-			named = append(named, r.sess.digest)
+		if !slices.Contains(keep, r.Session.digest) {
+			named = append(named, r.Session.digest)
 		}
 	}
 	purgeArg := "0"

@@ -24,9 +24,12 @@
 //
 // A user's tag T is the first 16 characters (96 bits) of the user digest,
 // U = digest of "attrcache user" NUL namespace NUL user id: enough to
-// name one user among any number a Redis can hold, and short keys. The
-// namespace salts the digest, so equal user ids in two namespaces share
-// nothing, and a digest table built for one deployment fits no other.
+// name one user among any number a Redis can hold, and short keys. A
+// user is known by its tag alone (its keys, and "u" and T as the owner in
+// its ciphertexts' associated data), so a bound session's id leads to its
+// user. The namespace salts the digest, so equal user ids in two
+// namespaces share nothing, and a digest table built for one deployment
+// fits no other.
 //
 // A session bound to a user must live in its user's slot, so that
 // starting, rotating and ending it, its registry entry and the user's
