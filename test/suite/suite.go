@@ -97,6 +97,11 @@ func Run(t *testing.T, b Backend) {
 	t.Run("NameRules", func(t *testing.T) { testNameRules(t, b) })
 	t.Run("JSON", func(t *testing.T) { testJSON(t, b) })
 	t.Run("Rotate", func(t *testing.T) { testRotate(t, b) })
+	t.Run("SealIntegrity", func(t *testing.T) { testSealIntegrity(t, b) })
+	t.Run("Incr", func(t *testing.T) { testIncr(t, b) })
+	t.Run("OwnExpiry", func(t *testing.T) { testOwnExpiry(t, b) })
+	t.Run("StartWithAttrs", func(t *testing.T) { testStartWithAttrs(t, b) })
+	t.Run("ResendLog", func(t *testing.T) { testResendLog(t, b) })
 }
 
 var ctx = context.Background()
@@ -955,6 +960,12 @@ func testResend(t *testing.T, b Backend) {
 	if d := e.Expires.Sub(a.Created); d < 2*time.Minute || d > 2*time.Minute+time.Second {
 		t.Fatalf("a resent SetExpiry moved expiry to %v after creation", d)
 	}
+	n, err := s.Incr(ctx, "n", 5)
+	must(t, err)
+	if n != 5 {
+		t.Fatalf("a resent Incr returned %d, want 5", n)
+	}
+	wantValue(t, s, "n", "5")
 	must(t, s.Delete(ctx, "a"))
 	must(t, s.End(ctx))
 	_, err = s.Names(ctx)
