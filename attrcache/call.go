@@ -195,6 +195,9 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []str
 			if isReplyShape(err) {
 				return backend.Reply{}, corruptf("%s", err.Error())
 			}
+			if backend.WrongType(s.be, err) {
+				return backend.Reply{}, corruptf("the key holds something attrcache did not write")
+			}
 			return backend.Reply{}, unavailable(err)
 		}
 		c.noteReply(sc, rep)

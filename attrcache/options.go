@@ -57,7 +57,7 @@ type Limits struct {
 	// MaxSessionBytes is the most bytes one session or user may hold: the
 	// names and stored records of its attributes (headers of 1 to 19
 	// bytes and values), expired ones included until they are reclaimed.
-	// Default 512 KiB, at most 4 GiB - 1.
+	// Default 512 KiB, at most 512 MiB - 1.
 	MaxSessionBytes int
 	// MaxAttributes is the most attributes one session or user may hold,
 	// expired ones included until they are reclaimed. Default 1,000.
@@ -82,7 +82,7 @@ var defaultLimits = Limits{
 const (
 	hardMaxValueBytes   = 64 << 20
 	hardMaxCallBytes    = 256 << 20
-	hardMaxSessionBytes = 1<<32 - 1
+	hardMaxSessionBytes = 1<<29 - 1
 	hardMaxAttributes   = 1<<24 - 1
 	hardMaxBatch        = 100_000
 	hardMaxNameBytes    = 64 << 10

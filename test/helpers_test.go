@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ const (
 	rawMarkerField = "\x00"
 	rawLogField    = "\x01"
 	rawMovedField  = "\x02"
+	rawCountField  = "\x03"
 )
 
 // rawKey is the documented key of unbound session sid:
@@ -73,8 +75,8 @@ type rawMarker struct {
 	created  int64
 	deadline int64 // ms
 	most     int64 // absolute deadline, 0: none
-	count    int64 // attribute fields stored
-	bytes    int64 // their names and records
+	count    int64 // attribute fields stored (the counters field)
+	bytes    int64 // their names and records (the counters field)
 	next     int64 // no record expires before this
 	cycmin   int64
 	cursor   int64
@@ -99,18 +101,18 @@ func un(s string, n int) int64 {
 
 func u48(s string) int64 { return un(s, 6) }
 
-// decodeMarker reads a marker of format 3: 35 bytes, then the tails its
+// decodeMarker reads a marker of format 3: 28 bytes, then the tails its
 // flags name.
 func decodeMarker(s string) (rawMarker, error) {
-	if len(s) < 35 || s[0] != 3 {
+	if len(s) < 28 || s[0] != 3 {
 		return rawMarker{}, fmt.Errorf("marker of %d bytes, format %d", len(s), firstByte(s))
 	}
 	if !strings.ContainsRune("LRPEUG", rune(s[1])) {
 		return rawMarker{}, fmt.Errorf("marker state %q", s[1])
 	}
 	m := rawMarker{state: s[1], bound: s[2]&1 != 0, created: u48(s[3:]), deadline: u48(s[9:]), most: u48(s[15:]),
-		count: un(s[21:], 3), bytes: un(s[24:], 4), next: u48(s[28:])}
-	tail, rest := s[34], s[35:]
+		next: u48(s[21:])}
+	tail, rest := s[27], s[28:]
 	want := 0
 	for bit, n := range []int{12, 14, 12} {
 		if tail&(1<<bit) != 0 {
@@ -153,6 +155,19 @@ func decodeRecord(s string, base int64) (rawRecord, error) {
 	return r, nil
 }
 
+// decodeCounters reads the counters field: bytes x 2^24 + count, in
+// decimal; absent is zero.
+func decodeCounters(s string) (count, bytes int64, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("counters %q: %w", s, err)
+	}
+	return v % (1 << 24), v >> 24, nil
+}
+
 // recordIn decodes field of a session hash, with the base its marker
 // gives.
 func recordIn(hash map[string]string, field string) (rawRecord, error) {
@@ -187,7 +202,7 @@ func decodeLog(s string) (rawLog, error) {
 func attrFields(hash map[string]string) int {
 	n := 0
 	for f := range hash {
-		if f != rawMarkerField && f != rawLogField && f != rawMovedField {
+		if f != rawMarkerField && f != rawLogField && f != rawMovedField && f != rawCountField {
 			n++
 		}
 	}
@@ -237,8 +252,15 @@ func readRaw(ctx context.Context, rdb redis.Cmdable, key string) (rawSession, er
 		}
 		rs.marker = mk
 	}
+	if c, ok := m[rawCountField]; ok {
+		n, b, err := decodeCounters(c)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rs.marker.count, rs.marker.bytes = n, b
+	}
 	for f, v := range m {
-		if f == rawMarkerField || f == rawMovedField {
+		if f == rawMarkerField || f == rawMovedField || f == rawCountField {
 			continue
 		}
 		if f == rawLogField {

@@ -729,6 +729,10 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 		c.problem(s, "marker: %v", err)
 		return
 	}
+	if mk.count, mk.bytes, err = decodeCounters(hash[rawCountField]); err != nil {
+		c.problem(s, "%v", err)
+		return
+	}
 	if mk.state == 'E' {
 		c.dead++
 		if n := attrFields(hash); n != 0 {
@@ -764,7 +768,7 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 	// holds, expired records included until they are reclaimed.
 	var count, size int64
 	for field, v := range hash {
-		if field != rawMarkerField && field != rawLogField && field != rawMovedField {
+		if field != rawMarkerField && field != rawLogField && field != rawMovedField && field != rawCountField {
 			count++
 			size += int64(len(field) + len(v))
 		}
@@ -777,7 +781,7 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 	}
 	seen := map[string]bool{}
 	for field, v := range hash {
-		if field == rawMarkerField || field == rawLogField || field == rawMovedField {
+		if field == rawMarkerField || field == rawLogField || field == rawMovedField || field == rawCountField {
 			continue
 		}
 		rec, err := decodeRecord(v, mk.created)

@@ -7,7 +7,9 @@
 -- internal/format (doc.go); the helpers below carry the names of its Go
 -- codecs. In short:
 --   field "\0"  marker: format 3, kind, flags, created, deadline, most,
---               count (3), bytes (4), next, tail flags, optional tails
+--               next, tail flags, optional tails
+--   field "\3"  counters: stored bytes x 2^24 + attribute count, an
+--               integer HINCRBY keeps
 --   field "\1"  resend log: up to 5 entries of token (8) and deadline
 --               mod 2^32 (4); older live entries in the overflow zset
 --   field "\2"  a rotated session's tombstone: the digest it moved to
@@ -20,7 +22,7 @@
 local OK, NOSESSION, EXISTS, NOTFOUND, CORRUPT, TOOMANY, SESSIONEXISTS, TOOBIG, LATE, RESENT,
   CLOCK, RESEAL, CHANGED, TOOMANYSESSIONS, NEEDKEYS, NOTINT, MOVED =
   0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
-local MARK, LOG, MOVEDF = '\0', '\1', '\2'
+local MARK, LOG, MOVEDF, CNT = '\0', '\1', '\2', '\3'
 local GRACE = 30000    -- ms a key outlives its deadline, and a tombstone lives
 local MAXW = 30000     -- ms: the latest deadline a call may carry, from now
 local LOGN, LOGE = 5, 12
@@ -28,14 +30,15 @@ local SCAN = '8'       -- HSCAN COUNT of one reclaim step
 local TWO32, TWO31 = 4294967296, 2147483648
 local MAXINT = 9007199254740991 -- 2^53 - 1: counters beyond it lose digits
 local KEEP = 281474976710655    -- 2^48 - 1: an expiry argument that keeps the current one
+local TWO24 = 16777216          -- the counters field: bytes x 2^24 + count
 
 -- Library functions are bound when a call starts (bind), not here: a Redis
 -- Functions library reaches the standard library only while it runs.
-local sub, byte, char, find, floor, call, pcall, unpk, tonum, fmt
+local sub, byte, char, find, floor, call, pcall, unpk, tonum, fmt, mmin
 local W -- widths of the record header's codes
 local function bind()
   sub, byte, char, find, floor = string.sub, string.byte, string.char, string.find, math.floor
-  call, pcall, unpk, tonum, fmt = redis.call, redis.pcall, unpack, tonumber, string.format
+  call, pcall, unpk, tonum, fmt, mmin = redis.call, redis.pcall, unpack, tonumber, string.format, math.min
   W = {[0] = 0, 2, 4, 6}
 end
 
@@ -50,83 +53,139 @@ local function un(s, i, w)
   return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
 end
 
+-- b48 splits n (0 <= n < 2^48) into its 6 big-endian bytes. Division
+-- of what % leaves is exact: no math.floor, whose C call costs a script
+-- more than the arithmetic.
+local function b48(n)
+  local f = n % 256
+  n = (n - f) / 256
+  local e = n % 256
+  n = (n - e) / 256
+  local d = n % 256
+  n = (n - d) / 256
+  local c = n % 256
+  n = (n - c) / 256
+  local b = n % 256
+  return (n - b) / 256, b, c, d, e, f
+end
+
+-- b32 splits n (0 <= n < 2^32) into its 4 big-endian bytes.
+local function b32(n)
+  local d = n % 256
+  n = (n - d) / 256
+  local c = n % 256
+  n = (n - c) / 256
+  local b = n % 256
+  return (n - b) / 256, b, c, d
+end
+
 -- pn writes n (0 <= n < 2^(8w)) as w big-endian bytes.
 local function pn(n, w)
   if w == 0 then return '' end
-  if w == 2 then return char(floor(n / 256), n % 256) end
-  if w == 3 then return char(floor(n / 65536), floor(n / 256) % 256, n % 256) end
-  if w == 4 then
-    return char(floor(n / 16777216) % 256, floor(n / 65536) % 256, floor(n / 256) % 256, n % 256)
+  if w == 2 then local lo = n % 256 return char((n - lo) / 256, lo) end
+  if w == 3 then
+    local a, b, c, d = b32(n)
+    return char(b, c, d)
   end
-  local lo = n % 16777216
-  local hi = (n - lo) / 16777216
-  return char(floor(hi / 65536), floor(hi / 256) % 256, hi % 256,
-    floor(lo / 65536), floor(lo / 256) % 256, lo % 256)
+  if w == 4 then return char(b32(n)) end
+  return char(b48(n))
 end
 
 -- now_ms is the Redis server's clock: every application instance agrees.
 local function now_ms()
   local t = call('TIME')
-  return tonum(t[1]) * 1000 + floor(tonum(t[2]) / 1000)
+  local us = tonum(t[2])
+  return tonum(t[1]) * 1000 + (us - us % 1000) / 1000
 end
 
--- marker decodes a marker (ParseMarker): nil when absent, false when it
--- is not one attrcache wrote.
-local function marker(s)
+-- marker decodes a marker (ParseMarker) and the counters field beside
+-- it: nil when the marker is absent, false when it is not one attrcache
+-- wrote. Strings cost a script more than numbers (each is hashed and
+-- interned), so the fixed part is read with one string.byte and the
+-- table is made with one constructor.
+local function marker(s, cnt)
   if not s then return nil end
   local n = #s
-  if n < 35 or byte(s, 1) ~= 3 then return false end
-  local k = sub(s, 2, 2)
-  if not (k == 'L' or k == 'R' or k == 'P' or k == 'E' or k == 'U' or k == 'G') then return false end
-  local tail = byte(s, 35)
-  local cyc, rot, ovf = tail % 2 == 1, floor(tail / 2) % 2 == 1, floor(tail / 4) % 2 == 1
-  local want = 35
+  if n < 28 then return false end
+  local f, k, fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
+    x1, x2, x3, x4, x5, x6, tail = byte(s, 1, 28)
+  if f ~= 3 or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return false end
+  local cyc, rot, ovf = tail % 2 == 1, tail % 4 >= 2, tail % 8 >= 4
+  local want = 28
   if cyc then want = want + 12 end
   if rot then want = want + 14 end
   if ovf then want = want + 12 end
   if tail >= 8 or n ~= want then return false end
-  local M = {raw = s, k = k, bound = byte(s, 3) % 2 == 1, created = un(s, 4, 6),
-    deadline = un(s, 10, 6), most = un(s, 16, 6), count = un(s, 22, 3), bytes = un(s, 25, 4),
-    nxt = un(s, 29, 6), cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
-  local i = 36
-  if cyc then M.cycmin, M.cursor, i = un(s, i, 6), un(s, i + 6, 6), i + 12 end
-  if rot then M.rotdl, M.rottok, i = un(s, i, 6), sub(s, i + 6, i + 13), i + 14 end
-  if ovf then M.moved, M.ovfexp = un(s, i, 6), un(s, i + 6, 6) end
-  M.count0, M.bytes0, M.nxt0, M.tail0, M.dl0, M.most0 = M.count, M.bytes, M.nxt, tail, M.deadline, M.most
+  local c = tonum(cnt or 0) or 0
+  local count = c % TWO24
+  local M = {raw = s, k = char(k), bound = fl % 2 == 1,
+    created = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6,
+    deadline = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6,
+    most = ((((m1 * 256 + m2) * 256 + m3) * 256 + m4) * 256 + m5) * 256 + m6,
+    nxt = ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6,
+    count = count, bytes = (c - count) / TWO24, tail = tail,
+    cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
+  if tail ~= 0 then
+    local i = 29
+    if cyc then M.cycmin, M.cursor, i = un(s, i, 6), un(s, i + 6, 6), i + 12 end
+    if rot then M.rotdl, M.rottok, i = un(s, i, 6), sub(s, i + 6, i + 13), i + 14 end
+    if ovf then M.moved, M.ovfexp = un(s, i, 6), un(s, i + 6, 6) end
+  end
   return M
+end
+
+-- mhead reads the fixed part of a marker (what marker reads, without a
+-- table: what a write needs): its kind as a byte, flags, created,
+-- deadline, most, next and tail flags; nil when the bytes are not a
+-- marker attrcache wrote.
+local function mhead(s)
+  local n = #s
+  if n < 28 then return nil end
+  local f, k, fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
+    x1, x2, x3, x4, x5, x6, tail = byte(s, 1, 28)
+  if f ~= 3 or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return nil end
+  local want = 28
+  if tail % 2 == 1 then want = want + 12 end
+  if tail % 4 >= 2 then want = want + 14 end
+  if tail % 8 >= 4 then want = want + 12 end
+  if tail >= 8 or n ~= want then return nil end
+  return k, fl, ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6,
+    ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6,
+    ((((m1 * 256 + m2) * 256 + m3) * 256 + m4) * 256 + m5) * 256 + m6,
+    ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6, tail
 end
 
 -- newmarker is a fresh marker of kind k.
 local function newmarker(k, created)
   return {k = k, bound = false, created = created, deadline = 0, most = 0, count = 0, bytes = 0,
-    nxt = 0, cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
+    nxt = 0, tail = 0, cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
 end
 
--- enc encodes a marker (Marker.Append). A write that changed only the
--- counters copies the other bytes instead of encoding them again: a
--- script's time is shared by every client of the server.
+-- enc encodes a marker (Marker.Append): its fixed part with one
+-- string.char, the tails (rare) after it.
 local function enc(M)
   local tail = 0
   if M.cursor ~= 0 then tail = tail + 1 end
   if M.rottok then tail = tail + 2 end
   if M.moved ~= 0 then tail = tail + 4 end
-  local s = M.raw
-  if s and tail == 0 and M.tail0 == 0 and M.k == sub(s, 2, 2) and M.deadline == M.dl0 and M.most == M.most0 then
-    local mid = sub(s, 22, 34)
-    if M.count ~= M.count0 or M.bytes ~= M.bytes0 or M.nxt ~= M.nxt0 then
-      mid = pn(M.count, 3) .. pn(M.bytes, 4) .. pn(M.nxt, 6)
-    end
-    return sub(s, 1, 21) .. mid .. sub(s, 35)
-  end
-  local flags = 0
-  if M.bound then flags = 1 end
-  local out = char(3) .. M.k .. char(flags) .. pn(M.created, 6) .. pn(M.deadline, 6) .. pn(M.most, 6)
-    .. pn(M.count, 3) .. pn(M.bytes, 4) .. pn(M.nxt, 6) .. char(tail)
+  local fl = 0
+  if M.bound then fl = 1 end
+  local a1, a2, a3, a4, a5, a6 = b48(M.created)
+  local d1, d2, d3, d4, d5, d6 = b48(M.deadline)
+  local m1, m2, m3, m4, m5, m6 = b48(M.most)
+  local x1, x2, x3, x4, x5, x6 = b48(M.nxt)
+  local out = char(3, byte(M.k), fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
+    x1, x2, x3, x4, x5, x6, tail)
+  if tail == 0 then return out end
   if M.cursor ~= 0 then out = out .. pn(M.cycmin, 6) .. pn(M.cursor, 6) end
   if M.rottok then out = out .. pn(M.rotdl, 6) .. M.rottok end
   if M.moved ~= 0 then out = out .. pn(M.moved, 6) .. pn(M.ovfexp, 6) end
   return out
 end
+
+-- counters is the counters field's value for M: a Lua number, which
+-- redis.call writes as an integer.
+local function counters(M) return M.bytes * TWO24 + M.count end
 
 -- readable tells whether a session (or user hash) may be read at now.
 local function readable(M, now)
@@ -140,7 +199,7 @@ end
 local function rexp(s, base)
   local b = byte(s, 1)
   if not b or b >= 128 then return nil end
-  local wc, wm, we = W[b % 4], W[floor(b / 4) % 4], W[floor(b / 16) % 4]
+  local wc, wm, we = W[b % 4], W[(b % 16 - b % 4) / 4], W[(b % 64 - b % 16) / 16]
   local h = 1 + wc + wm + we
   if #s < h then return nil end
   if we == 0 then return 0, h end
@@ -159,7 +218,27 @@ local function code(n)
   return 3
 end
 
+-- HB holds a record header while it is built: a table the library
+-- reuses, which each script fills before it reads it.
+local HB = {}
+
+-- hput writes n as w big-endian bytes into HB after position i and
+-- returns the new position.
+local function hput(i, n, w)
+  if w == 0 then return i end
+  if w == 2 then
+    local lo = n % 256
+    HB[i + 1], HB[i + 2] = (n - lo) / 256, lo
+  elseif w == 4 then
+    HB[i + 1], HB[i + 2], HB[i + 3], HB[i + 4] = b32(n)
+  else
+    HB[i + 1], HB[i + 2], HB[i + 3], HB[i + 4], HB[i + 5], HB[i + 6] = b48(n)
+  end
+  return i + w
+end
+
 -- rec builds a record (AppendRecord): times absolute, exp 0 for none.
+-- The header's bytes go into HB and out with one string.char.
 local function rec(sealed, created, modified, exp, base, value)
   local co = created - base
   if co < 0 then co = 0 end
@@ -173,7 +252,11 @@ local function rec(sealed, created, modified, exp, base, value)
   local a, b, c = code(co), code(md), code(eo)
   local f = a + b * 4 + c * 16
   if sealed then f = f + 64 end
-  return char(f) .. pn(co, W[a]) .. pn(md, W[b]) .. pn(eo, W[c]) .. value
+  HB[1] = f
+  local n = hput(1, co, W[a])
+  n = hput(n, md, W[b])
+  n = hput(n, eo, W[c])
+  return char(unpk(HB, 1, n)) .. value
 end
 
 -- inlog tells whether the resend log holds token at an entry's start.
@@ -206,38 +289,53 @@ local function keepuntil(key, at, now)
 end
 
 -- logput returns the log with token appended, kept till dl. Expired
--- entries go; when the log is full, its oldest entry moves to the
+-- entries at its head go (entries are in the order applied, and their
+-- deadlines mostly too; one that expires behind a live one goes when it
+-- reaches the head); when the log is full, its oldest entry moves to the
 -- overflow, a sorted set of tokens by deadline, and M notes when.
 local function logput(log, token, dl, now, M, ovkey)
+  -- The common case: room in the log, and its oldest entry still live.
+  local len = log and #log or 0
+  if len == 0 then return token .. char(b32(dl % TWO32)) end
+  if len < LOGN * LOGE then
+    local left = (un(log, 9, 4) - now % TWO32) % TWO32
+    if left > 0 and left < TWO31 then return log .. token .. char(b32(dl % TWO32)) end
+  end
   local nowm = now % TWO32
   local out, n = '', 0
   if log then
-    for i = 1, #log - LOGE + 1, LOGE do
+    local len, i = #log, 1
+    while i < len do
       local left = (un(log, i + 8, 4) - nowm) % TWO32
-      if left > 0 and left < TWO31 then
-        out = out .. sub(log, i, i + LOGE - 1)
-        n = n + 1
-      end
+      if left > 0 and left < TWO31 then break end
+      i = i + LOGE
+    end
+    if i < len then
+      out = sub(log, i)
+      n = (len - i + 1) / LOGE
     end
   end
   if n >= LOGN then
-    local tok, till = sub(out, 1, 8), now + (un(out, 9, 4) - nowm) % TWO32
-    out = sub(out, LOGE + 1)
-    call('ZADD', ovkey, till, tok)
-    M.moved = now
-    -- Keep the overflow till its newest entry's deadline, extended in
-    -- steps so that a busy hash seldom pays for PEXPIRE; and prune it on
-    -- about one call in 16 (chosen by the token, so a resend does the
-    -- same), so a busy hash keeps about one window of entries.
-    if M.ovfexp < till + 1000 then
-      M.ovfexp = till + 5000
-      keepuntil(ovkey, M.ovfexp, now)
+    local left = (un(out, 9, 4) - nowm) % TWO32
+    if left > 0 and left < TWO31 then
+      local tok, till = sub(out, 1, 8), now + left
+      call('ZADD', ovkey, till, tok)
+      M.moved = now
+      -- Keep the overflow till its newest entry's deadline, extended in
+      -- steps so that a busy hash seldom pays for PEXPIRE; and prune it on
+      -- about one call in 16 (chosen by the token, so a resend does the
+      -- same), so a busy hash keeps about one window of entries.
+      if M.ovfexp < till + 1000 then
+        M.ovfexp = till + 5000
+        keepuntil(ovkey, M.ovfexp, now)
+      end
+      if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', ovkey, '-inf', now) end
     end
-    if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', ovkey, '-inf', now) end
-  elseif M.moved ~= 0 and M.moved <= now - MAXW then
+    out = sub(out, LOGE + 1)
+  elseif M and M.moved ~= 0 and M.moved <= now - MAXW then
     M.moved, M.ovfexp = 0, 0
   end
-  return out .. token .. pn(dl % TWO32, 4)
+  return out .. token .. char(b32(dl % TWO32))
 end
 
 -- logok tells whether a resend log field is one attrcache wrote.
@@ -271,7 +369,7 @@ local function hmget(key, fields)
   end
   local t = {}
   for i = 1, #fields, 1000 do
-    local part = pcall('HMGET', key, unpk(fields, i, math.min(i + 999, #fields)))
+    local part = pcall('HMGET', key, unpk(fields, i, mmin(i + 999, #fields)))
     if part.err then return nil end
     for j = 1, #part do t[#t + 1] = part[j] end
   end
@@ -283,7 +381,7 @@ end
 local function hcall(cmd, key, list)
   local i = 1
   while i <= #list do
-    local j = math.min(i + 999, #list)
+    local j = mmin(i + 999, #list)
     call(cmd, key, unpk(list, i, j))
     i = j + 1
   end

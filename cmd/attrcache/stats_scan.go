@@ -229,19 +229,19 @@ func (s *scan) allocate() {
 // tally.
 func (n *node) examine(ctx context.Context, keys []string) error {
 	type cmds struct {
-		typ    *redis.StatusCmd
-		hlen   *redis.IntCmd
-		marker *redis.StringCmd
-		log    *redis.BoolCmd
-		ttl    *redis.DurationCmd
-		mem    *redis.IntCmd
+		typ  *redis.StatusCmd
+		hlen *redis.IntCmd
+		own  *redis.SliceCmd // attrcache's own fields: marker, log, moved, counters
+		ttl  *redis.DurationCmd
+		mem  *redis.IntCmd
 	}
 	pipe := n.rdb.Pipeline()
 	cs := make([]cmds, len(keys))
 	for i, k := range keys {
 		cs[i] = cmds{
-			pipe.Type(ctx, k), pipe.HLen(ctx, k), pipe.HGet(ctx, k, format.MarkerField),
-			pipe.HExists(ctx, k, format.LogField), pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
+			pipe.Type(ctx, k), pipe.HLen(ctx, k),
+			pipe.HMGet(ctx, k, format.MarkerField, format.LogField, format.MovedField, format.CountField),
+			pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
 		}
 	}
 	// Exec's error is the first command's that failed, which includes
@@ -284,23 +284,19 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		if err != nil {
 			return fmt.Errorf("HLEN: %w", err)
 		}
-		hasLog, err := c.log.Result()
-		if err != nil {
-			return fmt.Errorf("HEXISTS: %w", err)
-		}
-		raw, err := c.marker.Result()
-		hasMarker := err == nil
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("HGET: %w", err)
+		own, err := c.own.Result()
+		if err != nil || len(own) != 4 {
+			return fmt.Errorf("HMGET: %w", err)
 		}
 		attrs := fields
-		if hasMarker {
-			attrs--
-		}
-		if hasLog {
-			attrs--
+		for _, v := range own {
+			if v != nil {
+				attrs--
+			}
 		}
 		attrs = max(attrs, 0)
+		raw, hasMarker := own[0].(string)
+		counted, _ := own[3].(string)
 		t.attrs += attrs
 		t.maxAttrs = max(t.maxAttrs, attrs)
 		m, err := format.ParseMarker(raw)
@@ -313,7 +309,7 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		if state == "live" || state == "rotating" {
 			t.liveAttrs += attrs
 		}
-		if state != "ended" && m.Count != attrs {
+		if n, _, err := format.ParseCounters(counted); state != "ended" && (err != nil || n != attrs) {
 			t.mismatched++
 		}
 	}

@@ -60,13 +60,10 @@
 //	9      6    deadline: when the session ends (a registry: its latest
 //	            entry's deadline; users: 0)
 //	15     6    most: the absolute deadline Renew never passes (0: none)
-//	21     3    count: attribute fields stored, expired ones included
-//	            until reclaimed (a registry: its entries)
-//	24     4    bytes: the names and records of those fields
-//	28     6    next: no stored record expires before this (0: none
+//	21     6    next: no stored record expires before this (0: none
 //	            expires); a write at or past it runs a reclaim step (a
 //	            registry: its earliest entry deadline)
-//	34     1    tail flags: bit 0 reclaim cycle, bit 1 rotation, bit 2
+//	27     1    tail flags: bit 0 reclaim cycle, bit 1 rotation, bit 2
 //	            overflow; the parts follow in that order
 //	            reclaim cycle (12): the earliest expiry seen by the cycle
 //	              under way (6), its HSCAN cursor (6)
@@ -75,13 +72,19 @@
 //	            overflow (12): when the resend log last moved an entry to
 //	              its overflow (6), when the overflow key expires (6)
 //
-// So a marker is 35 to 61 bytes (a frozen session has no reclaim cycle),
-// under Redis's default 64-byte limit for listpack values: a hash of a
-// few dozen small attributes stays in the compact encoding.
+// So a marker is 28 to 54 bytes, under Redis's default 64-byte limit for
+// listpack values: a hash of a few dozen small attributes stays in the
+// compact encoding. A write rewrites it only when it changes (a record
+// that expires sooner than any before, a reclaim step, the overflow), so
+// the common write pays for no marker at all.
 //
-// The counters make every limit check O(1). They are exact for what
-// attrcache wrote; a field planted by something else is not counted, and
-// deleting one never takes a counter below zero.
+// Field "\x03" holds the counters: the bytes of the attribute fields
+// (names and records, expired ones included until reclaimed) times 2^24,
+// plus their count, as one integer that writes change with one HINCRBY
+// (the bytes stay below 2^29, so the sum is exact in Lua's doubles). They
+// make every limit check O(1). They are exact for what attrcache wrote; a
+// field planted by something else is not counted, and deleting one never
+// takes a counter below zero.
 //
 // The deadline, not the key's TTL, decides whether a session is alive.
 // The key lives 30 seconds past the deadline, and an ended session leaves

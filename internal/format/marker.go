@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Fields of attrcache's own; no attribute name starts with a control
@@ -11,6 +12,7 @@ const (
 	MarkerField = "\x00"
 	LogField    = "\x01"
 	MovedField  = "\x02" // a rotated session's tombstone: the digest it moved to
+	CountField  = "\x03" // the counters: stored bytes x 2^24 + attribute count
 )
 
 // Version is the marker's format.
@@ -27,7 +29,7 @@ const (
 )
 
 const (
-	markerBase = 35 // bytes up to and with the tail flags
+	markerBase = 28 // bytes up to and with the tail flags
 	tailCycle  = 1 << 0
 	tailRot    = 1 << 1
 	tailOvf    = 1 << 2
@@ -41,8 +43,6 @@ type Marker struct {
 	Created  int64
 	Deadline int64
 	Most     int64
-	Count    int64
-	Bytes    int64
 	Next     int64
 
 	CycleMin, Cursor int64  // a reclaim cycle under way (Cursor != 0)
@@ -69,16 +69,14 @@ func ParseMarker(s string) (Marker, error) {
 		Created:  u48(s[3:]),
 		Deadline: u48(s[9:]),
 		Most:     u48(s[15:]),
-		Count:    un(s[21:], 3),
-		Bytes:    un(s[24:], 4),
-		Next:     u48(s[28:]),
+		Next:     u48(s[21:]),
 	}
 	switch m.Kind {
 	case Live, Frozen, Pending, Ended, User, Registry:
 	default:
 		return Marker{}, fmt.Errorf("%w: kind %q", ErrMarker, m.Kind)
 	}
-	tail, rest := s[34], s[markerBase:]
+	tail, rest := s[27], s[markerBase:]
 	want := 0
 	if tail&tailCycle != 0 {
 		want += 12
@@ -123,8 +121,6 @@ func (m Marker) Append(b []byte) []byte {
 	b = p48(b, m.Created)
 	b = p48(b, m.Deadline)
 	b = p48(b, m.Most)
-	b = pn(b, m.Count, 3)
-	b = pn(b, m.Bytes, 4)
 	b = p48(b, m.Next)
 	b = append(b, tail)
 	if tail&tailCycle != 0 {
@@ -193,4 +189,17 @@ func ParseEntry(s string) (created, deadline int64, ok bool) {
 		return 0, 0, false
 	}
 	return u48(s), u48(s[6:]), true
+}
+
+// ParseCounters decodes the counters field: the attribute fields the hash
+// holds and their bytes (names and records). An absent field is zero.
+func ParseCounters(s string) (count, bytes int64, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v >= 1<<53 {
+		return 0, 0, fmt.Errorf("counters %q are not ones attrcache wrote", s)
+	}
+	return v % (1 << 24), v >> 24, nil
 }

@@ -104,7 +104,6 @@ func Decode(key, typ string, fields map[string]string, keyTTL time.Duration, now
 		info.State = State(m, now)
 		info.Bound = m.Bound
 		info.Created, info.Expires, info.MaxExpires = msTime(m.Created), msTime(m.Deadline), msTime(m.Most)
-		info.Counted, info.CountedBytes = m.Count, m.Bytes
 		info.NextReclaim = msTime(m.Next)
 		info.Overflow = m.MovedAt != 0
 		switch m.Kind {
@@ -114,6 +113,11 @@ func Decode(key, typ string, fields map[string]string, keyTTL time.Duration, now
 		case format.Frozen, format.Pending:
 			info.RotationEnds = msTime(m.RotDeadline)
 		}
+	}
+	if c, b, err := format.ParseCounters(fields[format.CountField]); err == nil {
+		info.Counted, info.CountedBytes = c, b
+	} else if info.Problem == "" {
+		info.Problem = err.Error()
 	}
 	if l, ok := fields[format.LogField]; ok {
 		if n, err := format.LogEntries(l); err == nil {
