@@ -227,3 +227,58 @@ func TestNearCacheShapes(t *testing.T) {
 		t.Fatal(fmt.Sprintf("RESP2 Get = %q", e.Value))
 	}
 }
+
+// TestNearCachePartition cuts an instance off from Redis without closing
+// its connections (a proxy that stops forwarding both ways), lets another
+// instance end the session, and checks that the cut-off instance stops
+// reading it as live from its near cache within 2 s of the End: the
+// cache serves hits only while a recent PING or script was answered.
+func TestNearCachePartition(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	p := redistest.NewProxy(t, srv.Addr())
+	near := attrcache.NewNearCache(redis.CacheConfig{MaxEntries: 10_000, MaxStaleness: time.Hour})
+	o := srv.Options()
+	o.Addr, o.Protocol, o.ClientSideCache = p.Addr(), 3, near
+	o.MaxRetries = -1
+	cut := redis.NewClient(o)
+	t.Cleanup(func() { _ = cut.Close() })
+	ns := "part-" + randHex(4)
+	a, err := attrcache.New(cut, attrcache.WithNamespace(ns), attrcache.WithCallTimeout(300*time.Millisecond))
+	must(t, err)
+	b := newStore(t, srv.Client(t), attrcache.WithNamespace(ns))
+	ctx := testCtx(t, 60*time.Second)
+	sid := "part-" + randHex(8)
+	s, err := a.Start(ctx, sid, time.Hour)
+	must(t, err)
+	must(t, s.Set(ctx, "role", []byte("user")))
+	// Reads for a while: the cache holds the session, and hits renew the
+	// lease in the background.
+	for range 50 {
+		_, err := s.Get(ctx, "role")
+		must(t, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	hits := near.Stats().Hits
+	if hits == 0 {
+		t.Fatal("the near cache never answered: the test proves nothing")
+	}
+
+	p.SetRequestDelay(time.Hour)
+	p.SetDelay(time.Hour)
+	t.Cleanup(func() { p.SetRequestDelay(0); p.SetDelay(0) })
+	must(t, b.Session(sid).End(ctx))
+	ended := time.Now()
+	var lastLive time.Duration
+	for time.Since(ended) < 3*time.Second {
+		if _, err := s.Get(ctx, "role"); err == nil {
+			lastLive = time.Since(ended)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("the cut-off instance read the ended session as live until %v after the End (%d hits before the cut, %d lapses)",
+		lastLive.Round(time.Millisecond), hits, near.Lapses())
+	if lastLive > 2*time.Second {
+		t.Fatalf("the cut-off instance read the ended session as live %v after the End, want at most 2s", lastLive)
+	}
+}

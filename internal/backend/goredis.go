@@ -118,6 +118,7 @@ func NewGoRedis(c Client, lib *Library, cfg Config) (*GoRedis, error) {
 		g.near = near
 		if near != nil {
 			g.info.Cache = near
+			near.ping = func(ctx context.Context) error { return c.Ping(ctx).Err() }
 		}
 	default:
 		return nil, fmt.Errorf("a %T shows no go-redis Options: attrcache needs a *redis.Client, *redis.ClusterClient or *redis.Ring, "+
@@ -168,6 +169,15 @@ type deadlineCtx struct {
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.at, true }
 
+// answered tells the near cache that Redis answered a script sent at
+// sent: its lease holds on (see NearCache). Reads do not tell it: go-redis
+// may have answered them from the cache.
+func (g *GoRedis) answered(sent time.Time) {
+	if g.near != nil {
+		g.near.answered(sent)
+	}
+}
+
 // Evict implements Backend.
 func (g *GoRedis) Evict(key string) {
 	if g.near != nil {
@@ -181,10 +191,12 @@ func (g *GoRedis) Run(ctx context.Context, s *Script, keys []string, args []any)
 		return abandon(g, ctx, func(ctx context.Context) (Reply, error) { return g.runWait(ctx, s, keys, args) })
 	}
 	return abandon(g, ctx, func(ctx context.Context) (Reply, error) {
+		sent := time.Now()
 		v, err := g.call(ctx, s, keys, args)
 		if err != nil {
 			return Reply{}, err
 		}
+		g.answered(sent)
 		rep, err := decode(v)
 		rep.Src = g.source(ctx, keys[0])
 		return rep, err

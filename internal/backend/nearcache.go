@@ -1,11 +1,14 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,13 +24,101 @@ type NearCache struct {
 
 	mu       sync.RWMutex
 	prefixes []string // the namespaces go-redis put before the keys it cached
+
+	// The lease: hits are served only until a PING sent recently was
+	// answered, so that an instance cut off from Redis (a connection that
+	// stops forwarding without closing) stops answering from memory.
+	ping    func(ctx context.Context) error // through the client the cache serves
+	until   atomic.Int64                    // Unix ns: hits are served before it
+	probing atomic.Bool                     // a PING is in flight
+	lapsed  atomic.Bool                     // the lease ran out; flushed once
+	lapses  atomic.Uint64
 }
 
+// Lease timing: a PING is sent when less than leaseRenew is left, and an
+// answered PING sent at t lets hits be served until t + leaseTime. A PING
+// proves that invalidations for writes before it were flowing, so an
+// entry is never served more than leaseTime (plus go-redis's drain
+// interval, 5 ms) after an invalidation it missed.
+const (
+	leaseTime  = 1500 * time.Millisecond
+	leaseRenew = 1000 * time.Millisecond
+	// defaultMaxStaleness is the backstop for a single connection that
+	// stops while others work, which the lease cannot see.
+	defaultMaxStaleness = 10 * time.Second
+)
+
 // NewNearCache returns a cache configured as redis.NewLocalCache would
-// be.
+// be, with MaxStaleness 10 s when cfg leaves it 0.
 func NewNearCache(cfg redis.CacheConfig) *NearCache {
-	return &NearCache{LocalCache: redis.NewLocalCache(cfg)}
+	if cfg.MaxStaleness == 0 {
+		cfg.MaxStaleness = defaultMaxStaleness
+	}
+	c := &NearCache{LocalCache: redis.NewLocalCache(cfg)}
+	c.lapsed.Store(true) // nothing proven yet
+	return c
 }
+
+// Get is redis.Cache's: a miss unless the lease holds, so that go-redis
+// reads from Redis (and fails there during a partition). Hits ask for the
+// lease to be renewed in time, so a cache in use is never without one.
+func (c *NearCache) Get(ctx context.Context, cacheKey string) ([]byte, bool) {
+	now := time.Now().UnixNano()
+	until := c.until.Load()
+	if until-now < int64(leaseRenew) {
+		c.renew()
+	}
+	if now >= until {
+		if c.lapsed.CompareAndSwap(false, true) {
+			c.lapses.Add(1)
+			c.LocalCache.Flush()
+		}
+		return nil, false
+	}
+	return c.LocalCache.Get(ctx, cacheKey)
+}
+
+// renew sends one PING in the background, if none is in flight.
+func (c *NearCache) renew() {
+	if c.ping == nil || !c.probing.CompareAndSwap(false, true) {
+		return
+	}
+	go func(sent time.Time) {
+		defer c.probing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), leaseTime)
+		defer cancel()
+		if c.ping(ctx) == nil {
+			c.answered(sent)
+		}
+	}(time.Now())
+}
+
+// answered extends the lease after a reply from Redis to a command sent at
+// sent: the path to Redis worked then. Any reply will do, a PING or a
+// read or write of the Store's own.
+func (c *NearCache) answered(sent time.Time) {
+	if time.Since(sent) >= leaseTime {
+		return
+	}
+	until := sent.Add(leaseTime).UnixNano()
+	for {
+		cur := c.until.Load()
+		if until <= cur {
+			return
+		}
+		if c.until.CompareAndSwap(cur, until) {
+			break
+		}
+	}
+	if c.lapsed.CompareAndSwap(true, false) {
+		// Entries cached while the lease was out may have missed
+		// invalidations: start over.
+		c.LocalCache.Flush()
+	}
+}
+
+// Lapses counts the times the lease ran out.
+func (c *NearCache) Lapses() uint64 { return c.lapses.Load() }
 
 // Reserve is redis.Cache's: it notes the namespace go-redis gives the
 // keys of this client, which evict needs, then defers to LocalCache.
