@@ -133,7 +133,6 @@ type settings struct {
 	limits      Limits
 	replicas    int
 	waitTimeout time.Duration
-	window      time.Duration // 0: derived from the client
 	timeout     time.Duration
 	maxSessions int
 	policy      SessionPolicy
@@ -147,8 +146,8 @@ func defaultSettings() settings {
 		ns:          "attrcache",
 		log:         slog.New(slog.DiscardHandler),
 		limits:      defaultLimits,
-		timeout:     DefaultCallTimeout,
-		maxSessions: DefaultMaxSessions,
+		timeout:     defaultCallTimeout,
+		maxSessions: defaultMaxSessions,
 		policy:      EndOldest,
 	}
 }
@@ -276,11 +275,12 @@ func WithReplicaWait(replicas int, timeout time.Duration) Option {
 	}}
 }
 
-// DefaultCallTimeout is how long a call may take by default.
-const DefaultCallTimeout = time.Second
+// defaultCallTimeout is how long a call may take by default (see
+// WithCallTimeout).
+const defaultCallTimeout = time.Second
 
 // WithCallTimeout bounds every call: its context gets this deadline
-// unless it has an earlier one. Default DefaultCallTimeout, so that a
+// unless it has an earlier one. Default 1 s, so that a
 // request whose Redis is frozen fails in about a second, not after the
 // client's read timeout times its retries. d must be between 10 ms and
 // 25 s.
@@ -305,23 +305,6 @@ const (
 	maxResendWindow = 25 * time.Second
 )
 
-// WithResendWindow sets how long after it began a write may still be
-// applied: the client resends a write whose reply was lost, and a copy
-// that reaches Redis later than this (or later than its context's
-// deadline, if that comes first, but never less than a second) is not
-// run. Default: the client's retry budget ((MaxRetries + 1) x ReadTimeout
-// + MaxRetries x MaxRetryBackoff), at most 25 s. d must be between 1 s
-// and 25 s.
-func WithResendWindow(d time.Duration) Option {
-	return Option{func(s *settings) error {
-		if d < minResendWindow || d > maxResendWindow {
-			return invalidf(fmt.Sprintf("resend window must be between %v and %v", minResendWindow, maxResendWindow))
-		}
-		s.window = d
-		return nil
-	}}
-}
-
 // SessionPolicy says what Start does when a user already has the most
 // sessions WithMaxSessions allows.
 type SessionPolicy uint8
@@ -335,12 +318,14 @@ const (
 	RefuseNew
 )
 
-// DefaultMaxSessions is the most live sessions one user may have, unless
-// WithMaxSessions says otherwise; past it EndOldest applies.
-const DefaultMaxSessions = 100
+// defaultMaxSessions is the most live sessions one user may have, unless
+// WithMaxSessions says otherwise (100; past it EndOldest applies).
+const defaultMaxSessions = 100
 
 // WithMaxSessions caps the live sessions of one user (sessions started
 // WithUser) at n, with policy deciding what a Start beyond the cap does.
+// Without it a user may have 100 live sessions, and Start ends the
+// oldest beyond that.
 // The cap holds under concurrent logins: it is checked in the same
 // script that starts the session. n must be between 1 and 10,000.
 func WithMaxSessions(n int, policy SessionPolicy) Option {
@@ -481,7 +466,7 @@ func WithAttrs(attrs ...Attr) StartOption {
 // registry (User.Sessions lists it, User.EndSessions ends it), counts
 // against WithMaxSessions, and lives in the user's hash slot. Its id must
 // carry the user's tag: make it with User.NewSessionID. uid is 1 to
-// MaxUserIDBytes bytes; it never reaches Redis, logs or errors in clear.
+// MaxIDBytes bytes; it never reaches Redis, logs or errors in clear.
 func WithUser(uid string) StartOption {
 	return func(s *startSpec) { s.user, s.hasUser = uid, true }
 }
@@ -494,9 +479,7 @@ func validDuration(d time.Duration) bool {
 	return d >= time.Millisecond && d <= MaxExpiration
 }
 
-// MaxSessionIDBytes is the longest session id Start and Store.Session
-// accept. Ids from NewSessionID are 43 bytes, from User.NewSessionID 60.
-const MaxSessionIDBytes = 512
-
-// MaxUserIDBytes is the longest user id Store.User and WithUser accept.
-const MaxUserIDBytes = 512
+// MaxIDBytes is the longest session id (Start, Store.Session) and user id
+// (Store.User, WithUser) accepted. Session ids from NewSessionID are 43
+// bytes, from User.NewSessionID 60.
+const MaxIDBytes = 512

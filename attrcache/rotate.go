@@ -12,11 +12,12 @@ import (
 	"github.com/attrcache/attrcache/internal/format"
 )
 
-// RotationGrace is how long, at most, a rotated session's attributes stay
+// rotationGrace is how long, at most, a rotated session's attributes stay
 // readable under its old id when Rotate is cut short (a crash, Redis
-// unreachable) after the new session holds them. Writes to the old id are
-// refused from the moment Rotate begins.
-const RotationGrace = 10 * time.Second
+// unreachable) after the new session holds them (10 s, as Rotate's
+// documentation says). Writes to the old id are refused from the moment
+// Rotate begins.
+const rotationGrace = 10 * time.Second
 
 // Rotate moves the session to a new id, newSid, and ends the old id: the
 // defence against session fixation, for every change of privilege (a
@@ -49,9 +50,11 @@ const RotationGrace = 10 * time.Second
 //   - Once the old id is ended, Rotate succeeds; if making the new
 //     session live then fails, it returns the error and the new id stays
 //     unreadable: the user must log in again.
+//   - When Rotate is cut short after the old id was frozen, the old id
+//     reads as ended 10 s later at most.
 //
-// So no attribute is ever readable under both ids for longer than
-// RotationGrace, and none is lost while Rotate reports success.
+// So no attribute is ever readable under both ids for longer than 10 s,
+// and none is lost while Rotate reports success.
 func (s *Session) Rotate(ctx context.Context, newSid string) (*Session, error) {
 	c := call{op: opRotate}
 	ctx, cancel := s.begin(ctx, &c)
@@ -96,7 +99,7 @@ func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session,
 	}
 
 	// Freeze: from here on, writes to the old id are refused.
-	rep, err := st.run(ctx, c, sessionScript, s.scriptKeys(), nil, []any{nil, opFreeze, RotationGrace.Milliseconds()})
+	rep, err := st.run(ctx, c, sessionScript, s.scriptKeys(), nil, []any{nil, opFreeze, rotationGrace.Milliseconds()})
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +148,7 @@ func (s *Session) move(ctx context.Context, c *call, ns *Session, rottok string,
 func (s *Session) moveAcross(ctx context.Context, c *call, ns *Session, rottok string, records []any) (*Session, error) {
 	st := s.store
 	m := records[0].(format.Marker)
-	args := append([]any{nil, opCommit, m.Created, m.Deadline, m.Most, RotationGrace.Milliseconds()}, records[1:]...)
+	args := append([]any{nil, opCommit, m.Created, m.Deadline, m.Most, rotationGrace.Milliseconds()}, records[1:]...)
 	rep, err := st.run(ctx, c, sessionScript, ns.scriptKeys(), nil, args)
 	switch {
 	case err != nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotReplicated)):

@@ -48,7 +48,7 @@ var (
 
 // Start begins a session with id sid that lives for ttl (at least a
 // millisecond, at most MaxExpiration) and holds no attributes, or those
-// WithAttrs gives. sid must be 1 to MaxSessionIDBytes bytes; NewSessionID
+// WithAttrs gives. sid must be 1 to MaxIDBytes bytes; NewSessionID
 // makes good ones, and User.NewSessionID ones for a session WithUser. It
 // returns ErrSessionExists when a live session has the id, and, for a
 // session WithUser past the user's cap with RefuseNew,
@@ -84,8 +84,8 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 	switch {
 	case spec.bad != "":
 		return invalidf(spec.bad)
-	case spec.hasUser && (spec.user == "" || len(spec.user) > MaxUserIDBytes):
-		return invalidf(fmt.Sprintf("user id must be 1 to %d bytes", MaxUserIDBytes))
+	case spec.hasUser && (spec.user == "" || len(spec.user) > MaxIDBytes):
+		return invalidf(fmt.Sprintf("user id must be 1 to %d bytes", MaxIDBytes))
 	case spec.hasUser && s.tag != format.UserDigest(st.ns, spec.user)[:format.TagLen]:
 		return invalidf("a session WithUser needs an id from that user's User.NewSessionID: the id carries the user's slot")
 	case !spec.hasUser && s.tag != "":

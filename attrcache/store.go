@@ -89,13 +89,12 @@ func newStore(be backend.Backend, s settings) (*Store, error) {
 		sealed:  s.sealed,
 		clock:   clock.New(nil),
 	}
+	// A write may reach Redis as long as the client retries it, at most
+	// 25 s: the resend log keeps entries up to 30 s.
 	info := be.Info()
-	st.window = s.window
-	if st.window == 0 {
-		st.window = maxResendWindow
-		if info.Window > 0 {
-			st.window = min(max(info.Window, minResendWindow), maxResendWindow)
-		}
+	st.window = maxResendWindow
+	if info.Window > 0 {
+		st.window = min(max(info.Window, minResendWindow), maxResendWindow)
 	}
 	if info.Abandons {
 		st.log.LogAttrs(context.Background(), slog.LevelDebug, "attrcache: the client does not bound commands by their context; "+
@@ -215,7 +214,7 @@ func (s *Store) observe(rep backend.Reply, sent time.Time) {
 // Session returns a handle on the session with id sid. It does no I/O and
 // does not check that the session exists; calls on the handle do. The
 // handle keeps only a digest of sid. An empty id, or one longer than
-// MaxSessionIDBytes, gives a handle whose every call fails with
+// MaxIDBytes, gives a handle whose every call fails with
 // ErrInvalid without reaching Redis.
 func (s *Store) Session(sid string) *Session {
 	d := format.Digest(sid)
@@ -227,8 +226,8 @@ func (s *Store) Session(sid string) *Session {
 	switch {
 	case sid == "":
 		sess.bad = invalidf("session id is empty")
-	case len(sid) > MaxSessionIDBytes:
-		sess.bad = invalidf(fmt.Sprintf("session id of %d bytes is over MaxSessionIDBytes %d", len(sid), MaxSessionIDBytes))
+	case len(sid) > MaxIDBytes:
+		sess.bad = invalidf(fmt.Sprintf("session id of %d bytes is over MaxIDBytes %d", len(sid), MaxIDBytes))
 	}
 	return sess
 }
@@ -252,15 +251,15 @@ func (s *Store) sessionHandle(tag, d string) *Session {
 // User returns a handle on the user with id uid: the user's attributes,
 // shared by all of the user's sessions, and the user's sessions. It does
 // no I/O. The handle keeps only a digest of uid. An empty id, or one
-// longer than MaxUserIDBytes, gives a handle whose every call fails with
+// longer than MaxIDBytes, gives a handle whose every call fails with
 // ErrInvalid without reaching Redis.
 func (s *Store) User(uid string) *User {
 	usr := s.userHandle(format.UserDigest(s.ns, uid)[:format.TagLen])
 	switch {
 	case uid == "":
 		usr.bad = invalidf("user id is empty")
-	case len(uid) > MaxUserIDBytes:
-		usr.bad = invalidf(fmt.Sprintf("user id of %d bytes is over MaxUserIDBytes %d", len(uid), MaxUserIDBytes))
+	case len(uid) > MaxIDBytes:
+		usr.bad = invalidf(fmt.Sprintf("user id of %d bytes is over MaxIDBytes %d", len(uid), MaxIDBytes))
 	}
 	return usr
 }

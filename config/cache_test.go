@@ -65,8 +65,8 @@ func TestClientSideCacheShapes(t *testing.T) {
 	_, err = config.LoadWith("", []string{"ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_MAX_ENTRIES=-1", "ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_MAX_STALENESS=-1s"})
 	wantKeyError(t, err, "redis.client_side_cache.max_entries")
 	wantKeyError(t, err, "redis.client_side_cache.max_staleness")
-	_, err = config.LoadWith("", []string{"ATTRCACHE_RESEND_WINDOW=1m", "ATTRCACHE_LIMITS_MAX_CALL_BYTES=-5"})
-	wantKeyError(t, err, "attrcache.resend_window")
+	_, err = config.LoadWith("", []string{"ATTRCACHE_CALL_TIMEOUT=1m", "ATTRCACHE_LIMITS_MAX_CALL_BYTES=-5"})
+	wantKeyError(t, err, "attrcache.call_timeout")
 	wantKeyError(t, err, "attrcache.limits.max_call_bytes")
 }
 

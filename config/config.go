@@ -141,10 +141,10 @@ type Store struct {
 	Limits Limits `mapstructure:"limits"`
 	// ReplicaWait makes writes wait for replicas (attrcache.WithReplicaWait).
 	ReplicaWait ReplicaWait `mapstructure:"replica_wait"`
-	// ResendWindow is how long after it began a write may still be
-	// applied (attrcache.WithResendWindow); 0 derives it from
-	// redis.read_timeout and redis.max_retries.
-	ResendWindow time.Duration `mapstructure:"resend_window"`
+	// CallTimeout bounds every call of the Store
+	// (attrcache.WithCallTimeout): a request whose Redis is frozen fails
+	// after it. Default 1s.
+	CallTimeout time.Duration `mapstructure:"call_timeout"`
 }
 
 // ReplicaWait holds the attrcache.replica_wait.* settings.
@@ -218,6 +218,7 @@ func Default() *Config {
 		Store: Store{
 			Namespace:   "attrcache",
 			SessionTTL:  30 * time.Minute,
+			CallTimeout: time.Second,
 			ReplicaWait: ReplicaWait{Timeout: time.Second},
 		},
 		Log: Log{Level: "info", Format: "text"},

@@ -174,13 +174,13 @@ func TestStoreKeysWithoutDoubledPrefix(t *testing.T) {
 		"ATTRCACHE_SESSION_TTL=2h",
 		"ATTRCACHE_LIMITS_MAX_BATCH=40",
 		"ATTRCACHE_REPLICA_WAIT_REPLICAS=1",
-		"ATTRCACHE_RESEND_WINDOW=5s",
+		"ATTRCACHE_CALL_TIMEOUT=5s",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := c.Store; s.Namespace != "shop" || s.SessionTTL != 2*time.Hour || s.Limits.MaxBatch != 40 ||
-		s.ReplicaWait.Replicas != 1 || s.ResendWindow != 5*time.Second {
+		s.ReplicaWait.Replicas != 1 || s.CallTimeout != 5*time.Second {
 		t.Errorf("attrcache.* = %+v", s)
 	}
 	if w := c.Warnings(); len(w) != 0 {

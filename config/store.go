@@ -12,7 +12,7 @@ import (
 
 // StoreOptions returns the attrcache.New options the attrcache.* settings
 // describe: WithNamespace and WithLimits, WithReplicaWait when replicas
-// are awaited, WithResendWindow when one is set, and WithLogger when
+// are awaited, WithCallTimeout, and WithLogger when
 // logger is not nil. An empty namespace leaves the library default. The cipher is
 // not among them; the caller adds attrcache.WithCipher.
 func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
@@ -24,8 +24,8 @@ func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
 	if w := c.Store.ReplicaWait; w.Replicas > 0 {
 		opts = append(opts, attrcache.WithReplicaWait(w.Replicas, w.Timeout))
 	}
-	if w := c.Store.ResendWindow; w > 0 {
-		opts = append(opts, attrcache.WithResendWindow(w))
+	if d := c.Store.CallTimeout; d > 0 {
+		opts = append(opts, attrcache.WithCallTimeout(d))
 	}
 	if logger != nil {
 		opts = append(opts, attrcache.WithLogger(logger))

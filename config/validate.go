@@ -330,10 +330,8 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.session_ttl", "must be at most %s (attrcache.MaxExpiration), got %s", attrcache.MaxExpiration, s.SessionTTL)
 	}
 
-	if w := s.ResendWindow; w != 0 {
-		if err := attrcache.CheckOptions(attrcache.WithResendWindow(w)); err != nil {
-			p.add("attrcache.resend_window", "%s, or 0s to derive it from the client's retries; got %s", libraryReason(err), w)
-		}
+	if err := attrcache.CheckOptions(attrcache.WithCallTimeout(s.CallTimeout)); err != nil {
+		p.add("attrcache.call_timeout", "%s; got %s", libraryReason(err), s.CallTimeout)
 	}
 
 	switch w := s.ReplicaWait; {

@@ -154,7 +154,7 @@ func TestRotateFaults(t *testing.T) {
 
 	// After the grace, the old id is dead, whatever happened; the new id
 	// holds everything or nothing, and everything when Rotate succeeded.
-	time.Sleep(time.Until(last.Add(attrcache.RotationGrace + 200*time.Millisecond)))
+	time.Sleep(time.Until(last.Add(10*time.Second + 200*time.Millisecond)))
 	ctx := testCtx(t, 30*time.Second)
 	for _, o := range outcomes {
 		if _, err := observer.Session(o.oldSid).Names(ctx); !errors.Is(err, attrcache.ErrSessionNotFound) {

@@ -181,7 +181,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"inspect", "x", "-config"}, 2, "flag needs an argument: -config"},
 		{[]string{"stats", "-sample=x"}, 2, "stats: -sample takes a number of keys, at least 1, or all"},
 		{[]string{"inspect", ""}, 2, "the session id is empty"},
-		{[]string{"end", strings.Repeat("x", attrcache.MaxSessionIDBytes+1)}, 2, "over attrcache's limit of 512"},
+		{[]string{"end", strings.Repeat("x", attrcache.MaxIDBytes+1)}, 2, "over attrcache's limit of 512"},
 		{[]string{"stats", "extra"}, 2, "stats takes no arguments"},
 		{[]string{"stats", "-sample", "0"}, 2, "stats: -sample takes a number of keys"},
 		{[]string{"stats", "-count", "0"}, 2, "-count must be at least 1"},

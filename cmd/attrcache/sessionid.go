@@ -12,9 +12,9 @@ import (
 )
 
 // maxIDLine bounds what is read from stdin for an id: more than any valid
-// id (attrcache.MaxSessionIDBytes), so that a longer one is refused by
+// id (attrcache.MaxIDBytes), so that a longer one is refused by
 // the library with its own message rather than cut short here.
-const maxIDLine = 4 * attrcache.MaxSessionIDBytes
+const maxIDLine = 4 * attrcache.MaxIDBytes
 
 // sessionID returns the id the command names: the one positional
 // argument, or the first line of stdin when it is "-" or -stdin is set.
@@ -42,8 +42,8 @@ func (c *invocation) checkID(id string) (string, error) {
 	switch {
 	case id == "":
 		return "", cli.Usagef("%s: the session id is empty", c.command)
-	case len(id) > attrcache.MaxSessionIDBytes:
-		return "", cli.Usagef("%s: the session id is %d bytes, over attrcache's limit of %d", c.command, len(id), attrcache.MaxSessionIDBytes)
+	case len(id) > attrcache.MaxIDBytes:
+		return "", cli.Usagef("%s: the session id is %d bytes, over attrcache's limit of %d", c.command, len(id), attrcache.MaxIDBytes)
 	}
 	return id, nil
 }
