@@ -1,0 +1,197 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/attrcache/attrcache/internal/format"
+	"github.com/redis/go-redis/v9"
+)
+
+// Running attrcache's scripts on go-redis: as Functions (FCALL) where the
+// server has them, as EVALSHA elsewhere, and with WAIT in the same round
+// trip when a replica wait is configured.
+
+// scripter is what running a script needs: the client, or a pipeline.
+type scripter interface {
+	redis.Scripter
+	FCall(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd
+}
+
+// call runs s once and returns its raw reply, through FCALL while the
+// server has Functions and EVALSHA (EVAL after NOSCRIPT) otherwise.
+func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any) (any, error) {
+	if g.mode.Load() != modeScripts {
+		v, err := g.c.FCall(ctx, s.Func, keys, args...).Result()
+		switch {
+		case err == nil:
+			g.mode.CompareAndSwap(modeUnknown, modeFunctions)
+			return v, nil
+		case !functionMissing(err):
+			return v, err
+		case !functionsUnsupported(err):
+			// Not loaded on this server (a new or restarted node).
+			lerr := g.load(ctx, keys[0])
+			if lerr == nil {
+				return g.c.FCall(ctx, s.Func, keys, args...).Result()
+			}
+			if !functionsUnsupported(lerr) {
+				return nil, lerr
+			}
+		}
+		g.mode.Store(modeScripts)
+	}
+	return g.evals[s].Run(ctx, g.c, keys, args...).Result()
+}
+
+// load loads the library on the server that holds key.
+func (g *GoRedis) load(ctx context.Context, key string) error {
+	if g.cluster != nil {
+		node, err := g.cluster.MasterForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		return loadLibrary(ctx, node, g.lib)
+	}
+	return loadLibrary(ctx, g.c, g.lib)
+}
+
+// loadLibrary loads the library on c's server; a library already loaded
+// (by another client, or this one racing itself) is success.
+func loadLibrary(ctx context.Context, c interface {
+	FunctionLoad(ctx context.Context, code string) *redis.StringCmd
+}, lib *Library) error {
+	err := c.FunctionLoad(ctx, lib.Code).Err()
+	if err != nil && strings.Contains(err.Error(), "already exists") {
+		return nil
+	}
+	return err
+}
+
+// runWait sends the script and WAIT in one pipeline to the key's master:
+// still one round trip, and WAIT counts the replicas that have this
+// write. A write the master refused needs no replica.
+func (g *GoRedis) runWait(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
+	var (
+		ev, acked *redis.Cmd
+		src       string
+		err       error
+	)
+	// A pipeline on one node does not follow MOVED or notice a failover
+	// the way the client's own commands do: on such errors, reload a
+	// cluster's slot map and try again. Resending is safe: the resend log
+	// recognises a run that did land.
+	for attempt := 0; ; attempt++ {
+		ev, acked, src, err = g.pipelineWait(ctx, s, keys, args)
+		if err == nil || attempt == 2 || !rerouted(err) || g.cluster == nil {
+			break
+		}
+		g.cluster.ReloadState(ctx)
+		select {
+		case <-ctx.Done():
+			return Reply{}, ctx.Err()
+		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return Reply{}, err
+	}
+	rep, err := decode(ev.Val())
+	rep.Src = src
+	if err != nil || !format.Applied(rep.Code) {
+		return rep, err
+	}
+	n, err := acked.Int64()
+	if err != nil {
+		return rep, &NotReplicatedError{Reply: rep, Msg: "WAIT failed: " + err.Error()}
+	}
+	if n < int64(g.cfg.Replicas) {
+		return rep, &NotReplicatedError{Reply: rep, Msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", n, g.cfg.Replicas, g.cfg.WaitTimeout)}
+	}
+	return rep, nil
+}
+
+// pipelineWait sends the script and WAIT in one pipeline to the key's
+// master, loading the script when the server lacks it. err is the
+// script's error; WAIT's is read by the caller.
+func (g *GoRedis) pipelineWait(ctx context.Context, s *Script, keys []string, args []any) (ev, acked *redis.Cmd, src string, err error) {
+	for try := range 3 {
+		var pipe redis.Pipeliner
+		if g.cluster != nil {
+			node, err := g.cluster.MasterForKey(ctx, keys[0])
+			if err != nil {
+				return nil, nil, "", err
+			}
+			pipe, src = node.Pipeline(), node.Options().Addr
+		} else {
+			pipe = g.c.Pipeline()
+		}
+		mode := g.mode.Load()
+		switch {
+		case mode != modeScripts:
+			ev = pipe.FCall(ctx, s.Func, keys, args...)
+		case try == 0:
+			ev = g.evals[s].EvalSha(ctx, pipe, keys, args...)
+		default:
+			ev = g.evals[s].Eval(ctx, pipe, keys, args...)
+		}
+		acked = pipe.Do(ctx, "wait", g.cfg.Replicas, g.cfg.WaitTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx) // errors are read from each command
+		err = ev.Err()
+		switch {
+		case err == nil:
+			if mode == modeUnknown {
+				g.mode.CompareAndSwap(modeUnknown, modeFunctions)
+			}
+			return ev, acked, src, nil
+		case mode != modeScripts && functionMissing(err):
+			if functionsUnsupported(err) {
+				g.mode.Store(modeScripts)
+				continue
+			}
+			if lerr := g.load(ctx, keys[0]); lerr != nil {
+				if !functionsUnsupported(lerr) {
+					return nil, nil, src, lerr
+				}
+				g.mode.Store(modeScripts)
+			}
+		case mode == modeScripts && redis.HasErrorPrefix(err, "NOSCRIPT"):
+		default:
+			return ev, acked, src, err
+		}
+	}
+	return ev, acked, src, err
+}
+
+// rerouted reports errors after which the key's master may have moved:
+// a redirection, a cluster in transition, or a connection that failed.
+func rerouted(err error) bool {
+	for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	var rerr redis.Error
+	return !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// functionMissing reports the errors of an FCALL that did not run: the
+// function is not loaded, or FCALL itself is not available.
+func functionMissing(err error) bool {
+	return redis.HasErrorPrefix(err, "Function not found") || functionsUnsupported(err)
+}
+
+// functionsUnsupported reports a server without Redis Functions (before
+// 7.0, miniredis) or a user not allowed to use them.
+func functionsUnsupported(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	s := rerr.Error()
+	return redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(s, "unknown command") ||
+		strings.Contains(s, "unknown subcommand")
+}
