@@ -246,12 +246,17 @@ func (m *Manager) abandon(r *http.Request, id string) {
 // expiry; the session's deadlines kept; the old id ended) and sets the new
 // cookie; FromContext returns the new session from then on. Call it at
 // every change of privilege (a step-up, a role change, a login that keeps
-// the anonymous session's attributes).
+// the anonymous session's attributes). The new id comes from
+// attrcache.Session.NewID, so a session bound to a user stays bound to
+// it, in its user's registry.
 //
 // It returns attrcache.ErrSessionNotFound when the request has no session
 // or it has ended (expired, logged out, or rotated by a concurrent
 // request), and Rotate's other errors; after any error the cookie is left
-// as it was. An error wrapping attrcache.ErrInvalid, with nothing done,
+// as it was. Logout always wins: when the session is ended while it
+// moves (a Logout or a Login with the same cookie, User.EndSessions),
+// Rotate fails with ErrSessionNotFound and sets no cookie, and the new
+// id holds nothing. An error wrapping attrcache.ErrInvalid, with nothing done,
 // means it was called behind Handler after the headers were sent.
 func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
 	st, _ := m.stateOf(r)
@@ -264,7 +269,7 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Ses
 	if old == nil {
 		return nil, fmt.Errorf("web: no session to rotate: %w", attrcache.ErrSessionNotFound)
 	}
-	id := attrcache.NewSessionID()
+	id := old.NewID() // a bound session's new id keeps its user's tag, so it stays bound
 	sess, err := old.Rotate(r.Context(), id)
 	if err != nil {
 		return nil, err
