@@ -232,8 +232,12 @@ func TestLoginUnavailableLeavesNothing(t *testing.T) {
 
 		t.Run("never ran", func(t *testing.T) {
 			before := keySet(t, raw)
+			errs := a.errs.Load()
 			on.Store(true)
 			rep := a.do("POST", "/login-with?case=ok", nil)
+			// Login ends the id it may have started, in the
+			// background; that End fails too, and is reported.
+			waitFor(t, "the failed End to be reported", func() bool { return a.errs.Load() > errs })
 			on.Store(false)
 			if err := loginErr.Load().(errBox).err; !errors.Is(err, attrcache.ErrUnavailable) {
 				t.Errorf("Login returned %v, want ErrUnavailable", err)
@@ -258,20 +262,35 @@ func TestLoginUnavailableLeavesNothing(t *testing.T) {
 			if rep.status == http.StatusOK || len(rep.header.Values("Set-Cookie")) != 0 {
 				t.Errorf("status %d, %d cookies", rep.status, len(rep.header.Values("Set-Cookie")))
 			}
-			// The session was started and then ended: at most a
-			// tombstone is left, which no id can read.
-			for _, key := range keySet(t, raw) {
-				if slices.Contains(before, key) {
-					continue
+			// The session was started and then ended, in the
+			// background: at most a tombstone is left, which no id can
+			// read.
+			waitFor(t, "the started session to end", func() bool {
+				for _, key := range keySet(t, raw) {
+					if slices.Contains(before, key) {
+						continue
+					}
+					info, err := inspect.Read(context.Background(), raw, key, time.Now().UnixMilli())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if info.State != "ended" && info.State != "none" {
+						return false
+					}
 				}
-				info, err := inspect.Read(context.Background(), raw, key, time.Now().UnixMilli())
-				if err != nil {
-					t.Fatal(err)
-				}
-				if info.State != "ended" && info.State != "none" {
-					t.Errorf("a key the lost login left is %s", info.State)
-				}
-			}
+				return true
+			})
 		})
 	})
+}
+
+// waitFor polls cond until it holds, for at most two seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 2s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

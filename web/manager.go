@@ -191,8 +191,9 @@ func errHeadersSent(op string) error {
 // cipher, attrcache.ErrTooBig and attrcache.ErrTooManyAttributes for a
 // session over its limits, and attrcache.ErrUnavailable when Redis could
 // not be reached; after that last one, which may have been applied, Login
-// ends the session it may have started before returning (best effort:
-// otherwise it expires after IdleTimeout, and no cookie names it). Called
+// ends the session it may have started, in the background so that the
+// caller does not wait on Redis twice (best effort: otherwise it expires
+// after IdleTimeout, and no cookie names it). Called
 // behind Handler after the response's headers were sent, it returns an
 // error wrapping attrcache.ErrInvalid without starting anything.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, attrs ...attrcache.Attr) (*attrcache.Session, error) {
@@ -214,7 +215,7 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request, op, id string, a
 	sess, err := m.store.Start(ctx, id, m.cfg.IdleTimeout, opts...)
 	if err != nil {
 		if errors.Is(err, attrcache.ErrUnavailable) || errors.Is(err, attrcache.ErrNotReplicated) {
-			m.abandon(r, id)
+			go m.abandon(r, id) // Redis may be down: the caller does not wait for it twice
 		}
 		return nil, err
 	}
@@ -231,8 +232,8 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request, op, id string, a
 // abandon ends the session id after a Start that failed in a way that
 // may have started it anyway: its id never reaches a cookie, so nobody
 // could use or end it, and a bound one would hold a place in its user's
-// registry. The request's context may be what ended, so the End gets its
-// own (the Store's call timeout bounds it).
+// registry. The request may be over by then, so the End does not take
+// its cancellation; the Store's call timeout bounds it.
 func (m *Manager) abandon(r *http.Request, id string) {
 	sess := m.store.Session(id)
 	err := sess.End(context.WithoutCancel(r.Context()))
