@@ -95,8 +95,9 @@ type Config struct {
 	// ErrorHandler, when set, is told of the errors the middleware meets
 	// on its own, which no caller sees: a renewal that failed (the
 	// session still lives until its current deadline), a session that
-	// RequireSession could not check, or the end of the session a Login
-	// replaced. The handler's response is already decided
+	// RequireSession could not check, the end of the session a Login
+	// replaced, or the end of a session whose Login failed with Redis
+	// unreachable. The handler's response is already decided
 	// and may already be on its way, so ErrorHandler must not write to
 	// it; it is for logging and metrics. Errors never hold a session id
 	// or a value; they name the session by its short digest

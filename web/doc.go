@@ -5,7 +5,7 @@
 //	m, err := web.New(store, web.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
 //	http.ListenAndServe(addr, m.Handler(mux))
 //
-//	sess, err := m.Login(w, r)           // the password checked out: a new id, a new cookie
+//	sess, err := m.Login(w, r, attrs...) // the password checked out: a new id, its first attributes, a new cookie
 //	sess := web.FromContext(r.Context()) // any later request: the handle, no I/O
 //	sess, err = m.Rotate(w, r)           // at every change of privilege: same attributes, new id
 //	err = m.Logout(w, r)                 // the session ends, the cookie expires
@@ -127,8 +127,8 @@
 // Login starts a session under a new id (256 bits from crypto/rand) and
 // ends the one the request came with, if any: a session id is never
 // carried across a login, which is the defence against session fixation.
-// Login starts empty; to keep what an anonymous session held (a cart),
-// call Rotate instead, which moves every attribute (values, encryption,
+// Login starts with the attributes it is given and no others; to keep
+// what an anonymous session held (a cart), call Rotate instead, which moves every attribute (values, encryption,
 // Created, Modified, expiry) to a new id and ends the old one, keeping
 // the deadlines. Call Rotate at every change of privilege. A request
 // still holding the old cookie during a rotation either completes on the
@@ -136,11 +136,48 @@
 // a write is never left on the old id unseen (see attrcache's Rotate).
 // Logout ends the session and expires the cookie.
 //
+// Logout always wins. A Logout, or a Login with the same cookie, that
+// comes while a Rotate of the session is under way ends the session for
+// good: the Rotate fails with attrcache.ErrSessionNotFound and sets no
+// cookie, and neither the old id nor the new one reads again. The
+// package's tests hold a Rotate at each of its steps to check it.
+//
 // When several requests of one browser race with a rotation, their
 // responses may reach the browser in any order, and one that renewed the
 // old id's persistent cookie could arrive after the rotation's: the
 // browser then holds a dead id and the user must log in again. This is
 // the fail-closed side of a race every cookie session has.
+//
+// # When Login fails
+//
+// Login makes the session and its first attributes in one script, so a
+// login either happened, with every attribute, or left nothing: no
+// cookie is set, no session exists in Redis, and the request keeps the
+// session it came with. The handler sees Start's error, to tell an
+// outage from a mistake of the application's:
+//
+//	_, err := m.Login(w, r,
+//		attrcache.Attr{Name: "user", Value: []byte(userID)},
+//		attrcache.Attr{Name: "token", Value: token, Options: []attrcache.WriteOption{attrcache.WithEncryption()}},
+//	)
+//	switch {
+//	case errors.Is(err, attrcache.ErrUnavailable): // Redis down or too slow: worth another try
+//		http.Error(w, "try again later", http.StatusServiceUnavailable)
+//		return
+//	case err != nil: // ErrInvalid, ErrNoCipher, ErrTooBig, ...: fix the application
+//		logger.Error("login", "error", err) // it names attributes, never a value or an id
+//		http.Error(w, "internal error", http.StatusInternalServerError)
+//		return
+//	}
+//
+// A refused attribute (a bad name, a value over the Store's limits,
+// WithEncryption on a Store without a Cipher) is found before anything
+// reaches Redis, or inside the script before it writes. An
+// ErrUnavailable comes within the Store's call timeout (one second by
+// default, attrcache.WithCallTimeout) whatever the Redis client's own
+// timeouts and retries; as such a write may have been applied, Login then
+// ends the id it could not hand out, in the background, so that no
+// session lingers that no cookie names.
 //
 // # Pages that need a session
 //
@@ -181,8 +218,9 @@
 // expiry, written into each form, and compared with crypto/subtle on
 // each request that changes something:
 //
-//	sess, err := m.Login(w, r) // a new session, so a new token: none survives a login
-//	err = sess.Create(ctx, "csrf", []byte(rand.Text()), attrcache.WithExpiration(12*time.Hour))
+//	// a new session, so a new token: none survives a login
+//	sess, err := m.Login(w, r, attrcache.Attr{Name: "csrf", Value: []byte(rand.Text()),
+//		Options: []attrcache.WriteOption{attrcache.WithExpiration(12 * time.Hour)}})
 //
 //	e, err := web.FromContext(ctx).Get(ctx, "csrf") // on each POST
 //	ok := err == nil && subtle.ConstantTimeCompare(e.Value, []byte(r.PostFormValue("csrf"))) == 1

@@ -44,16 +44,12 @@ func Example() {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		// ... the password checked out ...
-		sess, err := m.Login(w, r)
-		if err != nil {
-			http.Error(w, "try again later", http.StatusServiceUnavailable)
-			return
-		}
-		err = sess.CreateMany(r.Context(), []attrcache.Attr{
-			{Name: "user", Value: []byte(r.FormValue("user"))},
-			{Name: "role", Value: []byte("member")},
-		})
+		// ... the password checked out: a new session, with its first
+		// attributes in the same script ...
+		_, err := m.Login(w, r,
+			attrcache.Attr{Name: "user", Value: []byte(r.FormValue("user"))},
+			attrcache.Attr{Name: "role", Value: []byte("member")},
+		)
 		if err != nil {
 			http.Error(w, "try again later", http.StatusServiceUnavailable)
 			return
@@ -153,6 +149,50 @@ func Example() {
 	// GET /profile: 401 please log in
 }
 
+// A Login that attrcache refuses changes nothing: the handler gets the
+// error, the response carries no cookie, Redis holds no new session, and
+// the browser keeps the session it had. Here the Store has no Cipher and
+// the login asks to seal a value.
+func ExampleManager_Login() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	store, err := attrcache.New(rdb) // no WithCipher
+	if err != nil {
+		panic(err)
+	}
+	m, err := web.New(store, web.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	login := func(w http.ResponseWriter, r *http.Request) {
+		_, err := m.Login(w, r,
+			attrcache.Attr{Name: "user", Value: []byte("alice")},
+			attrcache.Attr{Name: "token", Value: []byte("s3cret"), Options: []attrcache.WriteOption{attrcache.WithEncryption()}},
+		)
+		switch {
+		case errors.Is(err, attrcache.ErrUnavailable): // Redis down or slow: worth another try
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+		case err != nil: // the application asked for what cannot be: log it, it names no value or id
+			fmt.Println("login refused:", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		default:
+			fmt.Fprintln(w, "welcome")
+		}
+	}
+	w := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(login)).ServeHTTP(w, httptest.NewRequest("POST", "/login", nil))
+	fmt.Println("status:", w.Code)
+	fmt.Println("cookies set:", len(w.Result().Cookies()))
+	fmt.Println("keys in Redis:", len(mr.Keys()))
+	// Output:
+	// login refused: attrcache: encryption requested but no cipher configured: token
+	// status: 500
+	// cookies set: 0
+	// keys in Redis: 0
+}
+
 // Cross-site request forgery, both defences: net/http's
 // CrossOriginProtection around the session middleware refuses unsafe
 // requests that the browser marks as coming from another origin, and a
@@ -175,15 +215,17 @@ func Example_csrf() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... the password checked out ...
-		sess, err := m.Login(w, r)
-		if err == nil {
-			// A new session, so a new token: none survives a login. Its
-			// own expiry here is the session's longest life; with a
-			// shorter one, the form pages make a new token when Get
-			// says attrcache.ErrNotFound. With a Cipher in the Store,
-			// attrcache.WithEncryption() seals it in Redis.
-			err = sess.Create(r.Context(), "csrf", []byte(rand.Text()), attrcache.WithExpiration(12*time.Hour))
-		}
+		//
+		// A new session, so a new token: none survives a login. Its
+		// own expiry here is the session's longest life; with a
+		// shorter one, the form pages make a new token when Get says
+		// attrcache.ErrNotFound. With a Cipher in the Store,
+		// attrcache.WithEncryption() seals it in Redis.
+		_, err := m.Login(w, r, attrcache.Attr{
+			Name:    "csrf",
+			Value:   []byte(rand.Text()),
+			Options: []attrcache.WriteOption{attrcache.WithExpiration(12 * time.Hour)},
+		})
 		if err != nil {
 			http.Error(w, "try again later", http.StatusServiceUnavailable)
 			return

@@ -163,15 +163,22 @@ type app struct {
 	lastErr atomic.Value // the last error it was given
 }
 
-// newApp starts the app; extra adds routes of a test's own.
+// newApp starts the app, on a Store with a cipher; extra adds routes of
+// a test's own.
 func newApp(t *testing.T, b backend, cfg web.Config, extra ...func(a *app, mux *http.ServeMux)) *app {
+	t.Helper()
+	return newStoreApp(t, b, []attrcache.Option{attrcache.WithCipher(envelope(t))}, cfg, extra...)
+}
+
+// newStoreApp is newApp on a Store made with opts.
+func newStoreApp(t *testing.T, b backend, opts []attrcache.Option, cfg web.Config, extra ...func(a *app, mux *http.ServeMux)) *app {
 	t.Helper()
 	rdb := b.newClient()
 	t.Cleanup(func() { rdb.Close() })
 	a := &app{t: t, cmds: &counter{}, advance: b.advance, rdb: rdb}
 	rdb.AddHook(a.cmds)
 	var err error
-	a.store, err = attrcache.New(rdb, attrcache.WithCipher(envelope(t)))
+	a.store, err = attrcache.New(rdb, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

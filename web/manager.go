@@ -169,26 +169,54 @@ func errHeadersSent(op string) error {
 }
 
 // Login starts a new session for the request, under a new id from
-// attrcache.NewSessionID, with the Manager's idle and absolute timeouts,
-// and sets its cookie; FromContext returns it from then on. Call it when
-// the user has proved who they are. The session the request came with,
-// if any, is ended (best effort: a failure goes to Config.ErrorHandler,
-// and that session still ends on its timeouts): a login never keeps an
-// id, against session fixation. The new session is empty; use Rotate
-// instead to keep the attributes of the session the user had.
+// attrcache.NewSessionID, with the Manager's idle and absolute timeouts
+// and attrs as its first attributes, and sets its cookie; FromContext
+// returns it from then on. Call it when the user has proved who they
+// are. The session the request came with, if any, is ended (best effort:
+// a failure goes to Config.ErrorHandler, and that session still ends on
+// its timeouts): a login never keeps an id, against session fixation.
+// To keep the attributes of the session the user had, use Rotate
+// instead.
 //
-// It returns Start's errors, and an error wrapping attrcache.ErrInvalid,
-// without starting anything, when called behind Handler after the
-// response's headers were sent.
-func (m *Manager) Login(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
+// The session and its first attributes are made in one script
+// (attrcache.WithAttrs), all or nothing: the attributes are created as
+// by CreateMany, so a login never leaves a session without, say, the user
+// attribute that every other handler relies on.
+//
+// On any error nothing changes: no cookie is set, the request keeps the
+// session it came with, and no new session exists in Redis. It returns
+// Start's errors: attrcache.ErrInvalid for an attribute Create would
+// refuse (a bad or duplicate name, a value or a batch over the Store's
+// limits), attrcache.ErrNoCipher for encryption on a Store without a
+// cipher, attrcache.ErrTooBig and attrcache.ErrTooManyAttributes for a
+// session over its limits, and attrcache.ErrUnavailable when Redis could
+// not be reached; after that last one, which may have been applied, Login
+// ends the session it may have started, in the background so that the
+// caller does not wait on Redis twice (best effort: otherwise it expires
+// after IdleTimeout, and no cookie names it). Called
+// behind Handler after the response's headers were sent, it returns an
+// error wrapping attrcache.ErrInvalid without starting anything.
+func (m *Manager) Login(w http.ResponseWriter, r *http.Request, attrs ...attrcache.Attr) (*attrcache.Session, error) {
+	return m.login(w, r, "Login", attrcache.NewSessionID(), attrs)
+}
+
+// login starts the session id with the Manager's timeouts and attrs,
+// plus opts, sets its cookie and ends the request's previous session.
+func (m *Manager) login(w http.ResponseWriter, r *http.Request, op, id string, attrs []attrcache.Attr, opts ...attrcache.StartOption) (*attrcache.Session, error) {
 	st, _ := m.stateOf(r)
 	if st.headersSent() {
-		return nil, errHeadersSent("Login")
+		return nil, errHeadersSent(op)
 	}
 	ctx := r.Context()
-	id := attrcache.NewSessionID()
-	sess, err := m.store.Start(ctx, id, m.cfg.IdleTimeout, attrcache.WithMaxLifetime(m.cfg.AbsoluteTimeout))
+	opts = append(opts, attrcache.WithMaxLifetime(m.cfg.AbsoluteTimeout))
+	if len(attrs) > 0 {
+		opts = append(opts, attrcache.WithAttrs(attrs...))
+	}
+	sess, err := m.store.Start(ctx, id, m.cfg.IdleTimeout, opts...)
 	if err != nil {
+		if errors.Is(err, attrcache.ErrUnavailable) || errors.Is(err, attrcache.ErrNotReplicated) {
+			go m.abandon(r, id) // Redis may be down: the caller does not wait for it twice
+		}
 		return nil, err
 	}
 	old := st.replace(id, sess)
@@ -201,17 +229,35 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request) (*attrcache.Sess
 	return sess, nil
 }
 
+// abandon ends the session id after a Start that failed in a way that
+// may have started it anyway: its id never reaches a cookie, so nobody
+// could use or end it, and a bound one would hold a place in its user's
+// registry. The request may be over by then, so the End does not take
+// its cancellation; the Store's call timeout bounds it.
+func (m *Manager) abandon(r *http.Request, id string) {
+	sess := m.store.Session(id)
+	err := sess.End(context.WithoutCancel(r.Context()))
+	if err != nil && !errors.Is(err, attrcache.ErrSessionNotFound) {
+		m.report(r, fmt.Errorf("web: ending session %s, whose start failed: %w", sess.ID(), err))
+	}
+}
+
 // Rotate moves the request's session to a new id (attrcache's
 // Session.Rotate: every attribute with its value, encryption, times and
 // expiry; the session's deadlines kept; the old id ended) and sets the new
 // cookie; FromContext returns the new session from then on. Call it at
 // every change of privilege (a step-up, a role change, a login that keeps
-// the anonymous session's attributes).
+// the anonymous session's attributes). The new id comes from
+// attrcache.Session.NewID, so a session bound to a user stays bound to
+// it, in its user's registry.
 //
 // It returns attrcache.ErrSessionNotFound when the request has no session
 // or it has ended (expired, logged out, or rotated by a concurrent
 // request), and Rotate's other errors; after any error the cookie is left
-// as it was. An error wrapping attrcache.ErrInvalid, with nothing done,
+// as it was. Logout always wins: when the session is ended while it
+// moves (a Logout or a Login with the same cookie, User.EndSessions),
+// Rotate fails with ErrSessionNotFound and sets no cookie, and the new
+// id holds nothing. An error wrapping attrcache.ErrInvalid, with nothing done,
 // means it was called behind Handler after the headers were sent.
 func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Session, error) {
 	st, _ := m.stateOf(r)
@@ -224,7 +270,7 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Ses
 	if old == nil {
 		return nil, fmt.Errorf("web: no session to rotate: %w", attrcache.ErrSessionNotFound)
 	}
-	id := attrcache.NewSessionID()
+	id := old.NewID() // a bound session's new id keeps its user's tag, so it stays bound
 	sess, err := old.Rotate(r.Context(), id)
 	if err != nil {
 		return nil, err
