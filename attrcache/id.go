@@ -3,6 +3,8 @@ package attrcache
 import (
 	"crypto/rand"
 	"encoding/base64"
+
+	"github.com/attrcache/attrcache/internal/format"
 )
 
 // NewSessionID returns a new session id: 256 bits from crypto/rand,
@@ -16,14 +18,17 @@ func NewSessionID() string {
 }
 
 // ValidSessionID reports whether id has the shape of an id NewSessionID
-// makes: 43 characters of the base64url alphabet that decode to 32
-// bytes. Web handlers use it to turn away garbage cookies without a Redis
-// call.
+// makes (43 characters of the base64url alphabet that decode to 32 bytes)
+// or User.NewSessionID makes (the same, a dot, and a user's 16-character
+// tag). Web handlers use it to turn away garbage cookies without a Redis
+// call. The shape proves nothing about the session: the tag is a digest
+// of the user id, which anyone who knows the id can compute.
 func ValidSessionID(id string) bool {
-	if len(id) != sessionIDLen {
+	random, _, ok := format.SplitSessionID(id)
+	if !ok {
 		return false
 	}
-	_, err := sessionIDEncoding.DecodeString(id)
+	_, err := sessionIDEncoding.DecodeString(random)
 	return err == nil
 }
 

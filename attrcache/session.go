@@ -21,7 +21,10 @@ type Session struct {
 
 // User returns a handle on the user the session is bound to (Start
 // WithUser), ok false for an unbound session: its attributes, its
-// sessions, and log out everywhere (User.EndSessions). It does no I/O.
+// sessions, and log out everywhere (User.EndSessions). It does no I/O,
+// and reads the user from the session id's tag alone: for a handle made
+// from an id a client sent (a cookie), it names the user the id claims,
+// which proves nothing until a call on the session itself succeeds.
 func (s *Session) User() (u *User, ok bool) {
 	if s.tag == "" {
 		return nil, false

@@ -9,12 +9,14 @@
 //	sess := web.FromContext(r.Context()) // any later request: the handle, no I/O
 //	sess, err = m.Rotate(w, r)           // at every change of privilege: same attributes, new id
 //	err = m.Logout(w, r)                 // the session ends, the cookie expires
+//	sess, err = m.LoginUser(w, r, userID, attrs...) // Login, bound to the user: listed, capped, ended together
+//	n, err := m.LogoutEverywhere(w, r)   // every session of the request's user ends
 //	mux.Handle("GET /account", m.RequireSession(account)) // 401 or the login page without a live session
 //
 // # What a request costs
 //
 // The middleware does no I/O. It checks the cookie's shape with
-// attrcache.ValidSessionID (43 base64url characters, as NewSessionID makes
+// attrcache.ValidSessionID (as NewSessionID and User.NewSessionID make
 // them) and hands out a handle, which does no I/O either. A request that
 // never looks at its session costs Redis nothing; one that reads an
 // attribute costs that read, one command. A cookie that is absent, empty,
@@ -178,6 +180,61 @@
 // timeouts and retries; as such a write may have been applied, Login then
 // ends the id it could not hand out, in the background, so that no
 // session lingers that no cookie names.
+//
+// # Users: their sessions, and logging out everywhere
+//
+// LoginUser is Login for a session bound to a user: the application
+// passes its own stable id of the user (never shown: the cookie, Redis
+// and the logs see only a digest of it), and the session joins the
+// user's registry, which attrcache keeps exact in the same scripts that
+// start, rotate and end sessions. The Store's cap on sessions per user
+// (attrcache.WithMaxSessions) applies at login: by default the user's
+// oldest session ends to make room; with attrcache.RefuseNew, LoginUser
+// returns attrcache.ErrTooManySessions and, as any failed Login, sets no
+// cookie and leaves no session. Rotate keeps a bound session bound.
+//
+//	sess, err := m.LoginUser(w, r, user.ID, attrcache.Attr{Name: "device", Value: []byte(r.UserAgent())})
+//	if errors.Is(err, attrcache.ErrTooManySessions) {
+//		http.Error(w, "log out on another device first", http.StatusConflict)
+//		return
+//	}
+//
+// LogoutEverywhere ends every session of the request's user, on every
+// device, the request's own included, and expires its cookie; call it
+// for "log out everywhere" and when the password changes. It ends
+// anything only when the request's own session was live, so a stale or
+// forged cookie that carries a user's tag logs nobody out. On a session
+// bound to no user (Login's) it ends that session alone. To end the
+// others and stay logged in here, call attrcache's User.EndSessions with
+// the request's session as the exception.
+//
+// A user's tag is a digest of the user id, which anyone who knows the id
+// can compute, so the user that Session.User finds in a cookie proves
+// nothing until the session itself is found live: use it only behind
+// RequireSession, or after a read of the session succeeded.
+//
+//	n, err := m.LogoutEverywhere(w, r) // n sessions ended, this one included
+//
+//	// behind RequireSession:
+//	sess := web.FromContext(ctx)
+//	u, _ := sess.User()
+//	n, err := u.EndSessions(ctx, sess) // everywhere but here
+//
+// An "active sessions" page, behind RequireSession, lists the user's
+// live sessions from one read of the registry, oldest first, with what
+// each stored (a device name kept as an attribute at login), and ends one
+// on request:
+//
+//	refs, err := store.User(userID).Sessions(ctx) // or u.Sessions(ctx), u as above
+//	for _, ref := range refs {
+//		here := ref.Session.Key() == web.FromContext(ctx).Key()
+//		e, err := ref.Session.Get(ctx, "device")
+//		// show ref.Created, ref.Expires, e.Value, here; a button that
+//		// ends it calls ref.Session.End(ctx) (ref.Session.ID() names it)
+//	}
+//
+// A session listed there never is one that has ended, expired or moved
+// to a new id by Rotate.
 //
 // # Pages that need a session
 //

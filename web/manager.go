@@ -200,6 +200,24 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, attrs ...attrcac
 	return m.login(w, r, "Login", attrcache.NewSessionID(), attrs)
 }
 
+// LoginUser is Login for a session bound to the user userID
+// (attrcache.WithUser): its id comes from the user's
+// attrcache.User.NewSessionID, so the session joins the user's registry
+// (attrcache.User.Sessions lists it, LogoutEverywhere and
+// attrcache.User.EndSessions end it) and counts against the Store's cap
+// on sessions per user (attrcache.WithMaxSessions). userID is the
+// application's stable id of the user, 1 to attrcache.MaxUserIDBytes
+// bytes; it never reaches the cookie, Redis or a log in clear.
+//
+// Past the cap, the Store's policy decides: attrcache.EndOldest (the
+// default) ends the user's oldest session to make room, and
+// attrcache.RefuseNew makes LoginUser return attrcache.ErrTooManySessions
+// as it is. It returns Login's errors otherwise, and on any error, as
+// Login, it sets no cookie and leaves no session.
+func (m *Manager) LoginUser(w http.ResponseWriter, r *http.Request, userID string, attrs ...attrcache.Attr) (*attrcache.Session, error) {
+	return m.login(w, r, "LoginUser", m.store.User(userID).NewSessionID(), attrs, attrcache.WithUser(userID))
+}
+
 // login starts the session id with the Manager's timeouts and attrs,
 // plus opts, sets its cookie and ends the request's previous session.
 func (m *Manager) login(w http.ResponseWriter, r *http.Request, op, id string, attrs []attrcache.Attr, opts ...attrcache.StartOption) (*attrcache.Session, error) {
@@ -302,6 +320,63 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	m.setCookie(w.Header(), m.expiredCookie())
 	return err
+}
+
+// LogoutEverywhere ends every session of the user the request's session
+// is bound to (LoginUser), this one included, on every device, expires
+// the cookie, and returns how many sessions it ended; FromContext returns
+// nil from then on. Offer it as "log out everywhere", and call it when an
+// account's password changes.
+//
+// The request's session is ended first, and only a session that was
+// live lets the call end the others: a cookie of a session that has
+// ended, expired or never existed (a forged id carrying a user's tag)
+// ends nothing else, gets the expired cookie and returns 0 and no error.
+// On a session bound to no user (Login's) it ends that session alone,
+// as Logout does, and returns 1. A session started, renewed or rotated
+// at the same moment is either ended or was started after the call
+// (attrcache.User.EndSessions is atomic); a Rotate of one of them in
+// flight fails with attrcache.ErrSessionNotFound.
+//
+// When Redis fails, the cookie is expired all the same and the error is
+// returned with the count of what was ended: the request's session
+// alone, when ending the others failed (they end on their timeouts, or at
+// a LogoutEverywhere from another of the user's sessions). Behind Handler
+// after the headers were sent, the sessions are ended but the cookie
+// cannot be expired, and the error wraps attrcache.ErrInvalid.
+func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request) (int, error) {
+	st, _ := m.stateOf(r)
+	sent := st.headersSent()
+	old := st.replace("", nil)
+	n, err := m.endEverywhere(r.Context(), old)
+	if sent {
+		return n, errors.Join(err, errHeadersSent("LogoutEverywhere"))
+	}
+	m.setCookie(w.Header(), m.expiredCookie())
+	return n, err
+}
+
+// endEverywhere ends sess and, if it was live and bound to a user, every
+// other session of the user, and returns how many it ended.
+func (m *Manager) endEverywhere(ctx context.Context, sess *attrcache.Session) (int, error) {
+	if sess == nil {
+		return 0, nil
+	}
+	switch err := sess.End(ctx); {
+	case errors.Is(err, attrcache.ErrSessionNotFound):
+		return 0, nil // a dead cookie proves nothing: it ends nobody's sessions
+	case err != nil:
+		return 0, err
+	}
+	u, ok := sess.User()
+	if !ok {
+		return 1, nil
+	}
+	n, err := u.EndSessions(ctx)
+	if err != nil {
+		return 1, fmt.Errorf("web: the request's session %s ended, the user's others may not have: %w", sess.ID(), err)
+	}
+	return 1 + n, nil
 }
 
 // headersSent reports whether the response behind Handler has started.
