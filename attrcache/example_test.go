@@ -63,8 +63,8 @@ func ExampleNew() {
 // At login: a fresh id, a session that lives 30 minutes unless renewed
 // and 12 hours at most whatever the renewals.
 func ExampleStore_Start() {
-	rdb, done := exampleClient()
-	defer done()
+	rdb, done := exampleClient() // README: rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	defer done()                 // README: -
 	ctx := context.Background()
 	store, _ := attrcache.New(rdb)
 
@@ -110,10 +110,10 @@ func ExampleSession_Create() {
 // call, one sealed with the envelope cipher of package keys and one
 // expiring, each overriding the call's defaults.
 func ExampleSession_CreateMany() {
-	rdb, done := exampleClient()
-	defer done()
+	rdb, done := exampleClient() // README: -
+	defer done()                 // README: -
 	ctx := context.Background()
-	store, _ := attrcache.New(rdb, attrcache.WithCipher(exampleCipher()))
+	store, _ := attrcache.New(rdb, attrcache.WithCipher(exampleCipher())) // README: store, _ := attrcache.New(rdb, attrcache.WithCipher(envelope)) // keys.NewEnvelope(kek)
 	sess, _ := store.Start(ctx, attrcache.NewSessionID(), time.Hour)
 
 	err := sess.CreateMany(ctx, []attrcache.Attr{
@@ -238,4 +238,51 @@ func ExampleNewNearCache() {
 		panic(err)
 	}
 	_ = store // reads through store are cached; near.Stats() counts hits and misses
+}
+
+// A counter in a session, safe from concurrent requests: Incr is atomic
+// as Redis's HINCRBY is, and the value reads back as decimal text.
+func ExampleSession_Incr() {
+	rdb, done := exampleClient() // README: -
+	defer done()                 // README: -
+	ctx := context.Background()
+	store, _ := attrcache.New(rdb)
+	sess, _ := store.Start(ctx, attrcache.NewSessionID(), 30*time.Minute)
+
+	n, _ := sess.Incr(ctx, "cart-items", 2)
+	n, _ = sess.Incr(ctx, "cart-items", 1, attrcache.WithExpiration(time.Hour))
+	e, _ := sess.Get(ctx, "cart-items")
+	fmt.Println(n, string(e.Value))
+	// Output:
+	// 3 3
+}
+
+// Users: attributes every session of a user shares, the user's live
+// sessions, and "log out everywhere else".
+func ExampleUser_EndSessions() {
+	rdb, done := exampleClient() // README: -
+	defer done()                 // README: -
+	ctx := context.Background()
+	store, _ := attrcache.New(rdb, attrcache.WithMaxSessions(5, attrcache.EndOldest))
+	alice := store.User("alice@example.com") // no I/O; only a digest of the id reaches Redis
+
+	// Two logins: the ids carry alice's slot, so her sessions, her
+	// registry and her attributes change together, in one script.
+	laptop, _ := store.Start(ctx, alice.NewSessionID(), time.Hour, attrcache.WithUser("alice@example.com"))
+	phone, _ := store.Start(ctx, alice.NewSessionID(), time.Hour, attrcache.WithUser("alice@example.com"))
+	_ = alice.Set(ctx, "theme", []byte("dark")) // shared by both sessions, kept after they end
+
+	refs, _ := alice.Sessions(ctx)
+	fmt.Println("live sessions:", len(refs))
+
+	// The password changed on the laptop: end every other session.
+	n, _ := alice.EndSessions(ctx, laptop)
+	_, err := phone.Get(ctx, "anything")
+	fmt.Println("ended:", n, errors.Is(err, attrcache.ErrSessionNotFound))
+	e, _ := alice.Get(ctx, "theme")
+	fmt.Println("theme:", string(e.Value))
+	// Output:
+	// live sessions: 2
+	// ended: 1 true
+	// theme: dark
 }

@@ -319,3 +319,71 @@ func Example_csrf() {
 	// log in again: 200 welcome
 	// the token of the session before: 403 wrong CSRF token
 }
+
+// The web quick start: a login that binds the session to its user with
+// its first attributes, a page only a live session reaches, and "log out
+// everywhere", behind net/http's cross-origin protection.
+func Example_quickStart() {
+	mr, _ := miniredis.Run()                                // README: -
+	defer mr.Close()                                        // README: -
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()}) // README: rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	store, _ := attrcache.New(rdb, attrcache.WithMaxSessions(10, attrcache.EndOldest))
+	m, _ := web.New(store, web.Config{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		user := r.FormValue("user") // ... once the password checked out ...
+		_, err := m.LoginUser(w, r, user, attrcache.Attr{Name: "role", Value: []byte("member")})
+		if err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable) // no cookie was set
+			return
+		}
+		fmt.Fprintln(w, "welcome")
+	})
+	mux.Handle("GET /account", m.RequireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role, err := web.FromContext(r.Context()).Get(r.Context(), "role")
+		if err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "role %s\n", role.Value)
+	})))
+	mux.HandleFunc("POST /logout-everywhere", func(w http.ResponseWriter, r *http.Request) {
+		n, err := m.LogoutEverywhere(w, r)
+		if err != nil {
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "%d sessions ended\n", n)
+	})
+	handler := http.NewCrossOriginProtection().Handler(m.Handler(mux))
+
+	srv := httptest.NewTLSServer(handler)                     // README: http.ListenAndServeTLS(":8443", "cert.pem", "key.pem", handler)
+	defer srv.Close()                                         // README: -
+	laptop := &http.Client{Transport: srv.Client().Transport} // README: -
+	phone := &http.Client{Transport: srv.Client().Transport}  // README: -
+	laptop.Jar, _ = cookiejar.New(nil)                        // README: -
+	phone.Jar, _ = cookiejar.New(nil)                         // README: -
+	visit := func(c *http.Client, method, path string) {      // README: -
+		resp, _ := c.Post(srv.URL+path, "", nil) // README: -
+		if method == "GET" {                     // README: -
+			resp, _ = c.Get(srv.URL + path) // README: -
+		} // README: -
+		body, _ := io.ReadAll(resp.Body)                                    // README: -
+		resp.Body.Close()                                                   // README: -
+		fmt.Println(path, resp.StatusCode, strings.TrimSpace(string(body))) // README: -
+	} // README: -
+	visit(laptop, "GET", "/account")            // README: -
+	visit(laptop, "POST", "/login?user=alice")  // README: -
+	visit(phone, "POST", "/login?user=alice")   // README: -
+	visit(phone, "GET", "/account")             // README: -
+	visit(laptop, "POST", "/logout-everywhere") // README: -
+	visit(phone, "GET", "/account")             // README: -
+	// Output:
+	// /account 401 Unauthorized
+	// /login?user=alice 200 welcome
+	// /login?user=alice 200 welcome
+	// /account 200 role member
+	// /logout-everywhere 200 2 sessions ended
+	// /account 401 Unauthorized
+}
