@@ -321,6 +321,24 @@ func TestResendIsSafe(t *testing.T) {
 			},
 		},
 		{
+			name:  "Incr",
+			setup: func(s *attrcache.Session) { must(t, s.Set(ctx, "n", val("40"))) },
+			call: func(ctx context.Context, s *attrcache.Session) error {
+				n, err := s.Incr(ctx, "n", 2)
+				if err == nil && n != 42 {
+					return fmt.Errorf("a resent Incr returned %d, want 42", n)
+				}
+				return err
+			},
+			check: func(t *testing.T, s *attrcache.Session, _ snap) {
+				e, err := s.Get(ctx, "n")
+				must(t, err)
+				if string(e.Value) != "42" {
+					t.Errorf("a resent Incr left %q, want 42: added twice", e.Value)
+				}
+			},
+		},
+		{
 			name:  "End",
 			setup: func(s *attrcache.Session) { must(t, s.Create(ctx, "a", val("v"))) },
 			call: func(ctx context.Context, s *attrcache.Session) error {
