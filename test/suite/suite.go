@@ -97,6 +97,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("NameRules", func(t *testing.T) { testNameRules(t, b) })
 	t.Run("JSON", func(t *testing.T) { testJSON(t, b) })
 	t.Run("Rotate", func(t *testing.T) { testRotate(t, b) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, b) })
 }
 
 var ctx = context.Background()
