@@ -807,3 +807,30 @@ func TestEndSessionsDuringLogins(t *testing.T) {
 		t.Errorf("%d of %d EndSessions failed during logins: %v", n, calls, failed)
 	}
 }
+
+// TestUserForgetsVanishedSession: a bound session's key that vanishes
+// without End (Session.Purge cut short between its DEL and its End, or
+// a key Redis evicted) is gone; its registry entry must leave by the
+// user's next call, and must not hold a place under the cap.
+func TestUserForgetsVanishedSession(t *testing.T) {
+	t.Parallel()
+	r := newUserRig(t)
+	ctx := testCtx(t, 30*time.Second)
+	uid := "user-" + randHex(6)
+	sids := r.startUser(ctx, t, uid, 2)
+	// What Session.Purge's first command does.
+	must(t, r.direct.Del(ctx, r.observer.Session(sids[0]).Key()).Err())
+	gone := registryCheck(ctx, t, r.direct, r.observer, uid, "after the key vanished")
+	t.Logf("Sessions lists %d sessions that are gone", len(gone))
+	capped, err := attrcache.New(r.direct, attrcache.WithNamespace(r.ns), attrcache.WithMaxSessions(2, attrcache.RefuseNew))
+	must(t, err)
+	_, err = capped.Start(ctx, capped.User(uid).NewSessionID(), time.Hour, attrcache.WithUser(uid))
+	if errors.Is(err, attrcache.ErrTooManySessions) {
+		t.Error("a login with one live session under a cap of 2 is refused: the vanished session holds a place")
+	} else {
+		must(t, err)
+	}
+	if gone := registryCheck(ctx, t, r.direct, r.observer, uid, "after the user's next call"); len(gone) > 0 {
+		t.Errorf("after the user's next call, Sessions still lists %d sessions whose key is gone", len(gone))
+	}
+}
