@@ -206,7 +206,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, attrs ...attrcac
 // (attrcache.User.Sessions lists it, LogoutEverywhere and
 // attrcache.User.EndSessions end it) and counts against the Store's cap
 // on sessions per user (attrcache.WithMaxSessions). userID is the
-// application's stable id of the user, 1 to attrcache.MaxUserIDBytes
+// application's stable id of the user, 1 to attrcache.MaxIDBytes
 // bytes; it never reaches the cookie, Redis or a log in clear.
 //
 // Past the cap, the Store's policy decides: attrcache.EndOldest (the

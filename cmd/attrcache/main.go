@@ -1,20 +1,29 @@
 // Command attrcache is the operator tool for attrcache sessions. It answers,
 // without writing Go, what a session holds, when it ends and what is
-// wrong with it, ends or purges one session, and counts what a Redis
-// holds. It connects with the configuration the library uses (a YAML
-// file given with -config, and ATTRCACHE_* variables; see package config).
+// wrong with it, ends or purges one session, lists a user's sessions and
+// logs a user out everywhere, and counts what a Redis holds. It connects
+// with the configuration the library uses (a YAML file given with
+// -config, and ATTRCACHE_* variables; see package config).
 //
 // Usage:
 //
 //	attrcache [-config FILE] inspect [-json] [-values] [-stdin] SESSION-ID
 //	attrcache [-config FILE] end     [-stdin] SESSION-ID
 //	attrcache [-config FILE] purge   [-force] [-stdin] SESSION-ID
+//	attrcache [-config FILE] user sessions [-stdin] USER-ID
+//	attrcache [-config FILE] user end [-except DIGEST]... [-stdin] USER-ID
 //	attrcache [-config FILE] stats   [-json] [-sample N|all] [-count N] [-progress D]
 //
 // A session id is a bearer secret. The tool hashes it the way the library
 // does and prints only its short digest and the Redis key. Read it from
 // stdin ("-" as the id, or -stdin) to keep it out of shell history and the
 // process list. Values are never printed unless inspect is given -values.
+//
+// A user id is personal data, read the same way. The user commands work
+// through the library's registry of the user's sessions (User.Sessions,
+// User.EndSessions) and name the user, and each session, by its short
+// digest only: the digest 'user sessions' shows is what 'user end
+// -except' takes to keep one session ("log out everywhere else").
 //
 // Exit status: 0 when the command did its job, 1 when it failed (the
 // problem is named on stderr), 2 for a mistake in the command line.
@@ -33,7 +42,7 @@ import (
 	"github.com/attrcache/attrcache/internal/cli"
 )
 
-const usage = `usage: attrcache [-config FILE] <command> [flags] [SESSION-ID | -]
+const usage = `usage: attrcache [-config FILE] <command> [flags] [SESSION-ID | USER-ID | -]
 
 commands:
   inspect ID   what the session holds, without values: state, deadlines, key TTL,
@@ -46,6 +55,14 @@ commands:
   purge ID     delete the session's key whatever it holds, for keys attrcache cannot
                read; leaves no tombstone
       -force     purge even a live, readable session (use 'end' for those)
+  user sessions USER-ID
+               the user's live sessions, oldest first: each one's short digest,
+               when it started and when it expires
+  user end USER-ID
+               end every live session of the user now (log out everywhere)
+      -except DIGEST  keep the session with this short digest, as 'user sessions'
+                 shows it (log out everywhere else); may be given more than once;
+                 nothing is ended when it names no live session
   stats        count sessions, their states, attributes and memory: SCAN of
                <namespace>:s:* on every master (never KEYS), details from a sample
       -json      machine-readable output
@@ -56,14 +73,16 @@ commands:
 every command takes:
   -config FILE   YAML configuration (default: ATTRCACHE_* environment only); the
                  environment wins over the file, as in the library
-inspect, end and purge take:
-  -stdin         read the session id from the first line of stdin (same as '-' as the id)
+inspect, end, purge and the user commands take:
+  -stdin         read the session or user id from the first line of stdin (same as
+                 '-' as the id)
 
 Session ids are secrets, shells keep history and 'ps' shows arguments: give '-'
 as the id and paste it (then Enter), or pipe it in (attrcache end - < id.txt),
-rather than typing it on the command line. An id that starts with '-' needs
-'--' before it. Output names a session by its short digest and its Redis key
-only, never by its id.
+rather than typing it on the command line. User ids are personal data: give
+them the same way. An id that starts with '-' needs '--' before it. Output
+names a session by its short digest and its Redis key only, and a user by its
+short digest only, never by its id.
 
 Keysets (generate, rotate, list) are managed with attrcache-keys.
 
@@ -126,6 +145,8 @@ func (c *invocation) dispatch(ctx context.Context, args []string) error {
 		return c.end(ctx, args[1:])
 	case "purge":
 		return c.purge(ctx, args[1:])
+	case "user":
+		return c.user(ctx, args[1:])
 	case "stats":
 		return c.stats(ctx, args[1:])
 	case "keys":

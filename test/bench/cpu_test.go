@@ -87,14 +87,15 @@ func (m *cpuMeter) stop() {
 	m.running = false
 }
 
-// report adds cli-us/op and srv-us/op to b's results.
-func (m *cpuMeter) report(b *testing.B) {
+// report adds cli-us/op and srv-us/op, the CPU time of the client and of
+// redis-server per operation, prefixed with prefix, to b's results.
+func (m *cpuMeter) report(b *testing.B, prefix string, ops int64) {
 	b.Helper()
 	if m.failed != nil {
 		b.Logf("CPU time not reported: %v", m.failed)
 		return
 	}
-	perOp := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(b.N) }
-	b.ReportMetric(perOp(m.cli), "cli-us/op")
-	b.ReportMetric(perOp(m.srv), "srv-us/op")
+	perOp := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(ops) }
+	b.ReportMetric(perOp(m.cli), prefix+"cli-us/op")
+	b.ReportMetric(perOp(m.srv), prefix+"srv-us/op")
 }

@@ -1,17 +1,20 @@
-// Package bench measures attrcache against the baselines it has to beat:
-// raw go-redis hash commands on the same server and a whole-session store
-// (github.com/alexedwards/scs/v2 with goredisstore).
+// Package bench measures attrcache against the baselines it has to beat
+// on a real redis-server: Redis's execution time of every write against
+// the floor under any write script, reads against raw hash commands,
+// memory against raw hashes, client allocations, throughput at
+// saturation, hot sessions, the heaviest calls the default limits allow,
+// and what binding sessions to users costs.
 //
 // Everything is in benchmarks, so a plain `go test ./...` runs nothing
 // here. Each top-level benchmark starts its own redis-server (through
-// test/redistest) and runs an attrcache sub-benchmark beside its
-// baselines on that server, with one *redis.Client of default options, so
-// every pair is measured in the same run under the same conditions. Each
-// side reports its latency and Redis's execution time of the commands it
-// sends (INFO commandstats), the measure of what it costs Redis's single
-// core.
+// test/redistest). A case makes a fixed number of calls of attrcache and
+// of its baseline on that server, in turns, and reports both on one line
+// (the baseline's figures prefixed "base-"), with Redis's execution time
+// of the commands each side sends (INFO commandstats, or the slow log for
+// calls of several commands) beside latency; b.N is not used, so the
+// suite runs with -benchtime 1x.
 //
-// run.sh runs the suite, feeds benchstat and prints the ratios against the
-// project's targets (see ./ratio); README.md holds the method, the
-// analysis and the latest tables.
+// run.sh runs the suite and prints every target with PASS or MISS (see
+// ./ratio); README.md is the performance document: the method, the
+// latest run and what each miss costs.
 package bench

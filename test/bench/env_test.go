@@ -3,8 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,17 +18,25 @@ import (
 // valueSize is the value size of every benchmark unless it says otherwise.
 const valueSize = 32
 
+// sessionAttrs is how many attributes a typical session holds.
+const sessionAttrs = 10
+
 // sessionTTL is long enough that nothing expires during a run.
 const sessionTTL = time.Hour
 
-// bigLimits lift the per-session attribute count so that no benchmark
-// trips it; sessions are kept small by rotation instead.
-var bigLimits = attrcache.Limits{MaxAttributes: 1 << 20}
+// quietAfter is how long a session must go unwritten to be quiet: every
+// write keeps its token in the session's resend log until the call's
+// deadline, at most the Store's call timeout (attrcache.DefaultCallTimeout,
+// 1 s) after it was sent, plus the bound of the Store's estimate of
+// Redis's clock. A quiet session's log holds only dead entries, which
+// its next write drops.
+const quietAfter = attrcache.DefaultCallTimeout + 500*time.Millisecond
 
 var ctx = context.Background()
 
-// env is one redis-server with one client of default options, shared by an
-// attrcache benchmark and its baselines.
+// env is one redis-server with one client of default options and a Store
+// of default options on it, shared by an attrcache benchmark and its
+// baselines.
 type env struct {
 	srv   *redistest.Server
 	rdb   *redis.Client
@@ -45,11 +53,7 @@ func newEnv(b *testing.B) *env {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		b.Fatalf("ping: %v", err)
 	}
-	store, err := attrcache.New(rdb, attrcache.WithLimits(bigLimits))
-	if err != nil {
-		b.Fatalf("attrcache.New: %v", err)
-	}
-	return &env{srv: srv, rdb: rdb, store: store}
+	return &env{srv: srv, rdb: rdb, store: newStore(b, rdb)}
 }
 
 // client returns another client of the env's server, built from options
@@ -78,90 +82,141 @@ func newStore(b *testing.B, rdb attrcache.Client, opts ...attrcache.Option) *att
 	return st
 }
 
-// session is a started session that a benchmark can empty between
-// operations.
-type session struct {
-	*attrcache.Session
-	store *attrcache.Store
-	rdb   *redis.Client
-	sid   string
+// sid returns a fresh session id. The key holds a digest of it, so its
+// length does not matter.
+func (e *env) sid() string {
+	return "bench-session-" + strconv.FormatInt(e.seq.Add(1), 10)
 }
 
-// session starts a fresh, empty session of the env's Store.
-func (e *env) session(b *testing.B) *session { return e.sessionOf(b, e.store) }
-
-// sessionOf starts a fresh, empty session of st, which must use e's client.
-func (e *env) sessionOf(b *testing.B, st *attrcache.Store) *session {
+// start starts a fresh, empty session of st with opts.
+func (e *env) start(b *testing.B, st *attrcache.Store, opts ...attrcache.StartOption) *attrcache.Session {
 	b.Helper()
-	sid := "bench-session-" + strconv.FormatInt(e.seq.Add(1), 10)
-	sess, err := st.Start(ctx, sid, sessionTTL)
+	sess, err := st.Start(ctx, e.sid(), sessionTTL, opts...)
 	if err != nil {
 		b.Fatalf("Start: %v", err)
 	}
-	return &session{Session: sess, store: st, rdb: e.rdb, sid: sid}
+	return sess
 }
 
-// empty deletes the session's key and starts the session again.
-func (s *session) empty(b *testing.B) {
+// session starts a session of st and creates attrs in it with one
+// CreateMany (none when attrs is empty).
+func (e *env) session(b *testing.B, st *attrcache.Store, attrs []attrcache.Attr, opts ...attrcache.WriteOption) *attrcache.Session {
 	b.Helper()
-	if err := s.rdb.Del(ctx, s.Key()).Err(); err != nil {
-		b.Fatalf("DEL: %v", err)
+	sess := e.start(b, st)
+	if len(attrs) > 0 {
+		if err := sess.CreateMany(ctx, attrs, opts...); err != nil {
+			b.Fatalf("CreateMany: %v", err)
+		}
 	}
-	if _, err := s.store.Start(ctx, s.sid, sessionTTL); err != nil {
-		b.Fatalf("Start: %v", err)
+	return sess
+}
+
+// prepWorkers is how many goroutines prepare sessions.
+const prepWorkers = 8
+
+// each runs f(i) for i in [0, n) on prepWorkers goroutines, failing b
+// on the first error.
+func each(b *testing.B, n int, f func(i int) error) {
+	b.Helper()
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		once sync.Once
+		fail error
+	)
+	for range prepWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					once.Do(func() { fail = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if fail != nil {
+		b.Fatal(fail)
 	}
 }
 
-// rawKey returns a fresh key for a raw hash.
+// pool returns n sessions of st, each started and given attrs in one
+// CreateMany (none when attrs is empty), and made quiet: it returns
+// quietAfter after the last write.
+func (e *env) pool(b *testing.B, st *attrcache.Store, n int, attrs []attrcache.Attr, opts ...attrcache.StartOption) []*attrcache.Session {
+	b.Helper()
+	out := make([]*attrcache.Session, n)
+	each(b, n, func(i int) error {
+		sess, err := st.Start(ctx, e.sid(), sessionTTL, opts...)
+		if err != nil {
+			return fmt.Errorf("Start: %w", err)
+		}
+		if len(attrs) > 0 {
+			if err := sess.CreateMany(ctx, attrs); err != nil {
+				return fmt.Errorf("CreateMany: %w", err)
+			}
+		}
+		out[i] = sess
+		return nil
+	})
+	time.Sleep(quietAfter)
+	return out
+}
+
+// rawKeyLen is the length of a session key ("attrcache:s:{" 43
+// characters "}"): raw hashes get keys of the same length.
+const rawKeyLen = 57
+
+// rawKey returns a fresh key for a raw hash, as long as a session key.
 func (e *env) rawKey() string {
-	return "bench:raw:" + strconv.FormatInt(e.seq.Add(1), 10)
+	return fmt.Sprintf("raw:{%0*d}", rawKeyLen-6, e.seq.Add(1))
 }
 
-// emptyRaw deletes a raw hash.
-func (e *env) emptyRaw(b *testing.B, key string) {
+// fillRaw writes attrs into the raw hash key and, when ttl > 0, gives it
+// that TTL, as a session key has one.
+func (e *env) fillRaw(b *testing.B, key string, attrs []attrcache.Attr, ttl time.Duration) {
 	b.Helper()
-	if err := e.rdb.Del(ctx, key).Err(); err != nil {
-		b.Fatalf("DEL: %v", err)
-	}
-}
-
-// fillRaw writes names with value into a raw hash and gives it the
-// sessions' TTL.
-func (e *env) fillRaw(b *testing.B, key string, names []string, value []byte) {
-	b.Helper()
-	args := make([]any, 0, 2*len(names))
-	for _, n := range names {
-		args = append(args, n, value)
+	args := make([]any, 0, 2*len(attrs))
+	for _, a := range attrs {
+		args = append(args, a.Name, a.Value)
 	}
 	if err := e.rdb.HSet(ctx, key, args...).Err(); err != nil {
 		b.Fatalf("HSET: %v", err)
 	}
-	if err := e.rdb.Expire(ctx, key, sessionTTL).Err(); err != nil {
-		b.Fatalf("EXPIRE: %v", err)
+	if ttl > 0 {
+		if err := e.rdb.Expire(ctx, key, ttl).Err(); err != nil {
+			b.Fatalf("EXPIRE: %v", err)
+		}
 	}
 }
 
-// fill creates names with value in sess, in as few CreateMany calls as
-// the Store's MaxBatch and MaxCallBytes allow (with room for what sealing
-// adds).
-func fill(b *testing.B, sess *session, names []string, value []byte, opts ...attrcache.WriteOption) {
+// rawPool returns n raw hashes holding attrs, with the sessions' TTL.
+func (e *env) rawPool(b *testing.B, n int, attrs []attrcache.Attr) []string {
 	b.Helper()
-	lim := attrcache.Limits{MaxBatch: 1000, MaxCallBytes: 512 << 10} // the defaults, which bigLimits keeps
-	for len(names) > 0 {
-		n, bytes := 0, 0
-		for n < len(names) && n < lim.MaxBatch && bytes+len(names[n])+len(value)+sealSlack <= lim.MaxCallBytes {
-			bytes += len(names[n]) + len(value) + sealSlack
-			n++
-		}
-		if err := sess.CreateMany(ctx, attrs(names[:n], value), opts...); err != nil {
-			b.Fatalf("CreateMany: %v", err)
-		}
-		names = names[n:]
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = e.rawKey()
+		e.fillRaw(b, keys[i], attrs, sessionTTL)
 	}
+	return keys
 }
 
-// sealSlack is more than sealing adds to a value.
-const sealSlack = 64
+// setConfig sets a server parameter until b ends.
+func (e *env) setConfig(b *testing.B, name, value string) {
+	b.Helper()
+	old, err := e.rdb.ConfigGet(ctx, name).Result()
+	if err != nil || old[name] == "" {
+		b.Fatalf("CONFIG GET %s: %v %v", name, old, err)
+	}
+	if err := e.rdb.ConfigSet(ctx, name, value).Err(); err != nil {
+		b.Fatalf("CONFIG SET %s: %v", name, err)
+	}
+	b.Cleanup(func() { _ = e.rdb.ConfigSet(ctx, name, old[name]).Err() })
+}
 
 // names returns n attribute names of a typical shape ("attr-0042").
 func names(n int) []string {
@@ -194,72 +249,9 @@ func attrs(names []string, value []byte) []attrcache.Attr {
 	return out
 }
 
-// loop runs op b.N times with the timer on. Before the timer starts it
-// runs op once to load the script and warm the connection, then calls
-// fresh. When every > 0, op sees i counting 0..every-1 and fresh runs with
-// the timer off after each every operations, so the state op works on
-// (session size, free names) is the same for attrcache and its baselines
-// whatever b.N is.
-//
-// Besides the usual figures it reports p50-ns/op and p99-ns/op, the median
-// and 99th percentile latency of one operation (bursts of other work on a
-// shared machine move the median much less than the mean), the CPU time
-// of client and server per operation (see cpuMeter), and Redis's
-// execution time of cmds, the commands this side sends (see cmdMeter).
-func loop(b *testing.B, rdb *redis.Client, cmds []string, every int, fresh func(), op func(i int) error) {
-	b.Helper()
-	run(b, newMeter(b, rdb, cmds, false), every, fresh, op)
-}
+// typical is a typical session's attributes: sessionAttrs of valueSize
+// bytes.
+func typical() []attrcache.Attr { return attrs(names(sessionAttrs), value(valueSize)) }
 
-// loopSlow is loop that also reports the longest single call of cmds
-// (max-server-µs), for the worst-case benchmarks. The slow log it needs
-// costs every command a little wall time, not execution time.
-func loopSlow(b *testing.B, rdb *redis.Client, cmds []string, every int, fresh func(), op func(i int) error) {
-	b.Helper()
-	run(b, newMeter(b, rdb, cmds, true), every, fresh, op)
-}
-
-func run(b *testing.B, m *meter, every int, fresh func(), op func(i int) error) {
-	b.Helper()
-	fresh()
-	if err := op(0); err != nil {
-		b.Fatalf("warm-up: %v", err)
-	}
-	fresh()
-	lat := make([]time.Duration, b.N)
-	b.ReportAllocs()
-	m.start()
-	b.ResetTimer()
-	j := 0
-	for n := range b.N {
-		if every > 0 && j == every {
-			b.StopTimer()
-			m.stop()
-			fresh()
-			m.start()
-			b.StartTimer()
-			j = 0
-		}
-		t0 := time.Now()
-		err := op(j)
-		lat[n] = time.Since(t0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		j++
-	}
-	b.StopTimer()
-	m.stop()
-	m.report(b)
-	reportLatency(b, lat)
-}
-
-// reportLatency reports the median and 99th percentile of lat, which it
-// sorts.
-func reportLatency(b *testing.B, lat []time.Duration) {
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2]), "p50-ns/op")
-	b.ReportMetric(float64(lat[len(lat)*99/100]), "p99-ns/op")
-}
-
-func nothing() {}
+// target is the attribute single-attribute calls work on.
+var target = names(sessionAttrs)[sessionAttrs/2]

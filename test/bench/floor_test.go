@@ -1,17 +1,25 @@
 package bench
 
 import (
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/attrcache"
 )
 
-// floorLib is a Redis Functions library of scripts that each do part of
-// what attrcache's write script must do for a Set, and nothing else. They
-// take a Set's keys and arguments and answer as a write does. The floor
-// under a write: what any script that reads Redis's clock, the session's
-// marker, log and record, and writes them back, costs on this server.
+// floorLib is a Redis Functions library of scripts that do part of what
+// a write script must do, and nothing else. Each takes a Set's keys (the
+// session's hash and its overflow key) and a Set's arguments (the call,
+// 30 bytes; the name; the meta, 7 bytes; the record) and answers as a
+// write does.
+//
+// floor is the floor under every single-attribute write: a script that
+// reads Redis's clock (TIME), reads two fields of the hash (the marker
+// and the attribute: HMGET) and writes one (HSET). Any script that judges
+// a write against the session and Redis's clock does at least that.
+// The others are the steps up to it.
 const floorLib = `#!lua name=attrcache_bench_floor
 redis.register_function('floor_return', function(keys, argv)
   return {0, 0, 0}
@@ -22,74 +30,72 @@ redis.register_function('floor_time', function(keys, argv)
 end)
 redis.register_function('floor_time_hmget', function(keys, argv)
   local t = redis.call('TIME')
-  local r = redis.call('HMGET', keys[1], '\0', '\1', argv[7])
+  local r = redis.call('HMGET', keys[1], '\0', argv[2])
   return {0, tonumber(t[1]) * 1000, 0}
 end)
-redis.register_function('floor_time_hmget_hset', function(keys, argv)
+redis.register_function('floor', function(keys, argv)
   local t = redis.call('TIME')
-  local r = redis.call('HMGET', keys[1], '\0', '\1', argv[7])
-  redis.call('HSET', keys[1], '\0', r[1], '\1', r[2], argv[7], r[3])
+  local r = redis.call('HMGET', keys[1], '\0', argv[2])
+  redis.call('HSET', keys[1], argv[2], argv[4])
   return {0, tonumber(t[1]) * 1000, 0}
 end)
 `
 
+// loadFloor loads floorLib on e's server.
+func (e *env) loadFloor(b *testing.B) {
+	b.Helper()
+	if err := e.rdb.FunctionLoad(ctx, floorLib).Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
+		b.Fatalf("FUNCTION LOAD: %v", err)
+	}
+}
+
+// floorArgs are a Set's arguments: the call (30 bytes), the name, the
+// meta (7 bytes), and the record (a 3-byte header and the value).
+var floorArgs = []any{strings.Repeat("c", 30), target, strings.Repeat("m", 7), strings.Repeat("r", 3+valueSize)}
+
+// floorKeys are the keys a write of sess names.
+func floorKeys(sess *attrcache.Session) []string {
+	return []string{sess.Key(), strings.Replace(sess.Key(), ":s:", ":l:", 1)}
+}
+
+// floorSide runs fn of floorLib on the i-th of sessions, or on sessions[0]
+// when there is one.
+func floorSide(rdb *redis.Client, fn string, sessions []*attrcache.Session) side {
+	keys := make([][]string, len(sessions))
+	for i, s := range sessions {
+		keys[i] = floorKeys(s)
+	}
+	return side{cmds: writeCmds, op: func(i int) error {
+		return rdb.FCall(ctx, fn, keys[i%len(keys)], floorArgs...).Err()
+	}}
+}
+
 // floorReturn is floor_return as a script, for EVALSHA.
 var floorReturn = redis.NewScript(`return {0, 0, 0}`)
 
-// BenchmarkScriptFloor: Set of one attribute of a session of
-// getSessionSize attributes whose resend log is kept short (emptied
-// outside the timer every 4 calls, so the session stays a listpack, as a
-// session written now and then is), beside scripts that do only part of
-// its work on the same session with the same arguments: return at once
-// (FCALL and EVALSHA), read TIME, then HMGET the marker, the log and the
-// record, then HSET them back unchanged. And raw HSET on a raw hash of
-// the same fields. server-µs/op tells where a write's time goes: the
-// commands any such script must call, or attrcache's Lua between them.
-func BenchmarkScriptFloor(b *testing.B) {
+// BenchmarkFloor: the steps up to the floor, each beside a raw HSET of
+// the same field on a raw hash of the same fields: a function that
+// returns at once (FCALL, and a script by EVALSHA), one that reads TIME,
+// one that reads TIME and HMGETs two fields, and the floor (TIME, HMGET,
+// HSET). Each runs on quiet sessions of sessionAttrs attributes, one per
+// call. It shows what any script costs on this server before it does
+// anything.
+func BenchmarkFloor(b *testing.B) {
 	e := newEnv(b)
-	if err := e.rdb.FunctionLoad(ctx, floorLib).Err(); err != nil {
-		b.Fatalf("FUNCTION LOAD: %v", err)
-	}
-	ns, v := names(getSessionSize), value(valueSize)
-	name := ns[getSessionSize/2]
-	sess := e.session(b)
-	fill(b, sess, ns, v)
-	keys := []string{sess.Key()}
-	// A Set's arguments: op, call token, begun, deadline, limits, then
-	// name, flags, expiration, value.
-	args := func() []any {
-		now := time.Now().UnixMilli()
-		return []any{"s", "12345678", now, now + 15_000, 1_000, 1 << 20, name, 0, -1, v}
-	}
-	const every = 4
-	short := func() {
-		if err := e.rdb.HDel(ctx, sess.Key(), logField).Err(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for _, fn := range []string{"floor_return", "floor_time", "floor_time_hmget", "floor_time_hmget_hset"} {
+	e.loadFloor(b)
+	pool := e.pool(b, e.store, calls+1, typical())
+	raw := e.rawKey()
+	e.fillRaw(b, raw, typical(), sessionTTL)
+	v := value(valueSize)
+	hset := side{cmds: cmds("hset"), op: func(int) error { return e.rdb.HSet(ctx, raw, target, v).Err() }}
+	for _, fn := range []string{"floor_return", "floor_time", "floor_time_hmget", "floor"} {
 		b.Run(fn, func(b *testing.B) {
-			loop(b, e.rdb, writeCmds, 0, nothing, func(int) error {
-				return e.rdb.FCall(ctx, fn, keys, args()...).Err()
-			})
+			compare(b, e, calls, floorSide(e.rdb, fn, pool), hset)
 		})
 	}
 	b.Run("evalsha_return", func(b *testing.B) {
-		loop(b, e.rdb, writeCmds, 0, nothing, func(int) error {
-			return floorReturn.Run(ctx, e.rdb, keys, args()...).Err()
-		})
-	})
-	b.Run("attrcache-Set", func(b *testing.B) {
-		loop(b, e.rdb, writeCmds, every, short, func(int) error {
-			return sess.Set(ctx, name, v)
-		})
-		b.ReportMetric(e.hashtable(b, sess.Key()), "hashtable")
-	})
-	b.Run("raw-HSET", func(b *testing.B) {
-		key := e.rawKey()
-		e.fillRaw(b, key, ns, v)
-		loop(b, e.rdb, cmds("hset"), 0, nothing, func(int) error {
-			return e.rdb.HSet(ctx, key, name, v).Err()
-		})
+		compare(b, e, calls, side{cmds: writeCmds, op: func(i int) error {
+			return floorReturn.Run(ctx, e.rdb, floorKeys(pool[i]), floorArgs...).Err()
+		}}, hset)
 	})
 }

@@ -1,106 +1,283 @@
 package bench
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
 )
 
-// memoryAttrs is the session size of BenchmarkMemory.
-const memoryAttrs = 100
+// The memory benchmark's population: memSessions sessions of
+// sessionAttrs attributes of valueSize bytes, written memWrites times
+// each.
+const (
+	memSessions = 1000
+	memWrites   = 20
+	// spreadEvery is how often the spread case writes each session, and
+	// laterBy how long after the last write the second reading is taken.
+	spreadEvery = 3 * time.Second
+	laterBy     = 5 * time.Second
+)
 
-// BenchmarkMemory measures Redis memory per attribute with MEMORY USAGE
-// (SAMPLES 0: every field counted) on a session of memoryAttrs attributes
-// of valueSize bytes and on a raw hash of the same names and values. It
-// reports B/attr (attrcache), raw-B/attr, extra-B/attr (the difference,
-// the session marker included) and whether each hash is hashtable-encoded
-// (1) rather than listpack (0). The timed loop is the two MEMORY USAGE
-// calls; its ns/op means nothing.
+// memory is a reading of Redis's memory.
+type memory struct {
+	used    int64 // used_memory
+	clients int64 // mem_clients_normal: the clients' buffers
+}
+
+// data is used memory without the clients' buffers, which grow and shrink
+// with what the connections happened to send and receive last.
+func (m memory) data() int64 { return m.used - m.clients }
+
+func (e *env) memory(b *testing.B) memory {
+	b.Helper()
+	info, err := e.rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		b.Fatalf("INFO memory: %v", err)
+	}
+	var m memory
+	for line := range strings.Lines(info) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "used_memory":
+			m.used, err = strconv.ParseInt(v, 10, 64)
+		case "mem_clients_normal":
+			m.clients, err = strconv.ParseInt(v, 10, 64)
+		}
+		if err != nil {
+			b.Fatalf("INFO memory %s: %v", k, err)
+		}
+	}
+	return m
+}
+
+// settle waits a second, for Redis to finish rehashing after a burst of
+// work and to account the clients' buffers again: it updates
+// mem_clients_normal for idle clients in its cron, a few times a second,
+// so a reading right after a burst could take buffers already trimmed
+// for data. Nothing a session holds changes in that second: its dead
+// log entries stay until its next write, and an overflow key lives at
+// least 5 s past its newest entry's deadline.
+func settle() { time.Sleep(time.Second) }
+
+// flush deletes every key; the function library stays loaded.
+func (e *env) flush(b *testing.B) {
+	b.Helper()
+	if err := e.rdb.FlushAll(ctx).Err(); err != nil {
+		b.Fatalf("FLUSHALL: %v", err)
+	}
+}
+
+// keysUsage is the sum of MEMORY USAGE (SAMPLES 0: every field counted)
+// of every key, and how many keys there are.
+func (e *env) keysUsage(b *testing.B) (bytes, keys int64) {
+	b.Helper()
+	iter := e.rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		n, err := e.rdb.MemoryUsage(ctx, iter.Val(), 0).Result()
+		if err != nil {
+			b.Fatalf("MEMORY USAGE: %v", err)
+		}
+		bytes += n
+		keys++
+	}
+	if err := iter.Err(); err != nil {
+		b.Fatalf("SCAN: %v", err)
+	}
+	return bytes, keys
+}
+
+// population is what a memory case measures: the memory it took, its
+// keys, and how many of its hashes are hashtable-encoded.
+type population struct {
+	data, used    int64 // used memory without clients' buffers, and with
+	keyBytes      int64 // the sum of MEMORY USAGE of its keys
+	keys, hashtab int64
+}
+
+// measure reads memory against before, which was read with the server
+// empty, and the keys' own figures.
+func (e *env) measure(b *testing.B, before memory, hashes []string) population {
+	b.Helper()
+	m := e.memory(b)
+	p := population{data: m.data() - before.data(), used: m.used - before.used}
+	p.keyBytes, p.keys = e.keysUsage(b)
+	for _, k := range hashes {
+		enc, err := e.rdb.ObjectEncoding(ctx, k).Result()
+		if err != nil {
+			b.Fatalf("OBJECT ENCODING: %v", err)
+		}
+		if enc == "hashtable" {
+			p.hashtab++
+		}
+	}
+	return p
+}
+
+// rawMemory measures memSessions raw hashes of the typical attributes
+// with keys as long as session keys, with the sessions' TTL when ttl.
+func (e *env) rawMemory(b *testing.B, ttl bool) population {
+	b.Helper()
+	e.flush(b)
+	settle()
+	before := e.memory(b)
+	pipe := e.rdb.Pipeline()
+	args := make([]any, 0, 2*sessionAttrs)
+	for _, a := range typical() {
+		args = append(args, a.Name, a.Value)
+	}
+	keys := make([]string, memSessions)
+	for i := range keys {
+		keys[i] = e.rawKey()
+		pipe.HSet(ctx, keys[i], args...)
+		if ttl {
+			pipe.Expire(ctx, keys[i], sessionTTL)
+		}
+		if i%100 == 99 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				b.Fatalf("HSET: %v", err)
+			}
+		}
+	}
+	settle()
+	p := e.measure(b, before, keys)
+	e.flush(b)
+	return p
+}
+
+// reportMemory reports a population per session beside the raw one (with
+// the TTL) and the raw one without a TTL.
+func reportMemory(b *testing.B, p, raw, rawNoTTL population) {
+	per := func(x int64) float64 { return float64(x) / memSessions }
+	b.ReportMetric(per(p.data), "B/session")
+	b.ReportMetric(per(raw.data), "raw-B/session")
+	b.ReportMetric(per(p.data-raw.data), "extra-B/session")
+	b.ReportMetric(per(p.data-raw.data)/sessionAttrs, "extra-B/attr")
+	b.ReportMetric(per(rawNoTTL.data), "raw-nottl-B/session")
+	b.ReportMetric(per(p.used), "used-B/session")
+	b.ReportMetric(per(raw.used), "raw-used-B/session")
+	b.ReportMetric(per(p.keyBytes), "keys-B/session")
+	b.ReportMetric(per(raw.keyBytes), "raw-keys-B/session")
+	b.ReportMetric(float64(p.keys-memSessions), "overflow-keys")
+	b.ReportMetric(float64(p.hashtab), "hashtables")
+}
+
+// BenchmarkMemory: Redis's memory for memSessions sessions of
+// sessionAttrs attributes of valueSize bytes, against memSessions raw
+// hashes with keys of the same length holding the same fields and
+// values, with the sessions' TTL (raw-nottl-B/session: without one). The
+// figure is used_memory after less used_memory before, the server empty
+// before (FLUSHALL), less what the clients' buffers changed
+// (mem_clients_normal): every key a session uses (its hash, its resend
+// overflow when it has one) and what Redis spends on keeping them (the
+// keyspace and expiry tables), per session. used-B/session is the same
+// with the clients' buffers; keys-B/session is the sum of MEMORY USAGE
+// of the keys.
 //
-// Redis keeps a hash as a listpack while it has at most
-// hash-max-listpack-entries (128) fields and no value longer than
-// hash-max-listpack-value (64 bytes); past either it becomes a hashtable,
-// which costs several times more per field. A 32-byte value makes a
-// 51-byte record (19-byte header), under 64; sealed, it is 84 bytes
-// (Tink adds 33), over. The listpack128 case raises
-// hash-max-listpack-value to 128 while it writes, to show what that
-// setting saves on sessions of small encrypted values. The session is
-// written twice (Start, one CreateMany), so its resend log (2 entries, 32
-// bytes) stays under 64 too; see BenchmarkResendLog for sessions written
-// more often.
+//   - at-rest: every session started and given its attributes by one
+//     CreateMany;
+//   - spread: then memWrites Sets per session within a minute, each
+//     session written every spreadEvery; measured right after the last
+//     write (after: a second after it, see settle) and laterBy after it
+//     (5s-later);
+//   - burst: memWrites Sets per session back to back (a few
+//     milliseconds), sessions one after another; the same two readings.
+//
+// The raw hashes are measured once per case; writing the same fields
+// with values of the same length does not change their size.
 func BenchmarkMemory(b *testing.B) {
 	e := newEnv(b)
-	sealed, sealOpts := cipherCase{"tink-aes256gcm", tinkAEAD(b)}.store(b, e)
-	ns, v := names(memoryAttrs), value(valueSize)
-	for _, c := range []struct {
-		name     string
-		store    *attrcache.Store
-		opts     []attrcache.WriteOption
-		listpack string // hash-max-listpack-value while the hashes are written; "" keeps 64
-	}{
-		{"values=32B", e.store, nil, ""},
-		{"values=32B-encrypted", sealed, sealOpts, ""},
-		{"values=32B-encrypted-listpack128", sealed, sealOpts, "128"},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			if c.listpack != "" {
-				e.setConfig(b, "hash-max-listpack-value", c.listpack)
+	attrs := typical()
+	warm := e.session(b, e.store, attrs)
+	if err := warm.Set(ctx, target, value(valueSize)); err != nil {
+		b.Fatal(err)
+	}
+	populate := func(b *testing.B) (memory, []*attrcache.Session) {
+		e.flush(b)
+		settle()
+		before := e.memory(b)
+		sessions := make([]*attrcache.Session, memSessions)
+		each(b, memSessions, func(i int) error {
+			s, err := e.store.Start(ctx, e.sid(), sessionTTL)
+			if err != nil {
+				return err
 			}
-			sess := e.sessionOf(b, c.store)
-			fill(b, sess, ns, v, c.opts...)
-			raw := e.rawKey()
-			e.fillRaw(b, raw, ns, v)
-			var ours, theirs int64
-			b.ResetTimer()
-			for range b.N {
-				ours, theirs = e.memoryUsage(b, sess.Key()), e.memoryUsage(b, raw)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(ours)/memoryAttrs, "B/attr")
-			b.ReportMetric(float64(theirs)/memoryAttrs, "raw-B/attr")
-			b.ReportMetric(float64(ours-theirs)/memoryAttrs, "extra-B/attr")
-			b.ReportMetric(e.hashtable(b, sess.Key()), "hashtable")
-			b.ReportMetric(e.hashtable(b, raw), "raw-hashtable")
+			sessions[i] = s
+			return s.CreateMany(ctx, attrs)
 		})
+		return before, sessions
 	}
-}
+	hashes := func(sessions []*attrcache.Session) []string {
+		out := make([]string, len(sessions))
+		for i, s := range sessions {
+			out[i] = s.Key()
+		}
+		return out
+	}
+	// set writes the w-th write of a session: one of its attributes, a
+	// value of the same length that differs from the one before.
+	set := func(s *attrcache.Session, w int) error {
+		v := value(valueSize)
+		v[0] = byte('A' + w%26)
+		return s.Set(ctx, attrs[w%sessionAttrs].Name, v)
+	}
+	readings := func(b *testing.B, before memory, sessions []*attrcache.Session, raw, rawNoTTL population, last time.Time) {
+		settle()
+		after := e.measure(b, before, hashes(sessions))
+		b.Run("after", func(b *testing.B) { reportMemory(b, after, raw, rawNoTTL) })
+		time.Sleep(time.Until(last.Add(laterBy)))
+		later := e.measure(b, before, hashes(sessions))
+		b.Run("5s-later", func(b *testing.B) { reportMemory(b, later, raw, rawNoTTL) })
+	}
 
-// setConfig sets a server parameter until b ends.
-func (e *env) setConfig(b *testing.B, name, value string) {
-	b.Helper()
-	old, err := e.rdb.ConfigGet(ctx, name).Result()
-	if err != nil || old[name] == "" {
-		b.Fatalf("CONFIG GET %s: %v %v", name, old, err)
-	}
-	if err := e.rdb.ConfigSet(ctx, name, value).Err(); err != nil {
-		b.Fatalf("CONFIG SET %s: %v", name, err)
-	}
-	b.Cleanup(func() { _ = e.rdb.ConfigSet(ctx, name, old[name]).Err() })
-}
-
-func (e *env) memoryUsage(b *testing.B, key string) int64 {
-	b.Helper()
-	n, err := e.rdb.MemoryUsage(ctx, key, 0).Result()
-	if err != nil {
-		b.Fatalf("MEMORY USAGE %s: %v", key, err)
-	}
-	return n
-}
-
-// hashtable returns 1 when key is a hashtable-encoded hash, 0 when it is
-// a listpack.
-func (e *env) hashtable(b *testing.B, key string) float64 {
-	b.Helper()
-	enc, err := e.rdb.ObjectEncoding(ctx, key).Result()
-	if err != nil {
-		b.Fatalf("OBJECT ENCODING %s: %v", key, err)
-	}
-	switch enc {
-	case "hashtable":
-		return 1
-	case "listpack", "ziplist":
-		return 0
-	}
-	b.Fatalf("OBJECT ENCODING %s: %q", key, enc)
-	return 0
+	b.Run("at-rest", func(b *testing.B) {
+		raw, rawNoTTL := e.rawMemory(b, true), e.rawMemory(b, false)
+		before, sessions := populate(b)
+		settle()
+		reportMemory(b, e.measure(b, before, hashes(sessions)), raw, rawNoTTL)
+	})
+	b.Run("spread", func(b *testing.B) {
+		raw, rawNoTTL := e.rawMemory(b, true), e.rawMemory(b, false)
+		before, sessions := populate(b)
+		time.Sleep(quietAfter)
+		t0 := time.Now()
+		gap := spreadEvery / memSessions
+		for w := range memWrites {
+			for i, s := range sessions {
+				time.Sleep(time.Until(t0.Add(time.Duration(w)*spreadEvery + time.Duration(i)*gap)))
+				if err := set(s, w); err != nil {
+					b.Fatalf("Set: %v", err)
+				}
+			}
+		}
+		b.Logf("%d writes per session in %v", memWrites, time.Since(t0).Round(time.Millisecond))
+		readings(b, before, sessions, raw, rawNoTTL, time.Now())
+	})
+	b.Run("burst", func(b *testing.B) {
+		raw, rawNoTTL := e.rawMemory(b, true), e.rawMemory(b, false)
+		before, sessions := populate(b)
+		time.Sleep(quietAfter)
+		took := make([]time.Duration, memSessions)
+		t0 := time.Now()
+		each(b, memSessions, func(i int) error {
+			s0 := time.Now()
+			for w := range memWrites {
+				if err := set(sessions[i], w); err != nil {
+					return fmt.Errorf("Set: %w", err)
+				}
+			}
+			took[i] = time.Since(s0)
+			return nil
+		})
+		b.Logf("%d writes per session within %v, all sessions in %v", memWrites,
+			slices.Max(took).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+		readings(b, before, sessions, raw, rawNoTTL, time.Now())
+	})
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/attrcache/attrcache/attrcache"
 )
 
 // noFunctions is a client hook that answers every FCALL as a server
@@ -47,42 +45,21 @@ func (noFunctions) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
-// BenchmarkScriptMode: Create and Set run as a Redis Functions library
-// with FCALL (what a Store does on Redis 7 and later) and as scripts with
-// EVALSHA (what it falls back to on older servers and miniredis, forced
-// here by the noFunctions hook on a second client of default options).
-// Create and Set are the workloads of BenchmarkCreate and BenchmarkSet.
+// BenchmarkScriptMode: Set of one attribute of a quiet session of
+// sessionAttrs attributes, one per call, run as a Redis Functions
+// library with FCALL (what a Store does on Redis 7 and later) against
+// the same Set run as a script with EVALSHA (what it falls back to on
+// older servers, forced here by the noFunctions hook on a second client
+// of default options). EVALSHA defines lib.lua's helpers again on every
+// call.
 func BenchmarkScriptMode(b *testing.B) {
 	e := newEnv(b)
 	evalRdb := e.client(b, nil)
 	evalRdb.AddHook(noFunctions{})
-	modes := []struct {
-		name  string
-		store *attrcache.Store
-	}{
-		{"fcall", e.store},
-		{"evalsha", newStore(b, evalRdb, attrcache.WithLimits(bigLimits))},
-	}
-	ns, v := names(perSession), value(valueSize)
-	b.Run("Create", func(b *testing.B) {
-		for _, m := range modes {
-			b.Run(m.name, func(b *testing.B) {
-				sess := e.sessionOf(b, m.store)
-				loop(b, e.rdb, writeCmds, perSession, func() { sess.empty(b) }, func(i int) error {
-					return sess.Create(ctx, ns[i], v)
-				})
-			})
-		}
-	})
-	b.Run("Set", func(b *testing.B) {
-		for _, m := range modes {
-			b.Run(m.name, func(b *testing.B) {
-				sess := e.sessionOf(b, m.store)
-				fill(b, sess, ns[:getSessionSize], v)
-				loop(b, e.rdb, writeCmds, 0, nothing, func(int) error {
-					return sess.Set(ctx, ns[getSessionSize/2], v)
-				})
-			})
-		}
-	})
+	eval := newStore(b, evalRdb)
+	v := value(valueSize)
+	fcallPool, evalPool := e.pool(b, e.store, calls+1, typical()), e.pool(b, eval, calls+1, typical())
+	compare(b, e, calls,
+		side{cmds: writeCmds, op: func(i int) error { return evalPool[i].Set(ctx, target, v) }},
+		side{cmds: writeCmds, op: func(i int) error { return fcallPool[i].Set(ctx, target, v) }})
 }

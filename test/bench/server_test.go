@@ -10,61 +10,48 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The commands each side of a pair sends, whose server execution time is
-// counted. A write script's time includes the commands it calls (Redis
-// counts those again under their own names, which is why a side lists
-// only what it sends itself).
+// The commands each side sends, whose server execution time is counted.
+// A script's time includes the commands it calls; Redis counts those
+// again under their own names, so a side lists only what it sends.
 var (
 	writeCmds = []string{"fcall", "evalsha", "eval"}
-	readCmds  = []string{"hmget", "hgetall", "time"} // TIME: the clock sample of a Store's first call
+	readCmds  = []string{"hmget", "hgetall", "time"} // TIME: the clock samples of a Store
+	// callCmds is everything a Store sends, for the per-call meter, which
+	// tells a client's commands from a script's.
+	callCmds = []string{"fcall", "evalsha", "eval", "hmget", "hgetall", "time", "del"}
 )
 
 // cmds lists the raw commands a baseline sends.
 func cmds(names ...string) []string { return names }
 
-// cmdMeter adds up what Redis's INFO commandstats says about the commands
-// a benchmark side sends (calls and usec, the execution time inside Redis:
-// no network, no parsing, no waiting) while the benchmark's timer runs.
-// Execution time is what Redis's single core spends on attrcache; on a
-// shared 2-core machine wall-clock latency is dominated by system calls
-// and scheduling, which hide it.
+// cmdMeter adds up what INFO commandstats says about the commands a side
+// sends (calls and usec: the execution time inside Redis, without reading
+// the request, parsing it, writing the reply or waiting in the event
+// loop) over timed segments: it reads the counters when a segment starts
+// and when it ends, so work between segments is left out, and several
+// sides can take turns on one server. resetStats clears the counters
+// (CONFIG RESETSTAT) when a case begins.
 //
-// The loop resets the statistics (CONFIG RESETSTAT) before it starts and
-// reads them around every timed segment, so the untimed work between
-// segments (emptying sessions, filling them again) is not counted. With
-// no commands it reports nothing: Redis counts per command, not per
-// client, so a side whose commands other clients also send (or scripts
-// call) cannot be told apart.
-//
-// With slow set it also keeps the longest single call (SLOWLOG with a
-// threshold of 0 while the benchmark runs).
+// Redis counts per command, not per client: only one side may run at a
+// time, and nothing else may send the side's commands meanwhile.
 type cmdMeter struct {
-	rdb          *redis.Client
-	cmds         []string
-	slow         bool  // keep the longest call
-	calls, usec  int64 // accumulated over timed segments
-	calls0, us0  int64 // at the start of the current segment
-	longest      time.Duration
-	failed       error
-	running, set bool
+	rdb         *redis.Client
+	cmds        []string
+	calls, usec int64 // accumulated over timed segments
+	calls0, us0 int64 // at the start of the current segment
+	failed      error
 }
 
-func newCmdMeter(b *testing.B, rdb *redis.Client, cmds []string, slow bool) *cmdMeter {
+func newCmdMeter(rdb *redis.Client, cmds []string) *cmdMeter {
+	return &cmdMeter{rdb: rdb, cmds: cmds}
+}
+
+// resetStats clears Redis's command statistics.
+func resetStats(b *testing.B, rdb *redis.Client) {
 	b.Helper()
-	m := &cmdMeter{rdb: rdb, cmds: cmds, slow: slow}
-	if slow {
-		for name, v := range map[string]string{"slowlog-log-slower-than": "0", "slowlog-max-len": "1024"} {
-			old, err := rdb.ConfigGet(ctx, name).Result()
-			if err != nil {
-				b.Fatalf("CONFIG GET %s: %v", name, err)
-			}
-			if err := rdb.ConfigSet(ctx, name, v).Err(); err != nil {
-				b.Fatalf("CONFIG SET %s: %v", name, err)
-			}
-			b.Cleanup(func() { _ = rdb.ConfigSet(ctx, name, old[name]).Err() })
-		}
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatalf("CONFIG RESETSTAT: %v", err)
 	}
-	return m
 }
 
 // read returns the calls and usec of the meter's commands so far.
@@ -99,89 +86,113 @@ func (m *cmdMeter) read() (calls, usec int64) {
 	return calls, usec
 }
 
-// start begins a timed segment; call it just before the timer starts.
-func (m *cmdMeter) start() {
-	if !m.set {
-		if err := m.rdb.ConfigResetStat(ctx).Err(); err != nil {
-			m.failed = err
-		}
-		m.set = true
-	}
-	if m.slow {
-		if err := m.rdb.SlowLogReset(ctx).Err(); err != nil {
-			m.failed = err
-		}
-	}
-	m.calls0, m.us0 = m.read()
-	m.running = true
-}
+// start begins a timed segment.
+func (m *cmdMeter) start() { m.calls0, m.us0 = m.read() }
 
-// stop ends a timed segment; call it just after the timer stops.
+// stop ends a timed segment.
 func (m *cmdMeter) stop() {
-	if !m.running {
-		return
-	}
 	c, u := m.read()
 	m.calls += c - m.calls0
 	m.usec += u - m.us0
-	m.running = false
-	if !m.slow {
-		return
-	}
-	logs, err := m.rdb.SlowLogGet(ctx, -1).Result()
-	if err != nil {
-		m.failed = err
-		return
-	}
-	for _, l := range logs {
-		if len(l.Args) > 0 && slices.Contains(m.cmds, strings.ToLower(l.Args[0])) {
-			m.longest = max(m.longest, l.Duration)
-		}
-	}
 }
 
 // report adds server-µs/op (execution time of the side's commands per
-// operation), cmds/op and, with slow, max-server-µs (the longest single
-// call) to b's results.
-func (m *cmdMeter) report(b *testing.B) {
+// operation) and cmds/op (how many it sent) to b's results, each unit
+// prefixed with prefix.
+func (m *cmdMeter) report(b *testing.B, prefix string, ops int) {
 	b.Helper()
-	if len(m.cmds) == 0 {
-		return
-	}
 	if m.failed != nil {
-		b.Logf("server time not reported: %v", m.failed)
+		b.Fatalf("INFO commandstats: %v", m.failed)
+	}
+	b.ReportMetric(float64(m.usec)/float64(ops), prefix+"server-µs/op")
+	b.ReportMetric(float64(m.calls)/float64(ops), prefix+"cmds/op")
+}
+
+// latencies collects the latency of every timed operation of a side.
+type latencies []time.Duration
+
+// report adds ns/op (mean latency), p50-ns/op and p99-ns/op, prefixed with
+// prefix, to b's results.
+func (l latencies) report(b *testing.B, prefix string) {
+	b.Helper()
+	if len(l) == 0 {
 		return
 	}
-	b.ReportMetric(float64(m.usec)/float64(b.N), "server-µs/op")
-	b.ReportMetric(float64(m.calls)/float64(b.N), "cmds/op")
-	if m.slow {
-		b.ReportMetric(float64(m.longest)/float64(time.Microsecond), "max-server-µs")
+	var sum time.Duration
+	for _, d := range l {
+		sum += d
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	b.ReportMetric(float64(sum)/float64(len(s)), prefix+"ns/op")
+	b.ReportMetric(float64(s[len(s)/2]), prefix+"p50-ns/op")
+	b.ReportMetric(float64(s[len(s)*99/100]), prefix+"p99-ns/op")
+}
+
+// slowMeter measures one call at a time from Redis's slow log, with a
+// threshold of 0 while the benchmark runs, so that every command is
+// logged with its execution time (the same measure as commandstats'
+// usec). The log tells a client's commands (logged with the client's
+// address) from those a script calls (logged with "?:0"), so a call
+// that sends a script and a plain HMGET, as a sealed SetExpiry does, is
+// measured whole without counting the script's own HMGET twice.
+type slowMeter struct {
+	rdb     *redis.Client
+	cmds    []string
+	perCall []time.Duration // the server time of each call
+	longest time.Duration   // of a single command
+	sent    int             // commands sent, all calls
+}
+
+func newSlowMeter(b *testing.B, e *env, cmds []string) *slowMeter {
+	b.Helper()
+	e.setConfig(b, "slowlog-log-slower-than", "0")
+	e.setConfig(b, "slowlog-max-len", "100000")
+	return &slowMeter{rdb: e.rdb, cmds: cmds}
+}
+
+// before clears the slow log; call it just before the call.
+func (m *slowMeter) before(b *testing.B) {
+	b.Helper()
+	if err := m.rdb.SlowLogReset(ctx).Err(); err != nil {
+		b.Fatalf("SLOWLOG RESET: %v", err)
 	}
 }
 
-// meter is what loop and parallel measure besides latency: CPU time of
-// both processes and Redis's execution time of one side's commands.
-type meter struct {
-	cpu *cpuMeter
-	cmd *cmdMeter
-}
-
-func newMeter(b *testing.B, rdb *redis.Client, cmds []string, slow bool) *meter {
-	return &meter{cpu: newCPUMeter(rdb), cmd: newCmdMeter(b, rdb, cmds, slow)}
-}
-
-func (m *meter) start() {
-	m.cmd.start()
-	m.cpu.start()
-}
-
-func (m *meter) stop() {
-	m.cpu.stop()
-	m.cmd.stop()
-}
-
-func (m *meter) report(b *testing.B) {
+// after reads what the call sent; call it just after the call.
+func (m *slowMeter) after(b *testing.B) {
 	b.Helper()
-	m.cpu.report(b)
-	m.cmd.report(b)
+	logs, err := m.rdb.SlowLogGet(ctx, -1).Result()
+	if err != nil {
+		b.Fatalf("SLOWLOG GET: %v", err)
+	}
+	var total time.Duration
+	for _, l := range logs {
+		if len(l.Args) == 0 || l.ClientAddr == "?:0" || !slices.Contains(m.cmds, strings.ToLower(l.Args[0])) {
+			continue
+		}
+		total += l.Duration
+		m.longest = max(m.longest, l.Duration)
+		m.sent++
+	}
+	m.perCall = append(m.perCall, total)
+}
+
+// report adds server-µs/op (the mean of the calls' server time),
+// max-call-server-µs (the most one call took), max-server-µs (the
+// longest single command) and cmds/op.
+func (m *slowMeter) report(b *testing.B) {
+	b.Helper()
+	if len(m.perCall) == 0 {
+		return
+	}
+	var sum time.Duration
+	for _, d := range m.perCall {
+		sum += d
+	}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	b.ReportMetric(us(sum)/float64(len(m.perCall)), "server-µs/op")
+	b.ReportMetric(us(slices.Max(m.perCall)), "max-call-server-µs")
+	b.ReportMetric(us(m.longest), "max-server-µs")
+	b.ReportMetric(float64(m.sent)/float64(len(m.perCall)), "cmds/op")
 }

@@ -102,6 +102,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("OwnExpiry", func(t *testing.T) { testOwnExpiry(t, b) })
 	t.Run("StartWithAttrs", func(t *testing.T) { testStartWithAttrs(t, b) })
 	t.Run("ResendLog", func(t *testing.T) { testResendLog(t, b) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, b) })
 }
 
 var ctx = context.Background()

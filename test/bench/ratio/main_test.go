@@ -7,59 +7,68 @@ import (
 )
 
 const sample = `goos: linux
-cpu: AMD EPYC
-BenchmarkGet/attrcache-2   	    1000	     50000 ns/op	  4.000 server-µs/op	  40000 p50-ns/op	     696 B/op	      21 allocs/op
-BenchmarkGet/raw-HGET-2    	    1000	     40000 ns/op	  1.000 server-µs/op	  40000 p50-ns/op	     272 B/op	       8 allocs/op
-BenchmarkGet/attrcache-2   	    1000	     60000 ns/op	  3.000 server-µs/op	  50000 p50-ns/op	     696 B/op	      21 allocs/op
-BenchmarkGet/raw-HGET-2    	    1000	     50000 ns/op	  2.000 server-µs/op	  50000 p50-ns/op	     272 B/op	       8 allocs/op
-BenchmarkGet/attrcache-2   	    1000	     90000 ns/op	  2.000 server-µs/op	  45000 p50-ns/op	     696 B/op	      21 allocs/op
-BenchmarkGet/raw-HGET-2    	    1000	     45000 ns/op	  1.000 server-µs/op	  45000 p50-ns/op	     272 B/op	       8 allocs/op
-BenchmarkMemory/values=32B-2  	   10000	     40000 ns/op	        72.72 B/attr	        20.96 extra-B/attr	         0 hashtable	        51.76 raw-B/attr	         0 raw-hashtable
-BenchmarkWorstCall/End-2  	   100	     700000 ns/op	  6000 max-server-µs	  4500 server-µs/op
+cpu: Intel(R) Xeon(R) Processor
+BenchmarkGet-2   	       1	     20000 ns/op	  1.000 base-cmds/op	  10000 base-ns/op	  0.25 base-server-µs/op	  1.000 cmds/op	  0.30 server-µs/op
+BenchmarkGet-2   	       1	     20000 ns/op	  1.000 base-cmds/op	  10000 base-ns/op	  0.20 base-server-µs/op	  1.000 cmds/op	  0.40 server-µs/op
+BenchmarkGet-2   	       1	     20000 ns/op	  1.000 base-cmds/op	  10000 base-ns/op	  0.25 base-server-µs/op	  1.000 cmds/op	  0.25 server-µs/op
+BenchmarkMemory/at-rest-2	       1	 6175729029 ns/op	       803.6 B/session	        12.65 extra-B/attr	       126.5 extra-B/session	         0 hashtables	       677.1 raw-B/session
+BenchmarkSaturation/ctxtimeout=false/Get-2         	       1	6127548062 ns/op	     71382 base-ops/s	     60506 ops/s
+BenchmarkAllocs/ctxtimeout=true-2         	       1	 134001486 ns/op	        20.00 get-allocs/op	         8.000 hget-allocs/op	         8.000 hset-allocs/op	        11.00 set-allocs/op
+BenchmarkWorstCall/SetMany-2         	       1	   4280726 ns/op	         1.000 cmds/op	      5100 max-call-server-µs	      3585 max-server-µs	      4998 server-µs/op
 --- BENCH: something logged
 PASS
 `
 
-func TestCompute(t *testing.T) {
+func find(t *testing.T, rows []row, name, ours string) row {
+	t.Helper()
+	for _, r := range rows {
+		if r.name == name && r.ours == ours {
+			return r
+		}
+	}
+	t.Fatalf("no row %s %s", name, ours)
+	return row{}
+}
+
+func TestCells(t *testing.T) {
 	res, err := parse(strings.NewReader(sample))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := len(res.get("BenchmarkGet/attrcache", "ns/op")); got != 3 {
-		t.Fatalf("attrcache samples = %d, want 3", got)
-	}
-	// Latency: per-run ratios 1.25, 1.2, 2: median 1.25, range 1.2-2.
-	lat := res.ratio("BenchmarkGet/attrcache", "BenchmarkGet/raw-HGET", unitNs)
-	if !lat.ok || lat.mid != 1.25 || lat.low != 1.2 || lat.high != 2 {
-		t.Errorf("latency ratio = %+v", lat)
-	}
-	// Server time: per-run ratios 4, 1.5, 2: median 2.
-	srv := res.ratio("BenchmarkGet/attrcache", "BenchmarkGet/raw-HGET", unitServer)
-	if !srv.ok || srv.mid != 2 || srv.low != 1.5 || srv.high != 4 {
-		t.Errorf("server ratio = %+v", srv)
-	}
 	var tl tally
-	cells := res.pairCells(pairs[0], &tl)
-	if cells[5] != "MISS" || cells[11] != "PASS" || tl.pass != 1 || tl.miss != 1 {
-		t.Errorf("Get row = %q, tally %+v", cells, tl)
+	// Server time: per-line ratios 1.2, 2, 1: median 1.2, range 1-2.
+	c := res.cells(find(t, targets, "BenchmarkGet", unitServer), &tl)
+	if c[2] != "300 ns" || c[4] != "1.20x (1.00x – 2.00x)" || c[6] != "PASS" {
+		t.Errorf("Get row = %q", c)
 	}
-	for _, s := range singles {
-		switch s.name {
-		case "BenchmarkMemory/values=32B":
-			c := res.singleCells(s, &tl)
-			if c[1] != "21.0 B" || c[4] != "PASS" || !strings.Contains(c[2], "raw 51.8 B") {
-				t.Errorf("memory row = %q", c)
+	if c := res.cells(find(t, targets, "BenchmarkMemory/at-rest", "B/session"), &tl); c[4] != "+126 B" || c[6] != "PASS" {
+		t.Errorf("memory row = %q", c)
+	}
+	if c := res.cells(find(t, targets, "BenchmarkSaturation/ctxtimeout=false/Get", "ops/s"), &tl); c[4] != "0.85x" || c[6] != "MISS" {
+		t.Errorf("saturation row = %q", c)
+	}
+	for _, w := range targets {
+		if w.name != "BenchmarkAllocs/ctxtimeout=true" {
+			continue
+		}
+		c := res.cells(w, &tl)
+		switch w.ours {
+		case "get-allocs/op":
+			if c[4] != "+12" || c[6] != "MISS" {
+				t.Errorf("Get allocs row = %q", c)
 			}
-		case "BenchmarkWorstCall/End":
-			c := res.singleCells(s, &tl)
-			if c[1] != "4.50 ms" || c[4] != "PASS" || !strings.Contains(c[2], "longest single call 6.00 ms") {
-				t.Errorf("worst End row = %q", c)
-			}
-		case "BenchmarkWorstCall/GetAll":
-			if c := res.singleCells(s, &tl); c[1] != "-" || c[4] != "no data" {
-				t.Errorf("row without data = %q", c)
+		case "set-allocs/op":
+			if c[4] != "+3" || c[6] != "PASS" {
+				t.Errorf("Set allocs row = %q", c)
 			}
 		}
+	}
+	if c := res.cells(find(t, targets, "BenchmarkWorstCall/SetMany", unitServer), &tl); c[4] != "5.00 ms" || c[6] != "PASS" ||
+		!strings.Contains(c[7], "most in one call 5.10 ms") {
+		t.Errorf("worst row = %q", c)
+	}
+	if c := res.cells(find(t, targets, "BenchmarkWorstCall/Rotate", unitServer), &tl); c[4] != "-" || c[6] != "no data" {
+		t.Errorf("row without data = %q", c)
 	}
 }
 
@@ -70,7 +79,10 @@ func TestReport(t *testing.T) {
 	}
 	var out bytes.Buffer
 	report(&out, res, true)
-	for _, want := range []string{"| Get vs HGET | 60 µs | 45 µs | 1.25x (1.20–2.00) | <= 1.05x | MISS |", "| 3.0 µs | 1.0 µs | 2.00x (1.50–4.00) | <= 2.00x | PASS |"} {
+	for _, want := range []string{
+		"| server time | Get vs HGET | 300 ns | 250 ns | 1.20x (1.00x – 2.00x) | <= 1.30x | PASS |",
+		"targets: 4 PASS, 2 MISS, 32 without data",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
