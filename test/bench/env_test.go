@@ -26,11 +26,11 @@ const sessionTTL = time.Hour
 
 // quietAfter is how long a session must go unwritten to be quiet: every
 // write keeps its token in the session's resend log until the call's
-// deadline, at most the Store's call timeout (attrcache.DefaultCallTimeout,
+// deadline, at most the Store's call timeout (1 s by default,
 // 1 s) after it was sent, plus the bound of the Store's estimate of
 // Redis's clock. A quiet session's log holds only dead entries, which
 // its next write drops.
-const quietAfter = attrcache.DefaultCallTimeout + 500*time.Millisecond
+const quietAfter = time.Second + 500*time.Millisecond
 
 var ctx = context.Background()
 
