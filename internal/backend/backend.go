@@ -13,6 +13,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -187,7 +189,27 @@ func NewLibrary(prefix, lib string, scripts ...[2]string) *Library {
 		reg += fmt.Sprintf("redis.register_function('%s', %s)\n", sc.Func, name)
 	}
 	l.Code = code + reg
+	libraries.Lock()
+	libraries.list = append(libraries.list, l)
+	libraries.Unlock()
 	return l
+}
+
+// libraries are the libraries NewLibrary made (attrcache makes one, when
+// it is loaded).
+var libraries struct {
+	sync.Mutex
+	list []*Library
+}
+
+// Libraries returns the libraries NewLibrary made, in order. A Backend
+// that package attrcache makes is handed its library; one made outside
+// it (rueidisstore) finds the library here, to load it on every master,
+// since NewStore hands it none.
+func Libraries() []*Library {
+	libraries.Lock()
+	defer libraries.Unlock()
+	return slices.Clone(libraries.list)
 }
 
 // NewStore makes an *attrcache.Store on a Backend, with attrcache.Option
