@@ -178,6 +178,8 @@ func (o *owner) statusError(rep backend.Reply) error {
 	case format.StatusClock:
 		return &unavailableError{cause: errors.New("the call was not run: its start or deadline, from this process's estimate of Redis's clock, " +
 			"was ahead of Redis's clock (the estimate is corrected from the reply)")}
+	case format.StatusNeedKeys:
+		return &unavailableError{cause: errors.New("the user's sessions kept changing while the call named them; nothing was changed")}
 	case format.StatusReseal, format.StatusChanged:
 		return &unavailableError{cause: errors.New("the attributes kept changing while sealed values were sealed again; nothing was written")}
 	}

@@ -99,8 +99,13 @@ func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session,
 	}
 
 	// Freeze: from here on, writes to the old id are refused.
-	rep, err := st.run(ctx, c, sessionScript, s.scriptKeys(), nil, []any{nil, opFreeze, rotationGrace.Milliseconds()})
+	rep, err := st.run(ctx, c, sessionScript, s.scriptKeys(), nil, []any{nil, opFreeze, rotationGrace.Milliseconds(), s.digest})
 	if err != nil {
+		if c.last != nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotReplicated)) {
+			// The freeze may have applied with its reply lost: undo it,
+			// or the session would read as ended after the grace.
+			return nil, s.thaw(ctx, c, c.last.token(), err)
+		}
 		return nil, err
 	}
 	if err := s.statusError(rep); err != nil {
@@ -280,7 +285,7 @@ func (s *Session) snapshot(ctx context.Context, ns *Session) ([]any, error) {
 func (s *Session) thaw(ctx context.Context, c *call, rottok string, cause error) error {
 	cleanup, cancel := cleanupContext(ctx)
 	defer cancel()
-	rep, err := s.store.run(cleanup, c, sessionScript, s.scriptKeys(), nil, []any{nil, opThaw, rottok})
+	rep, err := s.store.run(cleanup, c, sessionScript, s.scriptKeys(), nil, []any{nil, opThaw, rottok, s.digest})
 	if err == nil {
 		err = s.statusError(rep)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/attrcache/attrcache/internal/backend"
 	"github.com/attrcache/attrcache/internal/format"
 )
 
@@ -132,8 +134,12 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 		if err != nil {
 			return err
 		}
-		if rep.Code == format.StatusNeedKeys && try < 3 {
-			victims = append(victims, rep.Strings(0)...)
+		if rep.Code == format.StatusNeedKeys && try < needKeysTries {
+			for _, d := range rep.Strings(0) {
+				if !slices.Contains(victims, d) {
+					victims = append(victims, d)
+				}
+			}
 			continue
 		}
 		if format.Applied(rep.Code) {
@@ -212,6 +218,12 @@ func (s *Session) End(ctx context.Context) error {
 // maxMoves bounds how many rotations End follows.
 const maxMoves = 4
 
+// needKeysTries bounds how often a call on a user's sessions runs again
+// because sessions were started while it named them (each run names every
+// session it learnt of): logins faster than a round trip exhaust it, and
+// the call is then unavailable, with nothing changed.
+const needKeysTries = 16
+
 func (s *Session) end(ctx context.Context, c *call) error {
 	if s.bad != nil {
 		return s.bad
@@ -243,15 +255,22 @@ func (s *Session) Purge(ctx context.Context) error {
 	ctx, cancel := s.begin(ctx, &c)
 	defer cancel()
 	err := s.bad
+	if err == nil && s.registry != "" {
+		// The registry must not list what is gone: the end op drops the
+		// entry first (and ends the session, so nothing reads it between
+		// the two steps). A rotation's tombstone is not followed: Purge
+		// is about this key only.
+		var rep backend.Reply
+		if rep, err = s.store.run(ctx, &c, sessionScript, s.scriptKeys(), nil, []any{nil, opEnd, s.digest}); err == nil {
+			if rep.Code != format.StatusMoved && rep.Code != format.StatusCorrupt {
+				if err = s.statusError(rep); errors.Is(err, ErrSessionNotFound) {
+					err = nil
+				}
+			}
+		}
+	}
 	if err == nil {
 		err = unavailable(s.store.be.Del(ctx, s.keys[0]))
-	}
-	if err == nil && s.registry != "" {
-		// The registry must not list what is gone: End on the missing key
-		// drops its entry.
-		if err = s.end(ctx, &c); errors.Is(err, ErrSessionNotFound) {
-			err = nil
-		}
 	}
 	return s.finish(ctx, &c, err)
 }

@@ -105,9 +105,12 @@ func (u *User) sessions(ctx context.Context) ([]SessionRef, error) {
 
 // EndSessions ends every live session of the user except the given ones
 // (the current session, for "log out everywhere else"), and returns how
-// many it ended. It is atomic in Redis: a session that was started,
-// renewed or rotated at the same moment is either ended or was started
-// after the call. Sessions of other users given in except are ignored.
+// many it ended. Every session started before the call began is ended
+// by one script, in Redis; a login that races the call is either ended
+// or was started after the call began, and is then left alone (so a
+// stream of logins cannot starve it). A resent call (its reply was lost)
+// returns the first run's count. Sessions of other users given in except
+// are ignored.
 func (u *User) EndSessions(ctx context.Context, except ...*Session) (int, error) {
 	c := call{op: opEndSessions}
 	ctx, cancel := u.begin(ctx, &c)
@@ -117,7 +120,9 @@ func (u *User) EndSessions(ctx context.Context, except ...*Session) (int, error)
 }
 
 // Purge ends every session of the user and deletes every attribute of
-// the user, and the user's registry, in one script.
+// the user, and the user's registry, in one script. It names every live
+// session, logins included: under logins faster than a round trip it
+// can fail with ErrUnavailable, having changed nothing.
 func (u *User) Purge(ctx context.Context) error {
 	c := call{op: opPurgeUser}
 	ctx, cancel := u.begin(ctx, &c)
@@ -154,9 +159,10 @@ func (u *User) endAll(ctx context.Context, c *call, purge bool, except []*Sessio
 	if purge {
 		purgeArg = "1"
 	}
+	var cutoff int64 // the first run's time, once it asked for more keys
 	for try := 0; ; try++ {
 		keys := []string{u.registry, u.keys[1], u.keys[0]}
-		args := []any{nil, opEndAll, purgeArg, len(keep)}
+		args := []any{nil, opEndAll, purgeArg, cutoff, len(keep)}
 		for _, d := range keep {
 			args = append(args, d)
 		}
@@ -171,8 +177,15 @@ func (u *User) endAll(ctx context.Context, c *call, purge bool, except []*Sessio
 		if err != nil {
 			return 0, err
 		}
-		if rep.Code == format.StatusNeedKeys && try < 5 {
-			named = append(named, rep.Strings(0)...)
+		if rep.Code == format.StatusNeedKeys && try < needKeysTries {
+			if cutoff == 0 {
+				cutoff = rep.Now
+			}
+			for _, d := range rep.Strings(0) {
+				if !slices.Contains(named, d) {
+					named = append(named, d)
+				}
+			}
 			continue
 		}
 		if err := u.statusError(rep); err != nil {

@@ -8,8 +8,8 @@
 --            bytes, then victims' digests (keys[4...]) and, after a '',
 --            the first attributes as name, meta, value (write.lua's c).
 --            -> {OK, now, deadline} | {SESSIONEXISTS, now} | {CORRUPT, now}
---            | {TOOMANYSESSIONS, now} | {NEEDKEYS, now, digests...}: the
---              oldest sessions to end, whose keys the call must name
+--            | {TOOMANYSESSIONS, now} | {NEEDKEYS, now, digests...}: at
+--              the cap, the listed sessions, whose keys the call must name
 --            | {TOOMANY, now} | {TOOBIG, now}
 -- 'renew'    argv: ttl ms, digest -> {OK, now, deadline} | {NOSESSION, now}
 --            The deadline never passes the session's most lifetime.
@@ -18,10 +18,10 @@
 --              it there (the caller ends that one too). Ends a live,
 --              frozen or pending session, and clears a key attrcache cannot
 --              read.
--- 'freeze'   argv: grace ms -> {OK, now, created, deadline, most, bound}
+-- 'freeze'   argv: grace ms, digest -> {OK, now, created, deadline, most, bound}
 --            | {NOSESSION, now} | {CORRUPT, now}. A rotation's first step:
 --            the session stays readable for grace ms and refuses writes.
--- 'thaw'     argv: rotation token -> {OK, now, deadline} | {NOSESSION, now}
+-- 'thaw'     argv: rotation token, digest -> {OK, now, deadline} | {NOSESSION, now}
 -- Rotation across slots (unbound sessions), after freeze and a read:
 -- 'commit'   (the new id) argv: created, deadline, most, pending ms, then
 --            name, record pairs -> {OK, now} | {SESSIONEXISTS, now}
@@ -37,9 +37,13 @@
 -- User ops: keys[1] the registry, keys[2] the user's overflow, keys[3] the
 -- user's hash, keys[4...] sessions.
 -- 'endall'   argv: purge ('1': the user's hash and registry go too), the
---            number of digests to keep, those digests, then the digests of
---            keys[4...] -> {OK, now, ended} | {NEEDKEYS, now, digests...}:
---            live sessions the call must name
+--            cutoff (ms; 0 for now), the number of digests to keep, those
+--            digests, then the digests of keys[4...] -> {OK, now, ended}
+--            | {NEEDKEYS, now, digests...}: live sessions created by the
+--            cutoff that the call must name. Sessions created after it
+--            began after the call did (its first run) and are left alone,
+--            so logins cannot starve a logout everywhere. A purge names
+--            every live session.
 --
 -- Every op answers {RESENT, now, deadline} when its token is in the log
 -- (the current deadline, 0 once the session ended), and {CLOCK, now} and
@@ -96,6 +100,16 @@ local function regsave(rkey, R, live, now)
   if grow or not R.raw then call('PEXPIRE', rkey, most - now + GRACE) end
 end
 
+-- relist sets one entry's deadline, keeping the registry's marker (its
+-- latest and earliest deadlines) exact. Rotation's rare steps use it.
+local function relist(rkey, digest, created, deadline, now)
+  local R, live = registry(rkey, now)
+  if not R then return end
+  live[digest] = {created, deadline}
+  call('HSET', rkey, digest, entry(created, deadline))
+  regsave(rkey, R, live, now)
+end
+
 -- oldest returns the digests of the k oldest live entries, by created.
 local function oldest(live, k)
   local all = {}
@@ -115,19 +129,29 @@ local function session(keys, argv)
   if op == 'endall' then
     -- The registry holds no log: this rare call keeps its token in the
     -- overflow, which outlives a registry the call deletes.
-    if call('ZSCORE', keys[2], token) then return {RESENT, now, 0} end
+    -- Its entry is the token and the count it ended, so a resend
+    -- reports the first run's count; entries share a score only when
+    -- their deadlines do, so the lookup reads one or two.
+    for _, m in ipairs(call('ZRANGE', keys[2], dl, dl, 'BYSCORE')) do
+      if sub(m, 1, 8) == token then return {RESENT, now, tonum(sub(m, 9))} end
+    end
     if un(c, 9, 6) > now or dl > now + MAXW then return {CLOCK, now} end
     if now > dl then return {LATE, now} end
     local R, live = registry(key, now)
     if not R then return {CORRUPT, now} end
-    local purge, nkeep = argv[3] == '1', tonum(argv[4])
+    local purge, cutoff, nkeep = argv[3] == '1', tonum(argv[4]), tonum(argv[5])
+    if purge then
+      cutoff = math.huge -- the registry goes: every session must be named
+    elseif cutoff == 0 then
+      cutoff = now
+    end
     local keep, named = {}, {}
-    for i = 1, nkeep do keep[argv[4 + i]] = true end
-    local first = 5 + nkeep
+    for i = 1, nkeep do keep[argv[5 + i]] = true end
+    local first = 6 + nkeep
     for i = first, #argv do named[argv[i]] = keys[4 + i - first] end
     local missing = {}
-    for d in pairs(live) do
-      if not keep[d] and not named[d] then missing[#missing + 1] = d end
+    for d, e in pairs(live) do
+      if not keep[d] and not named[d] and e[1] <= cutoff then missing[#missing + 1] = d end
     end
     if #missing > 0 then return reply(NEEDKEYS, now, missing) end
     local ended = 0
@@ -143,7 +167,7 @@ local function session(keys, argv)
     elseif R.raw then
       regsave(key, R, live, now)
     end
-    call('ZADD', keys[2], dl, token)
+    call('ZADD', keys[2], dl, token .. ended)
     keepuntil(keys[2], dl + 5000, now)
     return {OK, now, ended}
   end
@@ -169,22 +193,29 @@ local function session(keys, argv)
   local rkey = keys[3]
 
   if op == 'end' then
-    -- A key attrcache cannot read (false) is cleared.
-    if M == nil and call('EXISTS', key) == 0 then
-      -- Gone (purged, or expired long ago): its registry entry goes too.
+    -- Whatever End finds, a bound session's registry entry goes: a
+    -- session that is gone (purged, expired, a rotation cut short) must
+    -- not stay listed.
+    local function unlist()
       if rkey and call('HDEL', rkey, argv[3]) == 1 then
         local R, live = registry(rkey, now)
         if R then regsave(rkey, R, live, now) end
       end
+    end
+    -- A key attrcache cannot read (false) is cleared.
+    if M == nil and call('EXISTS', key) == 0 then
+      unlist()
       return {NOSESSION, now}
     elseif M then
       if M.k == 'E' then
+        unlist()
         local to = call('HGET', key, MOVEDF)
         if to then return {MOVED, now, to} end
         return {NOSESSION, now}
       end
       if (M.k == 'L' or M.k == 'R' or M.k == 'P')
           and (M.deadline <= now or (M.k ~= 'L' and M.rotdl <= now)) then
+        unlist()
         return {NOSESSION, now}
       end
     end
@@ -243,14 +274,39 @@ local function session(keys, argv)
       local n = 0
       for _ in pairs(live) do n = n + 1 end
       if n >= maxs then
-        if policy == 'r' then return {TOOMANYSESSIONS, now} end
-        local want = oldest(live, n - maxs + 1)
-        local missing = {}
-        for _, d in ipairs(want) do
-          if not victims[d] then missing[#missing + 1] = d end
+        -- At the cap the call names the listed sessions, and looks at
+        -- each it named: one whose key vanished without End (deleted by
+        -- hand, evicted) holds no place, and leaves the registry here.
+        -- Sessions started since the call named them are fresh, and a
+        -- session started later is never older.
+        local all, pruned = {}, false
+        for d in pairs(live) do
+          if victims[d] then
+            local g = pcall('HGET', victims[d], MARK)
+            local S = type(g) == 'string' and marker(g)
+            if not (S and (S.k == 'L' or S.k == 'R' or S.k == 'P') and S.deadline > now) then
+              live[d] = nil
+              call('HDEL', rkey, d)
+              n, pruned = n - 1, true
+            end
+          else
+            all[#all + 1] = d
+          end
         end
-        if #missing > 0 then return reply(NEEDKEYS, now, missing) end
-        for _, d in ipairs(want) do
+        local function stop(r)
+          if pruned then regsave(rkey, R, live, now) end
+          return r
+        end
+        if n >= maxs and #all == n then return stop(reply(NEEDKEYS, now, all)) end
+        if n >= maxs and policy == 'r' then return stop({TOOMANYSESSIONS, now}) end
+        if n >= maxs then
+          for _, d in ipairs(oldest(live, n - maxs + 1)) do
+            if not victims[d] then return stop(reply(NEEDKEYS, now, all)) end
+          end
+        end
+      end
+      if n >= maxs then
+        for _, d in ipairs(oldest(live, n - maxs + 1)) do
           victim(victims[d], now)
           live[d] = nil
           call('HDEL', rkey, d)
@@ -313,10 +369,11 @@ local function session(keys, argv)
   end
 
   if op == 'thaw' then
-    if M.k ~= 'R' or M.rottok ~= argv[3] then return {NOSESSION, now} end
+    if M.k ~= 'R' or M.rottok ~= argv[3] or M.rotdl <= now then return {NOSESSION, now} end
     M.k, M.rotdl, M.rottok = 'L', 0, false
     local l = logged(M)
     call('HSET', key, MARK, enc(M), LOG, l)
+    if rkey then relist(rkey, argv[4], M.created, M.deadline, now) end
     return {OK, now, M.deadline}
   end
 
@@ -387,6 +444,12 @@ local function session(keys, argv)
     if M.nxt ~= 0 then M.nxt = now end -- the reclaim cycle starts again after a thaw
     local l = logged(M)
     call('HSET', key, MARK, enc(M), LOG, l)
+    if rkey and M.rotdl < M.deadline then
+      -- A frozen session dies at its rotation deadline unless the
+      -- rotation moves or thaws it: so does its registry entry, which
+      -- then never lists a rotation cut short.
+      relist(rkey, argv[4], M.created, M.rotdl, now)
+    end
     local bound = 0
     if M.bound then bound = 1 end
     return {OK, now, M.created, M.deadline, M.most, bound}

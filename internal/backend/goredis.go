@@ -359,7 +359,14 @@ func (g *GoRedis) Ping(ctx context.Context) error {
 	case g.ring != nil:
 		return each(g.ring.ForEachShard)
 	}
-	return g.ready(ctx, g.c)
+	err := g.ready(ctx, g.c)
+	if err != nil && g.info.Topology == "single" {
+		// A dial that ran out of time says only that: name the server.
+		if nc, ok := g.c.(nodeClient); ok && !strings.Contains(err.Error(), nc.Options().Addr) {
+			err = fmt.Errorf("server %s: %w", nc.Options().Addr, err)
+		}
+	}
+	return err
 }
 
 // ready checks that c answers and can run the scripts.
