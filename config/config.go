@@ -21,6 +21,15 @@ const (
 	ModeSentinel = "sentinel"
 )
 
+// Redis clients, the values of redis.client.
+const (
+	// ClientGoRedis runs the Store on go-redis (attrcache.New).
+	ClientGoRedis = "go-redis"
+	// ClientRueidis runs the Store on rueidis (package rueidisstore):
+	// pipelined, with a near cache on every shape.
+	ClientRueidis = "rueidis"
+)
+
 // Config is the whole configuration. Load and LoadWith return it
 // validated; Default returns the defaults. A Config built or changed by
 // hand should be checked with Validate.
@@ -51,6 +60,10 @@ type Config struct {
 type Redis struct {
 	// Mode is auto, single, cluster or sentinel; see ModeAuto.
 	Mode string `mapstructure:"mode"`
+	// Client is the client OpenStore runs the Store on: ClientGoRedis
+	// (the default) or ClientRueidis. NewClient and Connect build a
+	// go-redis client whatever it says.
+	Client string `mapstructure:"client"`
 	// Addrs are the server, the cluster seed nodes, or the sentinels:
 	// host:port addresses or redis:// and rediss:// URLs (see Addrs).
 	// Empty means not configured: NewClient then connects to
@@ -205,6 +218,7 @@ func Default() *Config {
 	return &Config{
 		Redis: Redis{
 			Mode:         ModeAuto,
+			Client:       ClientGoRedis,
 			DialTimeout:  5 * time.Second,
 			ReadTimeout:  3 * time.Second,
 			WriteTimeout: 3 * time.Second,

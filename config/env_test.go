@@ -114,7 +114,7 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
 		}
 	}
-	if n := len(config.Keys()); n != 39 {
+	if n := len(config.Keys()); n != 40 {
 		t.Errorf("%d keys; update this test, example.yaml and README.md when adding one", n)
 	}
 }

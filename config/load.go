@@ -127,7 +127,7 @@ func LoadWith(path string, environ []string) (*Config, error) {
 // cacheWarning says when redis.client_side_cache.enabled cannot take
 // effect, so the fallback to uncached reads is not silent.
 func (c *Config) cacheWarning() string {
-	if !c.Redis.ClientSideCache.Enabled {
+	if !c.Redis.ClientSideCache.Enabled || c.Redis.UsesRueidis() {
 		return ""
 	}
 	mode := c.Redis.ResolvedMode()

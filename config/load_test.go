@@ -205,6 +205,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 	master := writeFile(t, "master.json", `{"primaryKeyId": 2}`)
 	values := map[string]string{
 		"redis.mode":                            "sentinel",
+		"redis.client":                          "go-redis",
 		"redis.addrs":                           "s1:26379,s2:26379",
 		"redis.master_name":                     "mymaster",
 		"redis.sentinel_username":               "sentuser",
@@ -259,6 +260,7 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 	want := config.Config{
 		Redis: config.Redis{
 			Mode:             "sentinel",
+			Client:           "go-redis",
 			Addrs:            []string{"s1:26379", "s2:26379"},
 			MasterName:       "mymaster",
 			SentinelUsername: "sentuser",

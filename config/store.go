@@ -51,7 +51,15 @@ func (l Limits) AttrcacheLimits() attrcache.Limits {
 // cipher, and Store.Ping, the readiness check (Redis answers, the scripts
 // load, every master of a cluster answers). On error nothing is left
 // open. The caller closes the client when done with the store.
+//
+// With redis.client rueidis, the Store runs on NewRueidisClient through
+// rueidisstore.New instead, and the client returned is still a go-redis
+// client of the same settings, for raw commands (it dials only if used);
+// closing it closes the Store's rueidis client too.
 func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (*attrcache.Store, redis.UniversalClient, error) {
+	if c.Redis.UsesRueidis() {
+		return c.openRueidis(ctx, logger)
+	}
 	rdb, err := c.Connect(ctx)
 	if err != nil {
 		return nil, nil, err

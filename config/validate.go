@@ -124,6 +124,12 @@ func (c *Config) checkRedis(p *problems) (endpoint, *tls.Config) {
 		p.add("redis.mode", "%s is not one of auto, single, cluster, sentinel", echo(r.Mode))
 	}
 
+	switch strings.ToLower(r.Client) {
+	case "", ClientGoRedis, ClientRueidis:
+	default:
+		p.add("redis.client", "%s is not one of go-redis, rueidis", echo(r.Client))
+	}
+
 	ep := c.resolveRedis(p)
 	resolved := r.ResolvedMode()
 	switch {
@@ -339,6 +345,8 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.replica_wait.replicas", "must not be negative, got %d", w.Replicas)
 	case w.Replicas > 0 && w.Timeout < time.Millisecond:
 		p.add("attrcache.replica_wait.timeout", "must be at least 1ms when replicas are awaited, got %s", w.Timeout)
+	case w.Replicas > 0 && c.Redis.UsesRueidis():
+		p.add("attrcache.replica_wait.replicas", "is not available with redis.client rueidis yet; use go-redis, or 0")
 	case w.Replicas > 0 && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
 		p.add("attrcache.replica_wait.timeout", "must be below redis.read_timeout (%s), got %s", c.Redis.ReadTimeout, w.Timeout)
 	}

@@ -10,6 +10,16 @@
 // one-line reason otherwise (for example when Redis is unreachable or
 // refuses the credentials). Warnings about the configuration (a misspelt
 // ATTRCACHE_ variable) go to stderr.
+//
+// With -serve ADDR it walks through nothing and serves instead, on the
+// same Redis, a small shop for a browser to try package web with: log in,
+// a page only a logged-in user sees, a step up that moves the session to
+// a new id, a cart, log out, and log out everywhere (shop.go). It serves
+// HTTPS with a self-signed certificate made at start, since the session
+// cookie is Secure, until interrupted; -idle sets how long a session
+// lives without a request:
+//
+//	go run ./cmd/demo -serve 127.0.0.1:8443 -idle 30s
 package main
 
 import (
@@ -21,7 +31,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -42,11 +54,32 @@ func (quiet) Printf(context.Context, string, ...any) {}
 func main() {
 	redis.SetLogger(quiet{})
 	configPath := flag.String("config", "", "YAML configuration file (default: ATTRCACHE_* environment only)")
+	addr := flag.String("serve", "", "serve the demo's web application over HTTPS at `ADDR` (such as 127.0.0.1:8443) instead of walking through the API")
+	idle := flag.Duration("idle", defaultIdle, "with -serve: how long a web session lives without a request")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, os.Stderr, *configPath); err != nil {
+	if *addr == "" && isSet("idle") {
+		fmt.Fprintln(os.Stderr, "demo: -idle needs -serve")
+		os.Exit(2)
+	}
+	var err error
+	if *addr != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = serve(ctx, os.Stdout, os.Stderr, *configPath, *addr, *idle)
+		stop()
+	} else {
+		err = run(context.Background(), os.Stdout, os.Stderr, *configPath)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo: "+oneLine(err))
 		os.Exit(1)
 	}
+}
+
+// isSet reports whether the command line gave the flag.
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // oneLine keeps a failure to one line, whatever the error wraps.
@@ -54,11 +87,20 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// backend is where the walk-through runs and how it lets time pass.
+// backend is where the demo runs and how it lets time pass.
 type backend struct {
 	rdb     redis.UniversalClient
 	advance func(time.Duration)
-	close   func()
+	// mr is the embedded miniredis, nil on a configured Redis.
+	mr *miniredis.Miniredis
+}
+
+// close closes the client, then the embedded miniredis if any.
+func (b backend) close() {
+	b.rdb.Close()
+	if b.mr != nil {
+		b.mr.Close()
+	}
 }
 
 // demoNamespace keeps the demo's keys apart when no namespace is
@@ -68,9 +110,22 @@ const demoNamespace = "attrcache-demo"
 // run walks through the API on the configured Redis, printing the steps
 // to w and warnings about the configuration to warn.
 func run(ctx context.Context, w, warn io.Writer, configPath string) error {
-	cfg, err := config.Load(configPath)
+	store, b, err := open(ctx, w, warn, configPath)
 	if err != nil {
 		return err
+	}
+	defer b.close()
+	d := demo{w: w, store: store, rdb: b.rdb, advance: b.advance}
+	return d.walk(ctx)
+}
+
+// open connects to the configured Redis, or starts the embedded
+// miniredis, and returns a ready Store on it, saying where on w. The
+// caller closes the backend.
+func open(ctx context.Context, w, warn io.Writer, configPath string) (_ *attrcache.Store, _ backend, err error) {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, backend{}, err
 	}
 	for _, msg := range cfg.Warnings() {
 		fmt.Fprintln(warn, "demo: warning: "+msg)
@@ -79,7 +134,7 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 	if configPath == "" && !cfg.RedisConfigured() {
 		mr, err := miniredis.Run()
 		if err != nil {
-			return fmt.Errorf("starting the embedded miniredis: %w", err)
+			return nil, backend{}, fmt.Errorf("starting the embedded miniredis: %w", err)
 		}
 		// miniredis keeps real time, which reads judge expiry against;
 		// only its key TTLs need moving along.
@@ -89,7 +144,7 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 				time.Sleep(d)
 				mr.FastForward(d)
 			},
-			close: mr.Close,
+			mr: mr,
 		}
 		fmt.Fprintln(w, "attrcache demo on an embedded miniredis (no Redis configured)")
 	} else {
@@ -98,26 +153,29 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 		cancel()
 		if err != nil {
 			// Says unreachable or authentication failed, and where.
-			return err
+			return nil, backend{}, err
 		}
-		b = backend{rdb: rdb, advance: time.Sleep, close: func() {}}
+		b = backend{rdb: rdb, advance: time.Sleep}
 		fmt.Fprintf(w, "attrcache demo on Redis at %s (%s)\n", strings.Join(cfg.RedisAddrs(), ","), cfg.Redis.ResolvedMode())
 	}
-	defer b.close()
-	defer b.rdb.Close()
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
 
 	// The configured keyset, or a throwaway one.
 	cipher, err := cfg.NewCipher(nil)
 	if err != nil {
-		return err
+		return nil, backend{}, err
 	}
 	if cipher == nil {
 		kek, err := keys.Generate()
 		if err != nil {
-			return err
+			return nil, backend{}, err
 		}
 		if cipher, err = keys.NewEnvelope(kek); err != nil {
-			return err
+			return nil, backend{}, err
 		}
 		fmt.Fprintln(w, "encryption with a throwaway keyset (none configured)")
 	} else {
@@ -131,7 +189,7 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 	}
 	store, err := attrcache.New(b.rdb, opts...)
 	if err != nil {
-		return err
+		return nil, backend{}, err
 	}
 	if cfg.IsSet("attrcache.namespace") {
 		fmt.Fprintf(w, "namespace %s (configured)\n", store.Namespace())
@@ -142,11 +200,10 @@ func run(ctx context.Context, w, warn io.Writer, configPath string) error {
 	// does it too): Redis answers and the write scripts are loaded.
 	t0 := time.Now()
 	if err := store.Ping(ctx); err != nil {
-		return fmt.Errorf("not ready: %w", err)
+		return nil, backend{}, fmt.Errorf("not ready: %w", err)
 	}
 	fmt.Fprintf(w, "ready: Store.Ping answered in %v (Redis reachable, scripts loaded)\n", time.Since(t0).Round(10*time.Microsecond))
-	d := demo{w: w, store: store, rdb: b.rdb, advance: b.advance}
-	return d.walk(ctx)
+	return store, b, nil
 }
 
 type demo struct {

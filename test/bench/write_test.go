@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
 )
@@ -68,15 +71,22 @@ func BenchmarkWrite(b *testing.B) {
 
 // BenchmarkGet: Get of one attribute of a session of sessionAttrs
 // attributes vs raw HGET of one field of a raw hash of the same fields
-// and values (a read is one plain HMGET of the marker and the name).
+// and values (a read is one plain HMGET of the marker and the name), on
+// a client with ContextTimeoutEnabled (as package config builds it) and
+// without (go-redis's default), Get and HGET on the same client.
 func BenchmarkGet(b *testing.B) {
 	e := newEnv(b)
-	sess := e.session(b, e.store, typical())
 	raw := e.rawKey()
 	e.fillRaw(b, raw, typical(), sessionTTL)
-	compare(b, e, calls,
-		side{cmds: readCmds, op: func(int) error { _, err := sess.Get(ctx, target); return err }},
-		side{cmds: cmds("hget"), op: func(int) error { return e.rdb.HGet(ctx, raw, target).Err() }})
+	for _, on := range []bool{true, false} {
+		b.Run("ctxtimeout="+strconv.FormatBool(on), func(b *testing.B) {
+			rdb := e.client(b, func(o *redis.Options) { o.ContextTimeoutEnabled = on })
+			sess := e.session(b, newStore(b, rdb), typical())
+			compare(b, e, calls,
+				side{cmds: readCmds, op: func(int) error { _, err := sess.Get(ctx, target); return err }},
+				side{cmds: cmds("hget"), op: func(int) error { return rdb.HGet(ctx, raw, target).Err() }})
+		})
+	}
 }
 
 // batchSize is the size of the batch benchmarks.
