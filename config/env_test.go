@@ -115,7 +115,7 @@ func TestEnvNames(t *testing.T) {
 		}
 	}
 	if n := len(config.Keys()); n != 40 {
-		t.Errorf("%d keys; update this test, example.yaml and README.md when adding one", n)
+		t.Errorf("%d keys; update this test, example.yaml and docs/configuration.md when adding one", n)
 	}
 }
 

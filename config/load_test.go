@@ -69,15 +69,15 @@ func TestExampleFileListsEveryKey(t *testing.T) {
 	}
 }
 
-func TestREADMEListsEveryKey(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+func TestDocsListEveryKey(t *testing.T) {
+	data, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range config.Keys() {
 		row := "| `" + key + "` | `" + config.EnvName(key) + "` |"
 		if !strings.Contains(string(data), row) {
-			t.Errorf("README.md has no row starting %s", row)
+			t.Errorf("docs/configuration.md has no row starting %s", row)
 		}
 	}
 }
