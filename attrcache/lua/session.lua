@@ -110,6 +110,20 @@ local function relist(rkey, digest, created, deadline, now)
   regsave(rkey, R, live, now)
 end
 
+-- carry appends a rotation's records (name, record pairs in argv from
+-- index first) to sets, the new session's HSET, counting them into N.
+local function carry(N, argv, first, sets)
+  for j = first, #argv - 1, 2 do
+    local name, new = argv[j], argv[j + 1]
+    sets[#sets + 1] = name
+    sets[#sets + 1] = new
+    N.count = N.count + 1
+    N.bytes = N.bytes + #name + #new
+    expiring(N, rexp(new, N.created) or 0)
+  end
+  return sets
+end
+
 -- oldest returns the digests of the k oldest live entries, by created.
 local function oldest(live, k)
   local all = {}
@@ -333,15 +347,7 @@ local function session(keys, argv)
     N.deadline, N.most = tonum(argv[4]), tonum(argv[5])
     if N.deadline <= now then return {NOSESSION, now} end
     N.rotdl, N.rottok = now + tonum(argv[6]), token
-    local sets = {MARK, false, LOG, false}
-    for j = 7, #argv - 1, 2 do
-      local name, new = argv[j], argv[j + 1]
-      sets[#sets + 1] = name
-      sets[#sets + 1] = new
-      N.count = N.count + 1
-      N.bytes = N.bytes + #name + #new
-      expiring(N, rexp(new, N.created) or 0)
-    end
+    local sets = carry(N, argv, 7, {MARK, false, LOG, false})
     sets[4] = logged(N)
     sets[2] = enc(N)
     sets[#sets + 1], sets[#sets + 2] = CNT, counters(N)
@@ -385,15 +391,7 @@ local function session(keys, argv)
     if O and (O.k == 'L' or O.k == 'R' or O.k == 'P') and O.deadline > now then return {SESSIONEXISTS, now} end
     local N = newmarker('L', M.created)
     N.deadline, N.most, N.bound = M.deadline, M.most, true
-    local sets = {MARK, false}
-    for j = 6, #argv - 1, 2 do
-      local name, new = argv[j], argv[j + 1]
-      sets[#sets + 1] = name
-      sets[#sets + 1] = new
-      N.count = N.count + 1
-      N.bytes = N.bytes + #name + #new
-      expiring(N, rexp(new, N.created) or 0)
-    end
+    local sets = carry(N, argv, 6, {MARK, false})
     sets[2] = enc(N)
     sets[#sets + 1], sets[#sets + 2] = CNT, counters(N)
     call('DEL', nkey)
