@@ -184,21 +184,8 @@ func TestLogoutDuringRotate(t *testing.T) {
 				ck := a.login("alice")
 				l.saw(ck, false)
 
-				g := newGate(op)
-				h.set(g)
-				rotated := make(chan reply, 1)
-				go func() {
-					rep, err := a.try("POST", "/sudo", send(ck))
-					if err != nil {
-						t.Error(err)
-					}
-					rotated <- rep
-				}()
-				g.wait(t)
-				out := a.do("POST", "/logout", send(ck))
-				close(g.release)
-				rot := <-rotated
-				h.set()
+				var out reply
+				rot := rotateAround(t, a, h, op, ck, func() { out = a.do("POST", "/logout", send(ck)) })
 				a.want(out, http.StatusOK, "logout during the rotation")
 				l.saw(rot.cookie, false)
 				if rot.status == http.StatusOK || rot.cookie != nil {
@@ -223,21 +210,8 @@ func TestLoginDuringRotate(t *testing.T) {
 				ck := a.login("alice")
 				l.saw(ck, false)
 
-				g := newGate(op)
-				h.set(g)
-				rotated := make(chan reply, 1)
-				go func() {
-					rep, err := a.try("POST", "/sudo", send(ck))
-					if err != nil {
-						t.Error(err)
-					}
-					rotated <- rep
-				}()
-				g.wait(t)
-				in := a.do("POST", "/login?user=bob", send(ck))
-				close(g.release)
-				rot := <-rotated
-				h.set()
+				var in reply
+				rot := rotateAround(t, a, h, op, ck, func() { in = a.do("POST", "/login?user=bob", send(ck)) })
 				a.want(in, http.StatusOK, "login during the rotation")
 				l.saw(in.cookie, true)
 				l.saw(rot.cookie, false)
@@ -251,6 +225,28 @@ func TestLoginDuringRotate(t *testing.T) {
 			})
 		}
 	})
+}
+
+// rotateAround starts a Rotate of ck's session (POST /sudo), holds it
+// before its op step, runs during, lets it go on, and returns its reply.
+func rotateAround(t *testing.T, a *app, h *hooks, op string, ck *http.Cookie, during func()) reply {
+	t.Helper()
+	g := newGate(op)
+	h.set(g)
+	rotated := make(chan reply, 1)
+	go func() {
+		rep, err := a.try("POST", "/sudo", send(ck))
+		if err != nil {
+			t.Error(err)
+		}
+		rotated <- rep
+	}()
+	g.wait(t)
+	during()
+	close(g.release)
+	rot := <-rotated
+	h.set()
+	return rot
 }
 
 // raceRounds is how many times TestRotateLogoutRace races a Rotate with
