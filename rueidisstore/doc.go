@@ -2,7 +2,8 @@
 // (github.com/redis/rueidis) instead of go-redis: for throughput (rueidis
 // pipelines every caller's commands on one connection per node), and for
 // a near cache on a single node, behind Sentinel and on a Redis Cluster
-// alike. Only this package imports rueidis; an application that uses
+// alike. Only this package (and config/rueidisconfig, which links it into
+// config.OpenStore) imports rueidis; an application that uses
 // attrcache on go-redis does not link it.
 //
 //	client, err := rueidis.NewClient(rueidisstore.Options(rueidis.ClientOption{InitAddress: addrs}))
