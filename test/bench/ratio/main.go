@@ -151,6 +151,13 @@ var figures = []row{
 	{group: "near cache", what: "Get hit vs HGET round trip (latency)", name: "BenchmarkNearCache", how: ratioOf, ours: unitNs, base: "base-ns/op",
 		details: []detail{{"p50", "p50-ns/op"}, {"HGET p50", "base-p50-ns/op"}, {"hit rate", "hit-%"}, {"server", unitServer}}},
 	scsRow("10"), scsRow("100"), scsRow("1000"),
+	{group: "rueidis", what: "Get vs HGET, 64 goroutines (throughput)", name: "BenchmarkRueidis/Saturation/Get", how: atLeast, ours: "ops/s", base: "base-ops/s", details: satDetails},
+	{group: "rueidis", what: "Set vs HSET, 64 goroutines (throughput)", name: "BenchmarkRueidis/Saturation/Set", how: atLeast, ours: "ops/s", base: "base-ops/s", details: satDetails},
+	{group: "rueidis", what: "Get vs HGET (server time)", name: "BenchmarkRueidis/Get", how: ratioOf, ours: unitServer, base: "base-server-µs/op", details: latency},
+	{group: "rueidis", what: "near-cache Get hit vs HGET round trip (latency)", name: "BenchmarkRueidis/NearCache", how: ratioOf, ours: unitNs, base: "base-ns/op",
+		details: []detail{{"p50", "p50-ns/op"}, {"HGET p50", "base-p50-ns/op"}, {"commands", "cmds/op"}}},
+	{group: "rueidis", what: "near-cache hit rate, Cluster of 3 masters", name: "BenchmarkRueidisHitRate", how: valueOf, ours: "hit-%",
+		details: []detail{{"one node", "base-hit-%"}}},
 }
 
 func floorStep(what, name string) row {
