@@ -63,6 +63,7 @@ type rueidisBackend struct {
 	uncached atomic.Int32 // replies without an expiry while caching is unknown
 	stats    cacheStats
 	dls      deadlines
+	reads    *readCmds
 }
 
 // newBackend returns the backend on c, running the scripts of libs.
@@ -70,7 +71,7 @@ func newBackend(c rueidis.Client, libs []*backend.Library, cfg backend.Config) (
 	if c == nil {
 		return nil, errors.New("rueidis client is nil")
 	}
-	b := &rueidisBackend{c: c, cfg: cfg, libs: libs,
+	b := &rueidisBackend{c: c, cfg: cfg, libs: libs, reads: newReadCmds(),
 		owner: map[*backend.Script]*backend.Library{},
 		evals: map[*backend.Script]*rueidis.Lua{},
 		shas:  map[*backend.Script]string{},
@@ -115,20 +116,24 @@ type cacheStats struct{ hits, misses atomic.Uint64 }
 func (s *cacheStats) Hits() uint64   { return s.hits.Load() }
 func (s *cacheStats) Misses() uint64 { return s.misses.Load() }
 
-// read sends a plain read: through the client's cache unless the client
-// is known not to cache.
+// read sends a plain read (with a static TTL, see readCmds): through the
+// client's cache unless the client is known not to cache. The cache
+// keeps a reply for CacheTTL and no longer, not for the key's own TTL,
+// which attrcache does not need: it judges expiry itself.
 func (b *rueidisBackend) read(ctx context.Context, cmd rueidis.Cacheable) rueidis.RedisResult {
 	if b.caching.Load() == cacheOff {
 		return b.c.Do(ctx, rueidis.Completed(cmd))
 	}
-	r := b.c.DoCache(ctx, cmd.ToStaticTTL(), CacheTTL)
-	if r.Error() != nil && !rueidis.IsRedisNil(r.Error()) {
+	r := b.c.DoCache(ctx, cmd, CacheTTL)
+	if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) {
 		return r
 	}
 	switch {
 	case r.IsCacheHit():
 		b.stats.hits.Add(1)
-		b.caching.Store(cacheOn)
+		if b.caching.Load() != cacheOn {
+			b.caching.Store(cacheOn)
+		}
 	case r.CachePTTL() >= 0:
 		// A reply the cache took carries its expiry.
 		b.stats.misses.Add(1)
@@ -149,7 +154,7 @@ func (b *rueidisBackend) read(ctx context.Context, cmd rueidis.Cacheable) rueidi
 // HMGet implements backend.Backend. A field's absence is a nil element,
 // told apart from an empty value element by element.
 func (b *rueidisBackend) HMGet(ctx context.Context, key string, fields []string) ([]backend.Field, error) {
-	r := b.read(ctx, b.c.B().Hmget().Key(key).Field(fields...).Cache())
+	r := b.read(ctx, b.reads.hmget(b.c, key, fields))
 	arr, err := r.ToArray()
 	if err != nil {
 		return nil, err
@@ -173,7 +178,7 @@ func (b *rueidisBackend) HMGet(ctx context.Context, key string, fields []string)
 
 // HGetAll implements backend.Backend.
 func (b *rueidisBackend) HGetAll(ctx context.Context, key string) (map[string]string, error) {
-	r := b.read(ctx, b.c.B().Hgetall().Key(key).Cache())
+	r := b.read(ctx, b.reads.hgetall(b.c, key))
 	if err := r.Error(); err != nil {
 		return nil, err
 	}

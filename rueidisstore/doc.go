@@ -2,7 +2,8 @@
 // (github.com/redis/rueidis) instead of go-redis: for throughput (rueidis
 // pipelines every caller's commands on one connection per node), and for
 // a near cache on a single node, behind Sentinel and on a Redis Cluster
-// alike. Only this package imports rueidis; an application that uses
+// alike. Only this package (and config/rueidisconfig, which links it into
+// config.OpenStore) imports rueidis; an application that uses
 // attrcache on go-redis does not link it.
 //
 //	client, err := rueidis.NewClient(rueidisstore.Options(rueidis.ClientOption{InitAddress: addrs}))
@@ -64,7 +65,9 @@
 //     writes: one pipeline connection per node, which Options sets (and
 //     rueidis's cluster client has by default). With more, a write may go
 //     out on another connection than the one caching its key; the Store
-//     cannot see a client's options, so build them with Options.
+//     cannot see a client's options, so build them with Options, and
+//     leave reads on the masters (no SendToReplicas, no ReplicaOnly): a
+//     replica's cache is not fenced by a write to its master.
 //   - In a partition that keeps the connection open, or with a frozen
 //     server, the cache stops answering within PartitionBound (1.4 s) on a
 //     client built with Options: its background PING on the connection
@@ -74,6 +77,9 @@
 //     cache at once.
 //
 // # Limits
+//
+// The Store cannot see the database a client selects (SelectDB):
+// telemetry reports database 0.
 //
 // WithReplicaWait is refused (ErrInvalid): attrcache's hook for backends
 // of other packages hands them no configuration yet. The backend runs the

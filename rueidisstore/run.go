@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,11 +213,23 @@ func (b *rueidisBackend) masters(ctx context.Context) (map[string]rueidis.Client
 	if !b.cluster {
 		return map[string]rueidis.Client{"": b.c}, nil
 	}
+	// Any node can tell; the client picks one, which may be the one
+	// that is down, so the others are asked in turn.
+	nodes := b.c.Nodes()
 	slots, err := b.c.Do(ctx, b.c.B().ClusterSlots().Build()).ToArray()
 	if err != nil {
-		return nil, err
+		addrs := slices.Sorted(maps.Keys(nodes))
+		for _, addr := range addrs {
+			n := nodes[addr]
+			if s, nerr := n.Do(ctx, n.B().ClusterSlots().Build()).ToArray(); nerr == nil {
+				slots, err = s, nil
+				break
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	nodes := b.c.Nodes()
 	out := map[string]rueidis.Client{}
 	for _, r := range slots {
 		rng, err := r.ToArray()

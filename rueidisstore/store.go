@@ -49,7 +49,9 @@ func refuseReplicaWait(opts []attrcache.Option) error {
 	if err := attrcache.CheckOptions(opts...); err != nil {
 		return err
 	}
-	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{}})
+	// ContextTimeoutEnabled: the probe Store then logs nothing about the
+	// Ring's timeouts to the application's logger.
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{}, ContextTimeoutEnabled: true})
 	defer ring.Close()
 	if _, err := attrcache.New(ring, opts...); err != nil {
 		return fmt.Errorf("%w: WithReplicaWait is not available on rueidis yet: attrcache does not hand it to a backend of another package", attrcache.ErrInvalid)

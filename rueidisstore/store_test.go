@@ -1,8 +1,10 @@
 package rueidisstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -25,12 +27,18 @@ func TestNewRefuses(t *testing.T) {
 	if _, err := rueidisstore.New(c, attrcache.WithReplicaWait(1, time.Second)); !errors.Is(err, attrcache.ErrInvalid) {
 		t.Fatalf("WithReplicaWait: %v, want ErrInvalid", err)
 	}
-	st, err := rueidisstore.New(c, attrcache.WithNamespace("ok"), attrcache.WithCallTimeout(time.Second))
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := rueidisstore.New(c, attrcache.WithNamespace("ok"), attrcache.WithCallTimeout(time.Second), attrcache.WithLogger(logger))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Namespace() != "ok" {
 		t.Fatalf("namespace %q", st.Namespace())
+	}
+	// New checks its options without a word to the application's log.
+	if log.Len() > 0 {
+		t.Fatalf("New logged %q", log.String())
 	}
 }
 

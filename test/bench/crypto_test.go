@@ -56,7 +56,8 @@ func BenchmarkEncrypted(b *testing.B) {
 	}{{"tink-aes256gcm", tinkAEAD(b)}, {"keys-envelope", envelope(b)}} {
 		b.Run(c.name, func(b *testing.B) {
 			st := newStore(b, e.rdb, attrcache.WithCipher(c.cipher))
-			sealed, clear := e.pool(b, st, calls+1, typical()), e.pool(b, st, calls+1, typical())
+			p := e.pools(b, calls+1, e.unbound(st, typical()), e.unbound(st, typical()))
+			sealed, clear := p[0], p[1]
 			compare(b, e, calls,
 				side{cmds: writeCmds, op: func(i int) error { return sealed[i].Create(ctx, "fresh", v, attrcache.WithEncryption()) }},
 				side{cmds: writeCmds, op: func(i int) error { return clear[i].Create(ctx, "fresh", v) }})

@@ -151,27 +151,54 @@ func each(b *testing.B, n int, f func(i int) error) {
 	}
 }
 
-// pool returns n sessions of st, each started and given attrs in one
-// CreateMany (none when attrs is empty), and made quiet: it returns
-// quietAfter after the last write.
-func (e *env) pool(b *testing.B, st *attrcache.Store, n int, attrs []attrcache.Attr, opts ...attrcache.StartOption) []*attrcache.Session {
-	b.Helper()
-	out := make([]*attrcache.Session, n)
-	each(b, n, func(i int) error {
-		sess, err := st.Start(ctx, e.sid(), sessionTTL, opts...)
+// maker makes the i-th session of a pool.
+type maker func(i int) (*attrcache.Session, error)
+
+// unbound is a maker of sessions of st, started and given attrs in one
+// CreateMany (none when attrs is empty).
+func (e *env) unbound(st *attrcache.Store, attrs []attrcache.Attr) maker {
+	return func(int) (*attrcache.Session, error) {
+		sess, err := st.Start(ctx, e.sid(), sessionTTL)
 		if err != nil {
-			return fmt.Errorf("Start: %w", err)
+			return nil, fmt.Errorf("Start: %w", err)
 		}
 		if len(attrs) > 0 {
 			if err := sess.CreateMany(ctx, attrs); err != nil {
-				return fmt.Errorf("CreateMany: %w", err)
+				return nil, fmt.Errorf("CreateMany: %w", err)
 			}
 		}
-		out[i] = sess
+		return sess, nil
+	}
+}
+
+// pools returns a pool of n sessions from each maker, made quiet: it
+// returns quietAfter after the last write. The pools are made
+// interleaved (the i-th session of each, then the next), so that when
+// the calls begin no pool is fresher than another in the CPU's caches.
+func (e *env) pools(b *testing.B, n int, makers ...maker) [][]*attrcache.Session {
+	b.Helper()
+	out := make([][]*attrcache.Session, len(makers))
+	for k := range out {
+		out[k] = make([]*attrcache.Session, n)
+	}
+	each(b, n, func(i int) error {
+		for k, mk := range makers {
+			sess, err := mk(i)
+			if err != nil {
+				return err
+			}
+			out[k][i] = sess
+		}
 		return nil
 	})
 	time.Sleep(quietAfter)
 	return out
+}
+
+// pool is pools of one maker: n sessions of st given attrs.
+func (e *env) pool(b *testing.B, st *attrcache.Store, n int, attrs []attrcache.Attr) []*attrcache.Session {
+	b.Helper()
+	return e.pools(b, n, e.unbound(st, attrs))[0]
 }
 
 // rawKeyLen is the length of a session key ("attrcache:s:{" 43

@@ -58,7 +58,8 @@ func BenchmarkScriptMode(b *testing.B) {
 	evalRdb.AddHook(noFunctions{})
 	eval := newStore(b, evalRdb)
 	v := value(valueSize)
-	fcallPool, evalPool := e.pool(b, e.store, calls+1, typical()), e.pool(b, eval, calls+1, typical())
+	p := e.pools(b, calls+1, e.unbound(e.store, typical()), e.unbound(eval, typical()))
+	fcallPool, evalPool := p[0], p[1]
 	compare(b, e, calls,
 		side{cmds: writeCmds, op: func(i int) error { return evalPool[i].Set(ctx, target, v) }},
 		side{cmds: writeCmds, op: func(i int) error { return fcallPool[i].Set(ctx, target, v) }})

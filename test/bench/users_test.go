@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
 )
@@ -24,31 +23,20 @@ func startBound(st *attrcache.Store, uid string) (*attrcache.Session, error) {
 	return sess, nil
 }
 
-// boundPool is pool for sessions bound to users, perUser sessions a
-// user: n sessions started WithUser and given attrs in one CreateMany,
-// then made quiet.
-func (e *env) boundPool(b *testing.B, n int, attrs []attrcache.Attr) []*attrcache.Session {
-	b.Helper()
+// bound is a maker of sessions bound to users (Start WithUser), perUser
+// sessions a user, given attrs in one CreateMany.
+func (e *env) bound(attrs []attrcache.Attr) maker {
 	prefix := "pool" + strconv.FormatInt(e.seq.Add(1), 10)
-	out := make([]*attrcache.Session, n)
-	// Each worker starts whole users' sessions, so one user's Starts
-	// never race (they would be refused only past the cap, but keep the
-	// registry's growth in order).
-	each(b, (n+perUser-1)/perUser, func(k int) error {
-		for i := k * perUser; i < min((k+1)*perUser, n); i++ {
-			sess, err := startBound(e.store, userID(prefix, k))
-			if err != nil {
-				return err
-			}
-			if err := sess.CreateMany(ctx, attrs); err != nil {
-				return fmt.Errorf("CreateMany: %w", err)
-			}
-			out[i] = sess
+	return func(i int) (*attrcache.Session, error) {
+		sess, err := startBound(e.store, userID(prefix, i/perUser))
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	time.Sleep(quietAfter)
-	return out
+		if err := sess.CreateMany(ctx, attrs); err != nil {
+			return nil, fmt.Errorf("CreateMany: %w", err)
+		}
+		return sess, nil
+	}
 }
 
 // BenchmarkUsers: what binding a session to a user costs Redis.
@@ -68,20 +56,27 @@ func (e *env) boundPool(b *testing.B, n int, attrs []attrcache.Attr) []*attrcach
 func BenchmarkUsers(b *testing.B) {
 	e := newEnv(b)
 	st, v := e.store, value(valueSize)
+	// pair is a pool of n bound sessions and one of unbound sessions,
+	// made beside each other.
+	pair := func(b *testing.B, n int) (bound, unbound []*attrcache.Session) {
+		p := e.pools(b, n, e.bound(typical()), e.unbound(st, typical()))
+		return p[0], p[1]
+	}
 	b.Run("Get", func(b *testing.B) {
-		bound, unbound := e.boundPool(b, 1, typical())[0], e.session(b, st, typical())
+		bp, up := pair(b, 1)
+		bound, unbound := bp[0], up[0]
 		compare(b, e, calls,
 			side{cmds: readCmds, op: func(int) error { _, err := bound.Get(ctx, target); return err }},
 			side{cmds: readCmds, op: func(int) error { _, err := unbound.Get(ctx, target); return err }})
 	})
 	b.Run("Set", func(b *testing.B) {
-		bound, unbound := e.boundPool(b, calls+1, typical()), e.pool(b, st, calls+1, typical())
+		bound, unbound := pair(b, calls+1)
 		compare(b, e, calls,
 			side{cmds: writeCmds, op: func(i int) error { return bound[i].Set(ctx, target, v) }},
 			side{cmds: writeCmds, op: func(i int) error { return unbound[i].Set(ctx, target, v) }})
 	})
 	b.Run("Create", func(b *testing.B) {
-		bound, unbound := e.boundPool(b, calls+1, typical()), e.pool(b, st, calls+1, typical())
+		bound, unbound := pair(b, calls+1)
 		compare(b, e, calls,
 			side{cmds: writeCmds, op: func(i int) error { return bound[i].Create(ctx, "fresh", v) }},
 			side{cmds: writeCmds, op: func(i int) error { return unbound[i].Create(ctx, "fresh", v) }})

@@ -38,7 +38,7 @@ func TestCells(t *testing.T) {
 	var tl tally
 	// Server time: per-line ratios 1.2, 2, 1: median 1.2, range 1-2.
 	c := res.cells(find(t, targets, "BenchmarkGet/ctxtimeout=true", unitServer), &tl)
-	if c[2] != "300 ns" || c[4] != "1.20x (1.00x – 2.00x)" || c[6] != "PASS" {
+	if c[2] != "300 ns" || c[4] != "1.20x (1.20x, 2.00x, 1.00x)" || c[6] != "PASS (PASS in 2 of 3)" {
 		t.Errorf("Get row = %q", c)
 	}
 	if c := res.cells(find(t, targets, "BenchmarkMemory/at-rest", "B/session"), &tl); c[4] != "+126 B" || c[6] != "PASS" {
@@ -80,7 +80,7 @@ func TestReport(t *testing.T) {
 	var out bytes.Buffer
 	report(&out, res, true)
 	for _, want := range []string{
-		"| server time | Get vs HGET, ContextTimeoutEnabled | 300 ns | 250 ns | 1.20x (1.00x – 2.00x) | <= 1.30x | PASS |",
+		"| server time | Get vs HGET, ContextTimeoutEnabled | 300 ns | 250 ns | 1.20x (1.20x, 2.00x, 1.00x) | <= 1.30x | PASS (PASS in 2 of 3) |",
 		"targets: 4 PASS, 2 MISS, 33 without data",
 	} {
 		if !strings.Contains(out.String(), want) {
