@@ -775,16 +775,14 @@ func testClamp(t *testing.T, b Backend) {
 // testRenew: a session kept alive by renewals keeps every attribute
 // until its own expiry: a renewal neither cuts it short nor extends it.
 func testRenew(t *testing.T, b Backend) {
-	// The idle timeout is four renewal steps: a loaded machine's pauses
-	// must not end the session between two of them.
-	s := start(t, newStore(t, b.Client), 600*time.Millisecond)
+	s := start(t, newStore(t, b.Client), 400*time.Millisecond)
 	must(t, s.Create(ctx, "keep", v("1")))
 	must(t, s.Create(ctx, "hour", v("2"), attrcache.WithExpiration(10*time.Second)))
 	must(t, s.Create(ctx, "short", v("3"), attrcache.WithExpiration(900*time.Millisecond)))
 	began := time.Now()
 	for time.Since(began) < 1300*time.Millisecond {
 		b.Advance(150 * time.Millisecond)
-		_, err := s.Renew(ctx, 600*time.Millisecond)
+		_, err := s.Renew(ctx, 400*time.Millisecond)
 		must(t, err)
 		if el := time.Since(began); el < 800*time.Millisecond {
 			wantValue(t, s, "short", "3")
