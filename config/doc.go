@@ -2,7 +2,9 @@
 // YAML file and ATTRCACHE_* environment variables, validates it, and builds
 // what the application needs from it: the go-redis client for a single
 // node, a Redis Cluster or a Sentinel-managed master (with TLS and an ACL
-// user), the attrcache.Store options, and the logger.
+// user), the attrcache.Store options, and the logger. OpenStore makes the
+// Store on go-redis, or on rueidis (redis.client) where package
+// config/rueidisconfig is linked in.
 //
 // Every key can be set in the file, in the environment, or both; the
 // environment wins. The environment variable of a key is ATTRCACHE_

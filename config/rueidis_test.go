@@ -52,17 +52,22 @@ func TestRedisClientSetting(t *testing.T) {
 }
 
 // TestOpenStoreRueidis opens a ready Store on rueidis, near cache on, on
-// one server and on a cluster, checks that the client returned beside it
+// one server, on a cluster and behind Sentinel, checks that the client returned beside it
 // works and closes the rueidis client too, and that a stopped server is
 // ErrUnreachable.
 func TestOpenStoreRueidis(t *testing.T) {
 	srv := redistest.StartServer(t)
 	cl := redistest.StartCluster(t)
+	sen := redistest.StartSentinel(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for name, addrs := range map[string]string{"single": srv.Addr(), "cluster": strings.Join(cl.Addrs(), ",")} {
-		c := load(t, "ATTRCACHE_REDIS_ADDRS="+addrs, "ATTRCACHE_REDIS_CLIENT=rueidis",
-			"ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_ENABLED=true", "ATTRCACHE_NAMESPACE=open-"+name)
+	for name, env := range map[string][]string{
+		"single":   {"ATTRCACHE_REDIS_ADDRS=" + srv.Addr()},
+		"cluster":  {"ATTRCACHE_REDIS_ADDRS=" + strings.Join(cl.Addrs(), ",")},
+		"sentinel": {"ATTRCACHE_REDIS_ADDRS=" + strings.Join(sen.SentinelAddrs(), ","), "ATTRCACHE_REDIS_MASTER_NAME=" + sen.MasterName()},
+	} {
+		c := load(t, append(env, "ATTRCACHE_REDIS_CLIENT=rueidis",
+			"ATTRCACHE_REDIS_CLIENT_SIDE_CACHE_ENABLED=true", "ATTRCACHE_NAMESPACE=open-"+name)...)
 		store, rdb, err := c.OpenStore(ctx, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

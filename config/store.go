@@ -52,10 +52,12 @@ func (l Limits) AttrcacheLimits() attrcache.Limits {
 // load, every master of a cluster answers). On error nothing is left
 // open. The caller closes the client when done with the store.
 //
-// With redis.client rueidis, the Store runs on NewRueidisClient through
-// rueidisstore.New instead, and the client returned is still a go-redis
-// client of the same settings, for raw commands (it dials only if used);
-// closing it closes the Store's rueidis client too.
+// With redis.client rueidis, the Store runs on a rueidis client of the
+// same settings through rueidisstore.New instead, which needs package
+// config/rueidisconfig linked in (ErrNoRueidis otherwise). The client
+// returned is still a go-redis client of the same settings, for raw
+// commands (it dials only if used); closing it closes the Store's
+// rueidis client too.
 func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (*attrcache.Store, redis.UniversalClient, error) {
 	if c.Redis.UsesRueidis() {
 		return c.openRueidis(ctx, logger)

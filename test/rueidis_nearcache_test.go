@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/test/redistest"
@@ -36,6 +39,28 @@ func rueidisTopologies(t *testing.T) []rueidisTopology {
 			func() []string { return []string{sen.MasterAddr()} }},
 		{"Cluster", rueidis.ClientOption{InitAddress: cl.Addrs()}, cl.MasterAddrs},
 	}
+}
+
+// cacheMetrics reads attrcache.near_cache.hits and misses.
+func cacheMetrics(t *testing.T, reader *sdkmetric.ManualReader) (hits, misses int64) {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	must(t, reader.Collect(context.Background(), &rm))
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok || len(sum.DataPoints) != 1 {
+				continue
+			}
+			switch m.Name {
+			case "attrcache.near_cache.hits":
+				hits = sum.DataPoints[0].Value
+			case "attrcache.near_cache.misses":
+				misses = sum.DataPoints[0].Value
+			}
+		}
+	}
+	return hits, misses
 }
 
 // calls is how many times the masters have run cmd.
@@ -67,7 +92,10 @@ func TestRueidisNearCache(t *testing.T) {
 
 func testRueidisHits(t *testing.T, topo rueidisTopology) {
 	c := newRueidis(t, topo.option)
-	st := newRueidisStore(t, c)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	st := newRueidisStore(t, c, attrcache.WithMeterProvider(mp))
 	ctx := testCtx(t, 60*time.Second)
 	s, err := st.Start(ctx, "hits-"+randHex(8), time.Hour)
 	must(t, err)
@@ -92,6 +120,12 @@ func testRueidisHits(t *testing.T, topo rueidisTopology) {
 	}
 	if n := calls(t, topo.masters(), "hmget") + calls(t, topo.masters(), "hgetall") - before; n != 0 {
 		t.Errorf("%d reads of an unchanged session sent %d reads to Redis, want 0", 2*reads, n)
+	}
+	// The Store's near-cache metrics count them: the three first reads
+	// missed, the rest hit.
+	hits, misses := cacheMetrics(t, reader)
+	if hits != 2*reads || misses != 3 {
+		t.Errorf("near-cache metrics: %d hits, %d misses; want %d and 3", hits, misses, 2*reads)
 	}
 
 	// Expiry is judged on every hit: the cached record of "short" reads

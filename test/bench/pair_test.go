@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -31,7 +32,10 @@ type side struct {
 // It reports, for ours, ns/op, p50-ns/op and p99-ns/op (latency of one
 // call: mean, median, 99th percentile), server-µs/op and cmds/op (Redis's
 // execution time of the side's commands per call, and how many it
-// sent), and the same for base with the prefix "base-".
+// sent), and the same for base with the prefix "base-". turn-ratio is
+// the median over the turns of ours' server time in a turn over base's
+// in the same turn: a burst of other work that falls on a few turns
+// moves the totals, and their ratio, much more than it.
 //
 // The benchmark's b.N is not used: a case is a fixed number of calls,
 // and its figures are per call. Run the suite with -benchtime 1x.
@@ -69,6 +73,16 @@ func compare(b *testing.B, e *env, n int, ours, base side) {
 	for k, prefix := range []string{"", "base-"} {
 		sides[k].lat.report(b, prefix)
 		sides[k].m.report(b, prefix, n)
+	}
+	var turns []float64
+	for k, ours := range sides[0].m.segments {
+		if base := sides[1].m.segments[k]; base > 0 {
+			turns = append(turns, float64(ours)/float64(base))
+		}
+	}
+	if len(turns) > 0 {
+		slices.Sort(turns)
+		b.ReportMetric(turns[len(turns)/2], "turn-ratio")
 	}
 }
 

@@ -37,8 +37,9 @@ func cmds(names ...string) []string { return names }
 type cmdMeter struct {
 	rdb         *redis.Client
 	cmds        []string
-	calls, usec int64 // accumulated over timed segments
-	calls0, us0 int64 // at the start of the current segment
+	calls, usec int64   // accumulated over timed segments
+	calls0, us0 int64   // at the start of the current segment
+	segments    []int64 // usec of each segment
 	failed      error
 }
 
@@ -94,6 +95,7 @@ func (m *cmdMeter) stop() {
 	c, u := m.read()
 	m.calls += c - m.calls0
 	m.usec += u - m.us0
+	m.segments = append(m.segments, u-m.us0)
 }
 
 // report adds server-µs/op (execution time of the side's commands per

@@ -66,11 +66,11 @@ type detail struct{ label, unit string }
 
 // Details shared by rows.
 var (
-	latency     = []detail{{"latency", unitNs}, {"baseline latency", "base-ns/op"}, {"p50", "p50-ns/op"}, {"baseline p50", "base-p50-ns/op"}}
+	latency     = []detail{{"median of turns", "turn-ratio"}, {"latency", unitNs}, {"baseline latency", "base-ns/op"}, {"p50", "p50-ns/op"}, {"baseline p50", "base-p50-ns/op"}}
 	worst       = []detail{{"most in one call", "max-call-server-µs"}, {"longest command", "max-server-µs"}, {"in commands scripts called", "inner-µs/op"}, {"commands", "cmds/op"}, {"latency", unitNs}}
 	memDetails  = []detail{{"per attribute", "extra-B/attr"}, {"overflow keys", "overflow-keys"}, {"hashtable-encoded", "hashtables"}, {"MEMORY USAGE", "keys-B/session"}, {"raw MEMORY USAGE", "raw-keys-B/session"}, {"raw without TTL", "raw-nottl-B/session"}, {"with client buffers", "used-B/session"}, {"raw with client buffers", "raw-used-B/session"}}
 	satDetails  = []detail{{"server", unitServer}, {"baseline server", "base-server-µs/op"}, {"client CPU", "cli-us/op"}, {"baseline client CPU", "base-cli-us/op"}, {"server CPU", "srv-us/op"}, {"baseline server CPU", "base-srv-us/op"}}
-	userDetails = []detail{{"latency", unitNs}, {"unbound latency", "base-ns/op"}}
+	userDetails = []detail{{"median of turns", "turn-ratio"}, {"latency", unitNs}, {"unbound latency", "base-ns/op"}}
 )
 
 func serverPair(group, what, name string, limit float64) row {
@@ -303,6 +303,8 @@ func figure(v float64, unit string) string {
 		return strconv.FormatFloat(v, 'f', 0, 64) + "/s"
 	case strings.HasSuffix(unit, "-%"):
 		return strconv.FormatFloat(v, 'f', 2, 64) + "%"
+	case unit == "turn-ratio":
+		return strconv.FormatFloat(v, 'f', 2, 64) + "x"
 	case strings.HasSuffix(unit, "allocs/op"), unit == "overflow-keys", unit == "hashtables":
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case strings.HasPrefix(unit, "B/") || strings.Contains(unit, "-B/"):
