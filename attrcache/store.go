@@ -107,7 +107,7 @@ func newStore(be backend.Backend, s settings) (*Store, error) {
 }
 
 func init() {
-	backend.NewStore = func(be backend.Backend, opts []any) (any, error) {
+	backend.NewStore = func(make func(*backend.Library, backend.Config) (backend.Backend, error), opts []any) (any, error) {
 		s := defaultSettings()
 		for _, o := range opts {
 			switch o := o.(type) {
@@ -119,6 +119,10 @@ func init() {
 			default:
 				return nil, invalidf(fmt.Sprintf("%T is not an attrcache.Option", o))
 			}
+		}
+		be, err := make(library, backend.Config{Replicas: s.replicas, WaitTimeout: s.waitTimeout})
+		if err != nil {
+			return nil, invalidf(err.Error())
 		}
 		return newStore(be, s)
 	}

@@ -345,9 +345,7 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.replica_wait.replicas", "must not be negative, got %d", w.Replicas)
 	case w.Replicas > 0 && w.Timeout < time.Millisecond:
 		p.add("attrcache.replica_wait.timeout", "must be at least 1ms when replicas are awaited, got %s", w.Timeout)
-	case w.Replicas > 0 && c.Redis.UsesRueidis():
-		p.add("attrcache.replica_wait.replicas", "is not available with redis.client rueidis yet; use go-redis, or 0")
-	case w.Replicas > 0 && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
+	case w.Replicas > 0 && !c.Redis.UsesRueidis() && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
 		p.add("attrcache.replica_wait.timeout", "must be below redis.read_timeout (%s), got %s", c.Redis.ReadTimeout, w.Timeout)
 	}
 

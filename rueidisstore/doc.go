@@ -81,9 +81,8 @@
 // The Store cannot see the database a client selects (SelectDB):
 // telemetry reports database 0.
 //
-// WithReplicaWait is refused (ErrInvalid): attrcache's hook for backends
-// of other packages hands them no configuration yet. The backend runs the
-// WAIT itself when it has one: in the same batch as the write, to the
-// key's master, on a connection of rueidis's own, followed by a fence when
-// the client caches.
+// WithReplicaWait works as on go-redis: the backend sends WAIT in the
+// same batch as the write, to the key's master, on a connection of
+// rueidis's own, followed by a fence when the client caches (one more
+// round trip then, so the Store still reads its own writes).
 package rueidisstore

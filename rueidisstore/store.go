@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 
 	"github.com/attrcache/attrcache/attrcache"
@@ -23,44 +22,13 @@ import (
 // options with Options. Without a cache (DisableCache; miniredis needs
 // it, and ForceSingleClient) every read goes to Redis.
 //
-// Every attrcache.Option applies as it does to attrcache.New, but for
-// WithReplicaWait, which attrcache does not hand to a backend made
-// outside it yet: New refuses it with ErrInvalid rather than let writes
-// go unawaited.
+// Every attrcache.Option applies as it does to attrcache.New; with
+// WithReplicaWait every write waits for the replicas in its own round
+// trip (WAIT in the same batch), as on go-redis.
 func New(client rueidis.Client, opts ...attrcache.Option) (*attrcache.Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: rueidis client is nil", attrcache.ErrInvalid)
 	}
-	if err := refuseReplicaWait(opts); err != nil {
-		return nil, err
-	}
-	be, err := newBackend(client, backend.Libraries(), backend.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s", attrcache.ErrInvalid, err.Error())
-	}
-	return newStore(be, opts)
-}
-
-// refuseReplicaWait returns ErrInvalid when opts hold WithReplicaWait.
-// The options are opaque, so it asks attrcache.New, which does no I/O:
-// options it accepts on their own (CheckOptions) it refuses on a
-// *redis.Ring only for a replica wait, which a Ring cannot serve.
-func refuseReplicaWait(opts []attrcache.Option) error {
-	if err := attrcache.CheckOptions(opts...); err != nil {
-		return err
-	}
-	// ContextTimeoutEnabled: the probe Store then logs nothing about the
-	// Ring's timeouts to the application's logger.
-	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{}, ContextTimeoutEnabled: true})
-	defer ring.Close()
-	if _, err := attrcache.New(ring, opts...); err != nil {
-		return fmt.Errorf("%w: WithReplicaWait is not available on rueidis yet: attrcache does not hand it to a backend of another package", attrcache.ErrInvalid)
-	}
-	return nil
-}
-
-// newStore makes the Store on be through attrcache's hook.
-func newStore(be backend.Backend, opts []attrcache.Option) (*attrcache.Store, error) {
 	if backend.NewStore == nil {
 		return nil, errors.New("rueidisstore: package attrcache did not set its hook")
 	}
@@ -68,7 +36,9 @@ func newStore(be backend.Backend, opts []attrcache.Option) (*attrcache.Store, er
 	for i, o := range opts {
 		anys[i] = o
 	}
-	st, err := backend.NewStore(be, anys)
+	st, err := backend.NewStore(func(lib *backend.Library, cfg backend.Config) (backend.Backend, error) {
+		return newBackend(client, []*backend.Library{lib}, cfg)
+	}, anys)
 	if err != nil {
 		return nil, err
 	}

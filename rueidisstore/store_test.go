@@ -23,9 +23,8 @@ func TestNewRefuses(t *testing.T) {
 	if _, err := rueidisstore.New(c, attrcache.WithNamespace("a{b}")); !errors.Is(err, attrcache.ErrInvalid) {
 		t.Fatalf("a bad namespace: %v, want ErrInvalid", err)
 	}
-	// Not handed to the backend yet: refused rather than ignored.
-	if _, err := rueidisstore.New(c, attrcache.WithReplicaWait(1, time.Second)); !errors.Is(err, attrcache.ErrInvalid) {
-		t.Fatalf("WithReplicaWait: %v, want ErrInvalid", err)
+	if _, err := rueidisstore.New(c, attrcache.WithReplicaWait(-1, time.Second)); !errors.Is(err, attrcache.ErrInvalid) {
+		t.Fatalf("WithReplicaWait(-1): %v, want ErrInvalid", err)
 	}
 	var log bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -13,8 +13,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 )
 
@@ -189,31 +187,14 @@ func NewLibrary(prefix, lib string, scripts ...[2]string) *Library {
 		reg += fmt.Sprintf("redis.register_function('%s', %s)\n", sc.Func, name)
 	}
 	l.Code = code + reg
-	libraries.Lock()
-	libraries.list = append(libraries.list, l)
-	libraries.Unlock()
 	return l
 }
 
-// libraries are the libraries NewLibrary made (attrcache makes one, when
-// it is loaded).
-var libraries struct {
-	sync.Mutex
-	list []*Library
-}
-
-// Libraries returns the libraries NewLibrary made, in order. A Backend
-// that package attrcache makes is handed its library; one made outside
-// it (rueidisstore) finds the library here, to load it on every master,
-// since NewStore hands it none.
-func Libraries() []*Library {
-	libraries.Lock()
-	defer libraries.Unlock()
-	return slices.Clone(libraries.list)
-}
-
-// NewStore makes an *attrcache.Store on a Backend, with attrcache.Option
-// values: package attrcache sets it when it is loaded, and a backend of
-// another package (rueidisstore) calls it, so that the Store's
-// constructor from a Backend is no part of attrcache's public API.
-var NewStore func(be Backend, opts []any) (any, error)
+// NewStore makes an *attrcache.Store with attrcache.Option values on the
+// Backend that make returns: package attrcache sets it when it is
+// loaded, and a backend of another package (rueidisstore) calls it, so
+// that the Store's constructor from a Backend is no part of attrcache's
+// public API. attrcache applies the options first, then calls make with
+// its script library and the Config they ask for (WithReplicaWait), as
+// it does for its own go-redis backend.
+var NewStore func(make func(lib *Library, cfg Config) (Backend, error), opts []any) (any, error)

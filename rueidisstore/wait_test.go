@@ -10,13 +10,10 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/attrcache/attrcache/attrcache"
-	"github.com/attrcache/attrcache/internal/backend"
 	"github.com/attrcache/attrcache/test/redistest"
 )
 
-// TestReplicaWait runs writes with WAIT, as the backend does when it is
-// handed a replica wait (attrcache does not hand one to a backend of
-// another package yet, so New refuses WithReplicaWait): behind Sentinel,
+// TestReplicaWait runs writes WithReplicaWait: behind Sentinel,
 // with a master and one replica, a write that one replica acknowledges
 // succeeds, one that asks for two is ErrNotReplicated though applied, and
 // with the cache on the Store still reads its own writes (WAIT goes on a
@@ -33,11 +30,7 @@ func TestReplicaWait(t *testing.T) {
 		}
 		defer c.Close()
 		store := func(replicas int, opts ...attrcache.Option) *attrcache.Store {
-			be, err := newBackend(c, backend.Libraries(), backend.Config{Replicas: replicas, WaitTimeout: 200 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := newStore(be, opts)
+			st, err := New(c, append(opts, attrcache.WithReplicaWait(replicas, 200*time.Millisecond))...)
 			if err != nil {
 				t.Fatal(err)
 			}
