@@ -35,7 +35,8 @@ go test ./...       # the tests; those that need redis-server start their own an
 ```
 
 The full run takes a few minutes; `.ci/run` installs `redis-server` and
-Chromium and makes the real-server and browser suites required.
+Chromium, makes the real-server and browser suites required, and runs the
+same command with `-race`.
 
 ## API tour
 
