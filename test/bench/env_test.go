@@ -26,10 +26,10 @@ const sessionTTL = time.Hour
 
 // quietAfter is how long a session must go unwritten to be quiet: every
 // write keeps its token in the session's resend log until the call's
-// deadline, at most the Store's call timeout (1 s by default,
-// 1 s) after it was sent, plus the bound of the Store's estimate of
-// Redis's clock. A quiet session's log holds only dead entries, which
-// its next write drops.
+// deadline, at most the Store's call timeout (1 s by default) after it
+// was sent, plus the bound of the Store's estimate of Redis's clock. A
+// quiet session's log holds only dead entries, which its next write
+// drops.
 const quietAfter = time.Second + 500*time.Millisecond
 
 var ctx = context.Background()
