@@ -331,6 +331,14 @@ func (l *loader) taint(s *mSession, names []string) {
 
 func now() int64 { return time.Now().UnixMilli() }
 
+// readSlack is how much earlier than its expiry a read may hide an
+// attribute: the Store's estimate may be its bound ahead of Redis's
+// clock, and reads add the bound again; and a millisecond of rounding.
+func (l *loader) readSlack() int64 {
+	_, bound, _ := l.st.Now()
+	return 2*bound.Milliseconds() + 1
+}
+
 func (l *loader) step(ctx context.Context) {
 	s := l.sess[l.rng.IntN(len(l.sess))]
 	ops := []string{"Create", "CreateMany", "Set", "SetMany", "Update", "Get", "GetMany", "GetAll", "Exists",
@@ -513,7 +521,10 @@ func (l *loader) step(ctx context.Context) {
 			names, err = s.h.Names(ctx)
 			asked = loadNames
 		}
-		win := window{t0, now()}
+		// Reads judge expiry against the latest Redis's clock may read
+		// (the Store's estimate plus its error bound): an attribute that
+		// expires within the bound after the call may read as gone.
+		win := window{t0, now() + l.readSlack()}
 		if l.fault(s, op, err) {
 			return
 		}
