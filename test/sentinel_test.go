@@ -78,11 +78,6 @@ func sentinelFailover(t *testing.T, cut bool, opts []attrcache.Option) failoverR
 	promotedTo, err := s.WaitForNewMaster(ctx, killed)
 	must(t, err)
 	promoted := time.Since(killedAt)
-	for _, n := range s.Nodes() {
-		if n.Addr() == killed {
-			n.Restart(t)
-		}
-	}
 	// Writes must succeed again through the same client.
 	probe := retryCall(ctx, 20*time.Second, func() error {
 		return run.workers[0].sessions[0].Set(ctx, "probe", []byte("after"))
@@ -94,6 +89,16 @@ func sentinelFailover(t *testing.T, cut bool, opts []attrcache.Option) failoverR
 		t.Fatalf("writes still fail 20s after the promotion: %v", probe)
 	}
 	rep := run.check(ctx, t, fc, killedAt, func(int, int) bool { return true })
+	// The old master comes back only now: it restarts as an empty master
+	// until the sentinels make it a replica, and a sentinel that lags (or
+	// a second failover on a loaded machine) may point clients at it
+	// meanwhile, which is Sentinel's hazard of a master without
+	// persistence (docs/operations.md), not this test's subject.
+	for _, n := range s.Nodes() {
+		if n.Addr() == killed {
+			n.Restart(t)
+		}
+	}
 	t.Logf("killed master %s; sentinels promoted %s %v after the kill", killed, promotedTo, promoted.Round(time.Millisecond))
 	if rep.firstOK == 0 {
 		t.Errorf("no write begun after the kill succeeded")
