@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -314,6 +315,35 @@ func (s *Server) releasePort() {
 	releasePort(s.port)
 	if s.bus {
 		releasePort(s.port + busOffset)
+	}
+}
+
+// RestartAsReplica is Restart, the server coming back as a replica of
+// master (host:port): what an operator does with a crashed Sentinel
+// master, which would otherwise come back as an empty master until the
+// sentinels reconfigure it.
+func (s *Server) RestartAsReplica(t testing.TB, master string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(master)
+	if err != nil {
+		t.Fatalf("redistest: restart as a replica of %q: %v", master, err)
+	}
+	s.mu.Lock()
+	if s.proc != nil {
+		s.proc.stop(shutdownGrace)
+	}
+	var args []string
+	for i := 0; i < len(s.args); i++ {
+		if s.args[i] == "--replicaof" && i+2 < len(s.args) {
+			i += 2
+			continue
+		}
+		args = append(args, s.args[i])
+	}
+	s.args = append(args, "--replicaof", host, port)
+	s.mu.Unlock()
+	if err := s.start(false); err != nil {
+		t.Fatalf("redistest: restart as a replica: %v", err)
 	}
 }
 
