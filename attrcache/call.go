@@ -177,7 +177,7 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []str
 		if d, ok := ctx.Deadline(); ok {
 			w = min(w, max(time.Until(d), minResendWindow))
 		}
-		ca := newCallArg(s, keys[0], ms+bound.Milliseconds()+w.Milliseconds(), head)
+		ca := newCallArg(s, ms+bound.Milliseconds()+w.Milliseconds(), head)
 		args[0], c.last = ca, ca
 		sent := time.Now()
 		rep, err := s.be.Run(ctx, sc, keys, args)
@@ -220,14 +220,13 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []str
 type callArg struct {
 	once sync.Once
 	st   *Store
-	key  string
 	dl   int64
 	b    [20 + 10]byte
 	n    int
 }
 
-func newCallArg(st *Store, key string, dl int64, head []byte) *callArg {
-	a := &callArg{st: st, key: key, dl: dl, n: 20 + len(head)}
+func newCallArg(st *Store, dl int64, head []byte) *callArg {
+	a := &callArg{st: st, dl: dl, n: 20 + len(head)}
 	binary.LittleEndian.PutUint64(a.b[:8], rand.Uint64())
 	copy(a.b[20:], head)
 	return a

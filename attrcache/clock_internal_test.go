@@ -2,6 +2,7 @@ package attrcache
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -34,10 +35,10 @@ func TestCallAheadOfRedisClock(t *testing.T) {
 	keys := s.keys[:]
 	var head [10]byte
 	head[0], head[1] = modeSet, 's'
-	putU32(head[2:6], 1000)
-	putU32(head[6:10], 1<<20)
+	binary.BigEndian.PutUint32(head[2:6], 1000)
+	binary.BigEndian.PutUint32(head[6:10], 1<<20)
 	now := time.Now().UnixMilli()
-	arg := newCallArg(st, keys[0], now+20_000, head[:])
+	arg := newCallArg(st, now+20_000, head[:])
 	arg.once.Do(func() {})
 	put48(arg.b[8:14], now+10_000)
 	put48(arg.b[14:20], now+20_000)

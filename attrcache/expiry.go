@@ -83,7 +83,10 @@ var errChanged = fmt.Errorf("%w: the attributes changed while their expiry was b
 // other write came between.
 func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.Duration) error {
 	st := o.store
-	fields := append([]string{format.MarkerField}, names...)
+	fields, err := o.fields(names)
+	if err != nil {
+		return err
+	}
 	vals, v, err := o.hmget(ctx, fields)
 	if err != nil {
 		return err
@@ -111,12 +114,12 @@ func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.D
 			if st.cipher == nil {
 				return &NamesError{Err: ErrNoCipher, Names: []string{name}}
 			}
-			oldAD = o.ad(oldAD[:0], name, true, rec.Expires)
+			oldAD = o.ad(oldAD[:0], name, rec.Expires)
 			pt, err := st.cipher.Decrypt(value, oldAD)
 			if err != nil {
 				return &NamesError{Err: ErrDecrypt, Names: []string{name}, cause: err}
 			}
-			newAD = o.ad(newAD[:0], name, true, exp)
+			newAD = o.ad(newAD[:0], name, exp)
 			if value, err = st.cipher.Encrypt(pt, newAD); err != nil {
 				return unavailable(&sealError{name: name, cause: err})
 			}

@@ -45,8 +45,8 @@ func (o *owner) ownerByte() byte {
 
 // ad appends to b the associated data of a sealed value of name (see
 // Cipher).
-func (o *owner) ad(b []byte, name string, sealed bool, expires int64) []byte {
-	return format.AD(b, o.store.ns, o.digest, name, sealed, expires)
+func (o *owner) ad(b []byte, name string, expires int64) []byte {
+	return format.AD(b, o.store.ns, o.digest, name, expires)
 }
 
 // sealedName reports whether the Store seals name whatever the call says.

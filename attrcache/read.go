@@ -354,7 +354,7 @@ func (o *owner) entry(name string, r format.Record, v view, ro readSpec) (*Entry
 	if o.store.cipher == nil {
 		return nil, &NamesError{Err: ErrNoCipher, Names: []string{name}}
 	}
-	pt, err := o.store.cipher.Decrypt([]byte(r.Value), o.ad(nil, name, true, r.Expires))
+	pt, err := o.store.cipher.Decrypt([]byte(r.Value), o.ad(nil, name, r.Expires))
 	if err != nil {
 		return nil, &openError{cause: err}
 	}

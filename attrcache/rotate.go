@@ -130,7 +130,6 @@ func (s *Session) move(ctx context.Context, c *call, ns *Session, rottok string,
 	keys := append(s.scriptKeys(), ns.keys[0])
 	args := append([]any{nil, opMove, rottok, s.digest, ns.digest}, records...)
 	rep, err := st.run(ctx, c, sessionScript, keys, nil, args)
-	st.be.Evict(ns.keys[0])
 	switch {
 	case err != nil && (errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotReplicated)):
 		return nil, s.endBoth(ctx, c, ns, err)
@@ -255,7 +254,7 @@ func (s *Session) snapshot(ctx context.Context, ns *Session) ([]any, error) {
 			if ciph == nil {
 				return nil, &NamesError{Err: ErrNoCipher, Names: []string{name}}
 			}
-			oldAD, newAD = s.ad(oldAD[:0], name, true, rec.Expires), ns.ad(newAD[:0], name, true, rec.Expires)
+			oldAD, newAD = s.ad(oldAD[:0], name, rec.Expires), ns.ad(newAD[:0], name, rec.Expires)
 			pt, err := ciph.Decrypt([]byte(rec.Value), oldAD)
 			if err != nil {
 				bad.add(name, &openError{cause: err})

@@ -171,9 +171,6 @@ func (u *User) endAll(ctx context.Context, c *call, purge bool, except []*Sessio
 			args = append(args, d)
 		}
 		rep, err := st.run(ctx, c, sessionScript, keys, nil, args)
-		for _, k := range keys[3:] {
-			st.be.Evict(k)
-		}
 		if err != nil {
 			return 0, err
 		}

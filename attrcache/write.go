@@ -2,6 +2,7 @@ package attrcache
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 
@@ -181,12 +182,13 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 			return rep, err
 		}
 		// Sealed values that keep an expiry: seal them again with it.
+		index := make(map[string]int, len(items))
+		for j := range items {
+			index[items[j].name] = j
+		}
 		for i := 0; i+1 < len(rep.Vals); i += 2 {
-			name, exp := rep.Vals[i].S, rep.Vals[i+1].N
-			for j := range items {
-				if items[j].name == name {
-					items[j].expires = exp
-				}
+			if j, ok := index[rep.Vals[i].S]; ok {
+				items[j].expires = rep.Vals[i+1].N
 			}
 		}
 	}
@@ -270,9 +272,10 @@ func (s *Store) sealOverhead() int { return 33 }
 // call's argument (see Store.run).
 func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
 	args := make([]any, 1, 1+3*len(items))
-	var ad []byte // reused: ciphers do not keep the associated data
-	for _, it := range items {
-		meta := make([]byte, 7)
+	metas := make([]byte, 7*len(items)) // one allocation for every item's meta
+	var ad []byte                       // reused: ciphers do not keep the associated data
+	for i, it := range items {
+		meta := metas[7*i : 7*i+7 : 7*i+7]
 		put48(meta[1:], it.expires)
 		value := it.value
 		if !it.sealed && it.expires != 0 && it.expires != keepExpiry {
@@ -284,7 +287,7 @@ func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
 			if exp == keepExpiry {
 				exp = 0 // a current expiry comes back as RESEAL
 			}
-			ad = o.ad(ad[:0], it.name, true, exp)
+			ad = o.ad(ad[:0], it.name, exp)
 			ct, err := o.store.cipher.Encrypt(value, ad)
 			if err != nil {
 				// A cipher may call out (a KMS): its failure is a fault,
@@ -306,8 +309,8 @@ func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (b
 	st := o.store
 	var head [10]byte
 	head[0], head[1] = mode, o.ownerByte()
-	putU32(head[2:6], uint32(st.limits.MaxAttributes))
-	putU32(head[6:10], uint32(st.limits.MaxSessionBytes))
+	binary.BigEndian.PutUint32(head[2:6], uint32(st.limits.MaxAttributes))
+	binary.BigEndian.PutUint32(head[6:10], uint32(st.limits.MaxSessionBytes))
 	rep, err := st.run(ctx, c, writeScript, o.keys[:], head[:], args)
 	if err == nil && format.Applied(rep.Code) && !o.isUser() {
 		if dl, ok := rep.Int(0); ok && dl > 0 {
@@ -315,10 +318,6 @@ func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (b
 		}
 	}
 	return rep, err
-}
-
-func putU32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
 // Delete removes the attribute; deleting an absent name is not an error.

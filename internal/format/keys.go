@@ -3,6 +3,7 @@ package format
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"strconv"
 	"strings"
 )
 
@@ -113,35 +114,17 @@ func SessionKeyParts(ns, key string) (tag, d string, ok bool) {
 //
 //	ns NUL owner NUL name 0x1f flags 0x1f expires
 //
-// flags and expires are decimal; expires is 0 for none. Everything before
-// the last NUL is the same for every attribute of one owner: a Cipher may
-// derive a per-owner key from it (package keys does).
-func AD(ad []byte, ns, owner, name string, sealed bool, expires int64) []byte {
+// flags and expires are decimal; flags is the record's, which has the
+// sealed bit (1) whenever there is associated data, so a record relabelled
+// as plain, or re-flagged, does not open; expires is 0 for none.
+// Everything before the last NUL is the same for every attribute of one
+// owner: a Cipher may derive a per-owner key from it (package keys does).
+func AD(ad []byte, ns, owner, name string, expires int64) []byte {
 	ad = append(ad, ns...)
 	ad = append(ad, 0)
 	ad = append(ad, owner...)
 	ad = append(ad, 0)
 	ad = append(ad, name...)
-	ad = append(ad, 0x1f)
-	if sealed {
-		ad = append(ad, '1')
-	} else {
-		ad = append(ad, '0')
-	}
-	ad = append(ad, 0x1f)
-	return appendInt(ad, expires)
-}
-
-func appendInt(b []byte, n int64) []byte {
-	if n == 0 {
-		return append(b, '0')
-	}
-	var buf [20]byte
-	i := len(buf)
-	for n > 0 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(b, buf[i:]...)
+	ad = append(ad, 0x1f, '1', 0x1f)
+	return strconv.AppendInt(ad, expires, 10)
 }
