@@ -342,7 +342,7 @@ func (o *owner) entry(name string, r format.Record, v view, ro readSpec) (*Entry
 		if o.sealedName(name) {
 			// A plain record where the Store seals: planted, not written
 			// by attrcache.
-			return nil, &openError{cause: errors.New("the record is not sealed, and the Store seals this attribute")}
+			return nil, &openError{cause: errNotSealed}
 		}
 		e.Value = []byte(r.Value)
 		return e, nil
@@ -361,6 +361,10 @@ func (o *owner) entry(name string, r format.Record, v view, ro readSpec) (*Entry
 	e.Value = pt
 	return e, nil
 }
+
+// errNotSealed is a plain record where the Store seals the attribute:
+// planted, not written by attrcache.
+var errNotSealed = errors.New("the record is not sealed, and the Store seals this attribute")
 
 // openError is a value the cipher would not open; badRecords turns it
 // into the call's ErrDecrypt.

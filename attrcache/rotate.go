@@ -266,7 +266,7 @@ func (s *Session) snapshot(ctx context.Context, ns *Session) ([]any, error) {
 			}
 			raw = string(format.AppendRecord(nil, rec, v.m.Created, ct))
 		} else if s.sealedName(name) {
-			bad.add(name, &openError{cause: errors.New("the record is not sealed, and the Store seals this attribute")})
+			bad.add(name, &openError{cause: errNotSealed})
 			continue
 		}
 		out = append(out, name, raw)

@@ -56,22 +56,31 @@ type Store struct {
 // client-side cache with ErrInvalid, and a client whose topology it cannot
 // see.
 func New(rdb Client, opts ...Option) (*Store, error) {
+	return open(opts, func(lib *backend.Library, cfg backend.Config) (backend.Backend, error) {
+		if rdb == nil {
+			return nil, errors.New("redis client is nil")
+		}
+		return backend.NewGoRedis(rdb, lib, cfg)
+	})
+}
+
+// open applies opts, then makes the Store on the backend that mk
+// returns for the script library and the replica wait the options set.
+// New opens on go-redis; package rueidisstore opens through
+// internal/backend's hook.
+func open(opts []Option, mk func(*backend.Library, backend.Config) (backend.Backend, error)) (*Store, error) {
 	s := defaultSettings()
 	if err := s.applyAll(opts); err != nil {
 		return nil, err
 	}
-	if rdb == nil {
-		return nil, invalidf("redis client is nil")
-	}
-	be, err := backend.NewGoRedis(rdb, library, backend.Config{Replicas: s.replicas, WaitTimeout: s.waitTimeout})
+	be, err := mk(library, backend.Config{Replicas: s.replicas, WaitTimeout: s.waitTimeout})
 	if err != nil {
 		return nil, invalidf(err.Error())
 	}
 	return newStore(be, s)
 }
 
-// newStore makes a Store on be; package rueidisstore reaches it through
-// internal/backend's hook.
+// newStore makes a Store on be with settings s.
 func newStore(be backend.Backend, s settings) (*Store, error) {
 	if (s.sealAll || len(s.sealed) > 0) && s.cipher == nil {
 		return nil, invalidf("WithSealed needs WithCipher")
@@ -107,24 +116,18 @@ func newStore(be backend.Backend, s settings) (*Store, error) {
 }
 
 func init() {
-	backend.NewStore = func(make func(*backend.Library, backend.Config) (backend.Backend, error), opts []any) (any, error) {
-		s := defaultSettings()
-		for _, o := range opts {
+	backend.NewStore = func(mk func(*backend.Library, backend.Config) (backend.Backend, error), anys []any) (any, error) {
+		opts := make([]Option, 0, len(anys))
+		for _, o := range anys {
 			switch o := o.(type) {
 			case Option:
-				if err := s.applyAll([]Option{o}); err != nil {
-					return nil, err
-				}
+				opts = append(opts, o)
 			case nil:
 			default:
 				return nil, invalidf(fmt.Sprintf("%T is not an attrcache.Option", o))
 			}
 		}
-		be, err := make(library, backend.Config{Replicas: s.replicas, WaitTimeout: s.waitTimeout})
-		if err != nil {
-			return nil, invalidf(err.Error())
-		}
-		return newStore(be, s)
+		return open(opts, mk)
 	}
 }
 
