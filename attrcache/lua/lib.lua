@@ -187,6 +187,12 @@ end
 -- redis.call writes as an integer.
 local function counters(M) return M.bytes * TWO24 + M.count end
 
+-- holds tells whether marker S holds a session at now: live, frozen by a
+-- rotation or pending one, before its deadline. false for nil or false.
+local function holds(S, now)
+  return S and (S.k == 'L' or S.k == 'R' or S.k == 'P') and S.deadline > now or false
+end
+
 -- readable tells whether a session (or user hash) may be read at now.
 local function readable(M, now)
   if M.k == 'U' then return true end
@@ -464,7 +470,7 @@ end
 local function victim(key, now)
   local r = call('HMGET', key, MARK, LOG)
   local S = marker(r[1])
-  if S and (S.k == 'L' or S.k == 'R' or S.k == 'P') and S.deadline > now then
+  if holds(S, now) then
     tombstone(key, now, true, r[2], S)
     return true
   end

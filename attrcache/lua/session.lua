@@ -246,7 +246,7 @@ local function session(keys, argv)
   end
 
   if M == false then return {CORRUPT, now} end
-  local alive = M and (M.k == 'L' or M.k == 'R' or M.k == 'P') and M.deadline > now
+  local alive = holds(M, now)
   if M and not (M.k == 'L' or M.k == 'R' or M.k == 'P' or M.k == 'E') then return {CORRUPT, now} end
 
   if op == 'start' then
@@ -298,7 +298,7 @@ local function session(keys, argv)
           if victims[d] then
             local g = pcall('HGET', victims[d], MARK)
             local S = type(g) == 'string' and marker(g)
-            if not (S and (S.k == 'L' or S.k == 'R' or S.k == 'P') and S.deadline > now) then
+            if not holds(S, now) then
               live[d] = nil
               call('HDEL', rkey, d)
               n, pruned = n - 1, true
@@ -388,7 +388,7 @@ local function session(keys, argv)
     local nkey = keys[4]
     local O = marker(call('HGET', nkey, MARK))
     if O == false then return {CORRUPT, now} end
-    if O and (O.k == 'L' or O.k == 'R' or O.k == 'P') and O.deadline > now then return {SESSIONEXISTS, now} end
+    if holds(O, now) then return {SESSIONEXISTS, now} end
     local N = newmarker('L', M.created)
     N.deadline, N.most, N.bound = M.deadline, M.most, true
     local sets = carry(N, argv, 6, {MARK, false})
