@@ -8,14 +8,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/test/redistest"
 )
 
 // testCtx returns a context that ends well before a hung test would be
@@ -332,4 +335,66 @@ func short(err error) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// stepFaults is a hook that numbers the commands of the calls under test
+// (scripts and reads; not TIME, which the Store sends on its own) and
+// injects one fault at one of them: the reply lost (go-redis resends the
+// command unless retries are off), the connection down when it is sent
+// (the command never reaches Redis; later ones go through), or a crash
+// of the process after it (every later command fails, cleanup included).
+// A Rotate's steps are 1 freeze, 2 read, 3 commit of the new id,
+// unreadable, 4 retire of the old id, 5 activation of the new id.
+type stepFaults struct {
+	proxy     *redistest.Proxy
+	mu        sync.Mutex
+	n         int
+	dropAt    int // lose the reply of this step (0: none)
+	downAt    int // close the connection and refuse new ones while this step is sent (0: none)
+	crashFrom int // fail every command from this step on (0: never)
+	seen      []string
+}
+
+var errCrashed = errors.New("the process crashed")
+
+func (h *stepFaults) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *stepFaults) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		switch cmd.Name() {
+		case "fcall", "evalsha", "eval", "hgetall", "hmget":
+		default:
+			return next(ctx, cmd)
+		}
+		h.mu.Lock()
+		h.n++
+		n := h.n
+		h.seen = append(h.seen, cmd.Name())
+		crashed := h.crashFrom > 0 && n >= h.crashFrom
+		if n == h.dropAt {
+			h.proxy.DropNextReply()
+		}
+		h.mu.Unlock()
+		switch {
+		case crashed:
+			cmd.SetErr(errCrashed)
+			return errCrashed
+		case n == h.downAt:
+			h.proxy.Refuse(true)
+			h.proxy.CloseAll()
+			err := next(ctx, cmd)
+			h.proxy.Refuse(false)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *stepFaults) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// count returns how many commands were numbered, and their names.
+func (h *stepFaults) count() (int, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n, slices.Clone(h.seen)
 }

@@ -1,10 +1,8 @@
 package test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,47 +12,6 @@ import (
 	"github.com/attrcache/attrcache/test/redistest"
 	"github.com/attrcache/attrcache/test/suite"
 )
-
-// rotateSteps is a hook that numbers the commands of a Rotate (1 freeze,
-// 2 read, 3 commit of the new id, unreadable, 4 retire of the old id, 5
-// activation of the new id) and can lose the reply of one
-// step or play a crash of the process after one: every later command
-// fails without reaching Redis, cleanup included.
-type rotateSteps struct {
-	proxy     *redistest.Proxy
-	mu        sync.Mutex
-	n         int
-	dropAt    int // lose the reply of this step (0: none)
-	crashFrom int // fail every command from this step on (0: never)
-}
-
-var errCrashed = errors.New("the process crashed")
-
-func (h *rotateSteps) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *rotateSteps) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		switch cmd.Name() {
-		case "fcall", "evalsha", "eval", "hgetall":
-		default:
-			return next(ctx, cmd)
-		}
-		h.mu.Lock()
-		h.n++
-		n, crashed := h.n, h.crashFrom > 0 && h.n >= h.crashFrom
-		if n == h.dropAt {
-			h.proxy.DropNextReply()
-		}
-		h.mu.Unlock()
-		if crashed {
-			cmd.SetErr(errCrashed)
-			return errCrashed
-		}
-		return next(ctx, cmd)
-	}
-}
-func (h *rotateSteps) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
 
 // TestRotateFaults rotates sessions while a step's reply is lost (go-redis
 // resends it) or the process dies after a step. Whatever happens: no
@@ -98,7 +55,7 @@ func TestRotateFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := testCtx(t, 60*time.Second)
-			h := &rotateSteps{proxy: p}
+			h := &stepFaults{proxy: p}
 			o := srv.Options()
 			o.Addr = p.Addr()
 			o.MaxRetries = c.retries
@@ -194,7 +151,7 @@ func TestRotateCleanup(t *testing.T) {
 	must(t, err)
 	must(t, s.Create(ctx, "a", []byte("1")))
 	must(t, cl.Ping(ctx).Err())
-	cl.AddHook(&rotateSteps{proxy: p, dropAt: 3})
+	cl.AddHook(&stepFaults{proxy: p, dropAt: 3})
 	_, err = s.Rotate(ctx, newSid)
 	if !errors.Is(err, attrcache.ErrUnavailable) {
 		t.Fatalf("Rotate with the commit's reply lost and no retries: %v, want ErrUnavailable", err)

@@ -142,73 +142,16 @@ func registryCheck(ctx context.Context, t testing.TB, rdb *redis.Client, st *att
 
 func tail(key string) string { return key[max(0, len(key)-8):] }
 
-// userSteps is a hook that numbers the commands of one user call (scripts
-// and reads; not TIME, which the Store sends on its own) and injects one
-// fault at one of them: the reply lost (go-redis resends the command
-// unless retries are off), the connection down when it is sent (the
-// command never reaches Redis; later ones go through), or a crash of the
-// process after it (every later command fails, cleanup included).
-type userSteps struct {
-	proxy     *redistest.Proxy
-	mu        sync.Mutex
-	n         int
-	dropAt    int
-	downAt    int
-	crashFrom int
-	seen      []string
-}
-
-func (h *userSteps) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *userSteps) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		switch cmd.Name() {
-		case "fcall", "evalsha", "eval", "hgetall", "hmget":
-		default:
-			return next(ctx, cmd)
-		}
-		h.mu.Lock()
-		h.n++
-		n := h.n
-		h.seen = append(h.seen, cmd.Name())
-		crashed := h.crashFrom > 0 && n >= h.crashFrom
-		if n == h.dropAt {
-			h.proxy.DropNextReply()
-		}
-		h.mu.Unlock()
-		switch {
-		case crashed:
-			cmd.SetErr(errCrashed)
-			return errCrashed
-		case n == h.downAt:
-			h.proxy.Refuse(true)
-			h.proxy.CloseAll()
-			err := next(ctx, cmd)
-			h.proxy.Refuse(false)
-			return err
-		}
-		return next(ctx, cmd)
-	}
-}
-func (h *userSteps) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
-func (h *userSteps) count() (int, []string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.n, slices.Clone(h.seen)
-}
-
-// faultModes are the faults userSteps plays at a step.
+// faultModes are the faults stepFaults plays at a step.
 var faultModes = []struct {
 	name    string
 	retries int
-	arm     func(h *userSteps, step int)
+	arm     func(h *stepFaults, step int)
 }{
-	{"lost reply", 3, func(h *userSteps, k int) { h.dropAt = k }},
-	{"lost reply, no resend", -1, func(h *userSteps, k int) { h.dropAt = k }},
-	{"connection down", 3, func(h *userSteps, k int) { h.downAt = k }},
-	{"crash after", 3, func(h *userSteps, k int) { h.crashFrom = k + 1 }},
+	{"lost reply", 3, func(h *stepFaults, k int) { h.dropAt = k }},
+	{"lost reply, no resend", -1, func(h *stepFaults, k int) { h.dropAt = k }},
+	{"connection down", 3, func(h *stepFaults, k int) { h.downAt = k }},
+	{"crash after", 3, func(h *stepFaults, k int) { h.crashFrom = k + 1 }},
 }
 
 // userRig is a server, a proxy in front of it, and a Store on a direct
@@ -234,7 +177,7 @@ func newUserRig(t *testing.T) *userRig {
 // faulty returns a Store through the proxy, warmed up (its scripts loaded
 // and Redis's clock sampled) so that the calls under test send only their
 // own commands, and the hook that numbers them.
-func (r *userRig) faulty(t *testing.T, retries int, opts ...attrcache.Option) (*attrcache.Store, *userSteps) {
+func (r *userRig) faulty(t *testing.T, retries int, opts ...attrcache.Option) (*attrcache.Store, *stepFaults) {
 	t.Helper()
 	ctx := testCtx(t, 10*time.Second)
 	o := r.srv.Options()
@@ -254,7 +197,7 @@ func (r *userRig) faulty(t *testing.T, retries int, opts ...attrcache.Option) (*
 	_, err = st.User(uid).EndSessions(ctx)
 	must(t, err)
 	must(t, cl.Ping(ctx).Err())
-	h := &userSteps{proxy: r.proxy}
+	h := &stepFaults{proxy: r.proxy}
 	cl.AddHook(h)
 	return st, h
 }
