@@ -13,9 +13,13 @@ import (
 	"github.com/attrcache/attrcache/test/suite"
 )
 
+// rotationGrace is how long the old id of a rotated session stays
+// readable: attrcache's rotationGrace, which it does not export.
+const rotationGrace = 10 * time.Second
+
 // TestRotateFaults rotates sessions while a step's reply is lost (go-redis
 // resends it) or the process dies after a step. Whatever happens: no
-// attribute is readable under both ids past RotationGrace, none is lost
+// attribute is readable under both ids past rotationGrace, none is lost
 // when Rotate reported success, and the old id is dead afterwards.
 func TestRotateFaults(t *testing.T) {
 	t.Parallel()
@@ -111,7 +115,7 @@ func TestRotateFaults(t *testing.T) {
 
 	// After the grace, the old id is dead, whatever happened; the new id
 	// holds everything or nothing, and everything when Rotate succeeded.
-	time.Sleep(time.Until(last.Add(10*time.Second + 200*time.Millisecond)))
+	time.Sleep(time.Until(last.Add(rotationGrace + 200*time.Millisecond)))
 	ctx := testCtx(t, 30*time.Second)
 	for _, o := range outcomes {
 		if _, err := observer.Session(o.oldSid).Names(ctx); !errors.Is(err, attrcache.ErrSessionNotFound) {

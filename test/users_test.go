@@ -401,8 +401,8 @@ func TestUserFaults(t *testing.T) {
 	}
 
 	// A rotation cut short leaves the old id frozen, readable for
-	// RotationGrace; after it, the session is gone.
-	time.Sleep(time.Until(last.Add((10 * time.Second) + 200*time.Millisecond)))
+	// rotationGrace; after it, the session is gone.
+	time.Sleep(time.Until(last.Add(rotationGrace + 200*time.Millisecond)))
 	for _, c := range cases {
 		t.Run("after the grace/"+c.name, func(t *testing.T) {
 			ctx := testCtx(t, 30*time.Second)
