@@ -365,10 +365,8 @@ func Example_quickStart() {
 	laptop.Jar, _ = cookiejar.New(nil)                        // README: -
 	phone.Jar, _ = cookiejar.New(nil)                         // README: -
 	visit := func(c *http.Client, method, path string) {      // README: -
-		resp, _ := c.Post(srv.URL+path, "", nil) // README: -
-		if method == "GET" {                     // README: -
-			resp, _ = c.Get(srv.URL + path) // README: -
-		} // README: -
+		req, _ := http.NewRequest(method, srv.URL+path, nil)                // README: -
+		resp, _ := c.Do(req)                                                // README: -
 		body, _ := io.ReadAll(resp.Body)                                    // README: -
 		resp.Body.Close()                                                   // README: -
 		fmt.Println(path, resp.StatusCode, strings.TrimSpace(string(body))) // README: -
