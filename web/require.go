@@ -43,11 +43,9 @@ import (
 // Refusals get Cache-Control: no-store and Vary: Cookie.
 func (m *Manager) RequireSession(next http.Handler) http.Handler {
 	return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, _ := m.stateOf(r) // m.Handler put it in the context
-		st.mu.Lock()
-		st.looked = true // the answer depends on the cookie
-		sess := st.handle()
-		st.mu.Unlock()
+		// m.Handler put m's state in the context: the answer depends on
+		// the cookie, and what next shows is the user's.
+		sess := FromContext(r.Context())
 		if sess == nil {
 			m.refuse(w, r)
 			return
@@ -55,9 +53,6 @@ func (m *Manager) RequireSession(next http.Handler) http.Handler {
 		_, err := sess.TTL(r.Context())
 		switch {
 		case err == nil:
-			st.mu.Lock()
-			st.held = true // what next shows is the user's
-			st.mu.Unlock()
 			next.ServeHTTP(w, r)
 		case errors.Is(err, attrcache.ErrSessionNotFound):
 			m.refuse(w, r)
