@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -112,15 +113,8 @@ func entry(e *attrcache.Entry) string {
 }
 
 func entries(m map[string]*attrcache.Entry) string {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	})
 	var parts []string
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, n+"="+entry(m[n]))
 	}
 	return "[" + strings.Join(parts, " ") + "]"

@@ -266,14 +266,8 @@ func testUserPurge(t *testing.T, b Backend) {
 func userSessionKeys(t *testing.T, b Backend, u *attrcache.User) []string {
 	t.Helper()
 	pattern := strings.Replace(u.Key(), ":u:{", ":s:{", 1) + "*"
-	var node redis.Cmdable = b.Client
-	if cc, ok := b.Client.(*redis.ClusterClient); ok {
-		m, err := cc.MasterForKey(ctx, u.Key())
-		must(t, err)
-		node = m
-	}
 	var keys []string
-	iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+	iter := nodeFor(t, b, u.Key()).Scan(ctx, 0, pattern, 1000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
@@ -306,13 +300,20 @@ func liveInRedis(t *testing.T, b Backend, u *attrcache.User) []string {
 // serverNow is the clock of the server that holds key, ms.
 func serverNow(t *testing.T, b Backend, key string) int64 {
 	t.Helper()
-	var node redis.Cmdable = b.Client
-	if cc, ok := b.Client.(*redis.ClusterClient); ok {
-		m, err := cc.MasterForKey(ctx, key)
-		must(t, err)
-		node = m
-	}
-	tm, err := node.Time(ctx).Result()
+	tm, err := nodeFor(t, b, key).Time(ctx).Result()
 	must(t, err)
 	return tm.UnixMilli()
+}
+
+// nodeFor is the server that holds key: its master on a Cluster, else
+// b.Client.
+func nodeFor(t *testing.T, b Backend, key string) redis.Cmdable {
+	t.Helper()
+	cc, ok := b.Client.(*redis.ClusterClient)
+	if !ok {
+		return b.Client
+	}
+	m, err := cc.MasterForKey(ctx, key)
+	must(t, err)
+	return m
 }
