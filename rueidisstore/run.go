@@ -253,26 +253,22 @@ func (b *rueidisBackend) masters(ctx context.Context) (map[string]rueidis.Client
 	return out, nil
 }
 
-// loadEverywhere loads every library on every master.
+// loadEverywhere loads every library on every master. A master without
+// Functions is reported as such (not joined with the others' errors), so
+// that the caller turns to EVALSHA everywhere.
 func (b *rueidisBackend) loadEverywhere(ctx context.Context) error {
-	ms, err := b.masters(ctx)
-	if err != nil {
+	var unsupported error
+	err := b.eachMaster(ctx, func(n rueidis.Client) error {
+		err := b.loadLibraries(ctx, n)
+		if functionsUnsupported(err) {
+			unsupported = err
+		}
 		return err
+	})
+	if unsupported != nil {
+		return unsupported
 	}
-	var errs []error
-	for addr, n := range ms {
-		if n == nil {
-			errs = append(errs, fmt.Errorf("master %s: not among the client's nodes", addr))
-			continue
-		}
-		if err := b.loadLibraries(ctx, n); err != nil {
-			if functionsUnsupported(err) {
-				return err
-			}
-			errs = append(errs, where(addr, err))
-		}
-	}
-	return joinSorted(errs)
+	return err
 }
 
 // loadLibraries loads the libraries on n's server; a library already
@@ -297,6 +293,13 @@ func (b *rueidisBackend) loadLibraries(ctx context.Context, n rueidis.Client) er
 // Ping implements backend.Backend: each master answers PING, and has the
 // library loaded (or, without Functions, the scripts).
 func (b *rueidisBackend) Ping(ctx context.Context) error {
+	return b.eachMaster(ctx, func(n rueidis.Client) error { return b.ready(ctx, n) })
+}
+
+// eachMaster calls f on each master (see masters), one after another, and
+// joins their errors, each naming its master on a cluster (see joinSorted).
+// A master the client has no node for yet is an error of its own.
+func (b *rueidisBackend) eachMaster(ctx context.Context, f func(n rueidis.Client) error) error {
 	ms, err := b.masters(ctx)
 	if err != nil {
 		return err
@@ -307,7 +310,7 @@ func (b *rueidisBackend) Ping(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("master %s: not among the client's nodes", addr))
 			continue
 		}
-		if err := b.ready(ctx, n); err != nil {
+		if err := f(n); err != nil {
 			errs = append(errs, where(addr, err))
 		}
 	}
