@@ -216,13 +216,10 @@ func BenchmarkMemory(b *testing.B) {
 		settle()
 		before := e.memory(b)
 		sessions := make([]*attrcache.Session, memSessions)
-		each(b, memSessions, func(i int) error {
-			s, err := e.store.Start(ctx, e.sid(), sessionTTL)
-			if err != nil {
-				return err
-			}
-			sessions[i] = s
-			return s.CreateMany(ctx, attrs)
+		mk := e.unbound(e.store, attrs)
+		each(b, memSessions, func(i int) (err error) {
+			sessions[i], err = mk(i)
+			return err
 		})
 		return before, sessions
 	}

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"regexp"
-	"strconv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -120,14 +118,7 @@ func BenchmarkRueidisHitRate(b *testing.B) {
 		st := newRueidisStore(b, newRueidis(b, addrs, true))
 		sessions := make([]*attrcache.Session, hitSessions)
 		for i := range sessions {
-			sess, err := st.Start(ctx, e.sid(), sessionTTL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := sess.CreateMany(ctx, typical()); err != nil {
-				b.Fatal(err)
-			}
-			sessions[i] = sess
+			sessions[i] = e.session(b, st, typical())
 		}
 		for _, s := range sessions {
 			if _, err := s.Get(ctx, target); err != nil {
@@ -151,23 +142,19 @@ func BenchmarkRueidisHitRate(b *testing.B) {
 	b.ReportMetric(float64(len(cl.MasterAddrs())), "masters")
 }
 
-var hmgetCalls = regexp.MustCompile(`cmdstat_hmget:calls=(\d+)`)
-
 // hmgets is how many HMGETs the masters have run.
 func hmgets(b *testing.B, masters []string) int64 {
 	b.Helper()
 	var n int64
 	for _, addr := range masters {
 		c := redis.NewClient(&redis.Options{Addr: addr})
-		info, err := c.Info(ctx, "commandstats").Result()
+		m := newCmdMeter(c, cmds("hmget"))
+		k, _ := m.read()
 		_ = c.Close()
-		if err != nil {
-			b.Fatalf("INFO commandstats: %v", err)
+		if m.failed != nil {
+			b.Fatalf("INFO commandstats: %v", m.failed)
 		}
-		if m := hmgetCalls.FindStringSubmatch(info); m != nil {
-			k, _ := strconv.ParseInt(m[1], 10, 64)
-			n += k
-		}
+		n += k
 	}
 	return n
 }
