@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -81,12 +79,9 @@ func (c *invocation) session(ctx context.Context, fs *flag.FlagSet, args []strin
 		return nil, nil, nil, err
 	}
 	sess := cn.store.Session(sid)
-	now, err := cn.now(ctx, sess.Key())
-	if err != nil {
-		cn.close()
-		return nil, nil, nil, err
-	}
-	info, err := inspect.Read(ctx, cn.rdb, sess.Key(), now)
+	// Expiry is judged on the clock of the server that holds the key, as
+	// the library judges it.
+	info, err := inspect.Read(ctx, cn.rdb, sess.Key(), 0)
 	if err != nil {
 		cn.close()
 		return nil, nil, nil, err
@@ -99,24 +94,4 @@ func (c *invocation) session(ctx context.Context, fs *flag.FlagSet, args []strin
 type sessionInfo struct {
 	*inspect.Info
 	ID string
-}
-
-// now reads the clock of the server that holds key: expiry is judged on
-// Redis's clock, as the library does.
-func (c *conn) now(ctx context.Context, key string) (int64, error) {
-	var t time.Time
-	var err error
-	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
-		node, nerr := cc.MasterForKey(ctx, key)
-		if nerr != nil {
-			return 0, nerr
-		}
-		t, err = node.Time(ctx).Result()
-	} else {
-		t, err = c.rdb.Time(ctx).Result()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", attrcache.ErrUnavailable, err)
-	}
-	return t.UnixMilli(), nil
 }

@@ -175,7 +175,9 @@ type Client interface {
 }
 
 // Read reads key with HGETALL, PTTL and TYPE in one pipeline to the node
-// that holds it, and describes it at now (ms).
+// that holds it, and describes it at now (ms, Redis's clock). With now 0
+// or less it describes it at that node's clock, read with TIME in the
+// same pipeline.
 func Read(ctx context.Context, rdb Client, key string, now int64) (*Info, error) {
 	c := rdb
 	if cc, ok := rdb.(interface {
@@ -188,6 +190,10 @@ func Read(ctx context.Context, rdb Client, key string, now int64) (*Info, error)
 		c = node
 	}
 	pipe := c.Pipeline()
+	var clock *redis.TimeCmd
+	if now <= 0 {
+		clock = pipe.Time(ctx)
+	}
 	all := pipe.HGetAll(ctx, key)
 	pttl := pipe.PTTL(ctx, key)
 	typ := pipe.Type(ctx, key)
@@ -196,6 +202,13 @@ func Read(ctx context.Context, rdb Client, key string, now int64) (*Info, error)
 	}
 	if err := errors.Join(pttl.Err(), typ.Err()); err != nil {
 		return nil, err
+	}
+	if clock != nil {
+		t, err := clock.Result()
+		if err != nil {
+			return nil, err
+		}
+		now = t.UnixMilli()
 	}
 	fields := all.Val()
 	if all.Err() != nil {
