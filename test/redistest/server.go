@@ -329,9 +329,6 @@ func (s *Server) RestartAsReplica(t testing.TB, master string) {
 		t.Fatalf("redistest: restart as a replica of %q: %v", master, err)
 	}
 	s.mu.Lock()
-	if s.proc != nil {
-		s.proc.stop(shutdownGrace)
-	}
 	var args []string
 	for i := 0; i < len(s.args); i++ {
 		if s.args[i] == "--replicaof" && i+2 < len(s.args) {
@@ -342,9 +339,7 @@ func (s *Server) RestartAsReplica(t testing.TB, master string) {
 	}
 	s.args = append(args, "--replicaof", host, port)
 	s.mu.Unlock()
-	if err := s.start(false); err != nil {
-		t.Fatalf("redistest: restart as a replica: %v", err)
-	}
+	s.Restart(t)
 }
 
 func (s *Server) commandArgs() []string {
