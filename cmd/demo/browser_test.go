@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -426,7 +428,7 @@ func startChromium(t *testing.T, ctx context.Context, path string, trust ...*htt
 	t.Helper()
 	var spki []string
 	for _, srv := range trust {
-		spki = append(spki, srv.SPKIHash())
+		spki = append(spki, spkiHash(srv))
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -446,6 +448,14 @@ func startChromium(t *testing.T, ctx context.Context, path string, trust ...*htt
 		t.Fatalf("starting %s: %v", path, err)
 	}
 	return bctx
+}
+
+// spkiHash is the base64 SHA-256 digest of the server certificate's
+// public key, as Chromium's --ignore-certificate-errors-spki-list takes
+// it.
+func spkiHash(srv *httpsServer) string {
+	sum := sha256.Sum256(srv.cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // otherSite serves a page of another origin with a form that posts to

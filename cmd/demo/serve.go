@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -146,17 +145,6 @@ func startHTTPS(addr string, h http.Handler) (*httpsServer, error) {
 		close(s.done)
 	}()
 	return s, nil
-}
-
-// SPKIHash is the base64 SHA-256 digest of the certificate's public key,
-// as Chromium's --ignore-certificate-errors-spki-list takes it.
-func (s *httpsServer) SPKIHash() string {
-	return spkiHash(s.cert)
-}
-
-func spkiHash(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
-	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // selfSigned makes a certificate valid for a day, for localhost, 127.0.0.1,
