@@ -53,8 +53,7 @@ type rueidisBackend struct {
 	c        rueidis.Client
 	cluster  bool
 	cfg      backend.Config
-	libs     []*backend.Library
-	owner    map[*backend.Script]*backend.Library
+	lib      *backend.Library
 	evals    map[*backend.Script]*rueidis.Lua
 	shas     map[*backend.Script]string
 	info     backend.Info
@@ -66,22 +65,18 @@ type rueidisBackend struct {
 	reads    *readCmds
 }
 
-// newBackend returns the backend on c, running the scripts of libs.
-func newBackend(c rueidis.Client, libs []*backend.Library, cfg backend.Config) (*rueidisBackend, error) {
+// newBackend returns the backend on c, running the scripts of lib.
+func newBackend(c rueidis.Client, lib *backend.Library, cfg backend.Config) (*rueidisBackend, error) {
 	if c == nil {
 		return nil, errors.New("rueidis client is nil")
 	}
-	b := &rueidisBackend{c: c, cfg: cfg, libs: libs, reads: newReadCmds(),
-		owner: map[*backend.Script]*backend.Library{},
+	b := &rueidisBackend{c: c, cfg: cfg, lib: lib, reads: newReadCmds(),
 		evals: map[*backend.Script]*rueidis.Lua{},
 		shas:  map[*backend.Script]string{},
 	}
-	for _, l := range libs {
-		for _, s := range l.Scripts {
-			b.owner[s] = l
-			b.evals[s] = rueidis.NewLuaScript(s.Eval)
-			b.shas[s] = sha1Hex(s.Eval)
-		}
+	for _, s := range lib.Scripts {
+		b.evals[s] = rueidis.NewLuaScript(s.Eval)
+		b.shas[s] = sha1Hex(s.Eval)
 	}
 	switch c.Mode() {
 	case rueidis.ClientModeCluster:

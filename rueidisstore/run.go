@@ -253,13 +253,13 @@ func (b *rueidisBackend) masters(ctx context.Context) (map[string]rueidis.Client
 	return out, nil
 }
 
-// loadEverywhere loads every library on every master. A master without
+// loadEverywhere loads the library on every master. A master without
 // Functions is reported as such (not joined with the others' errors), so
 // that the caller turns to EVALSHA everywhere.
 func (b *rueidisBackend) loadEverywhere(ctx context.Context) error {
 	var unsupported error
 	err := b.eachMaster(ctx, func(n rueidis.Client) error {
-		err := b.loadLibraries(ctx, n)
+		err := b.loadLibrary(ctx, n)
 		if functionsUnsupported(err) {
 			unsupported = err
 		}
@@ -271,23 +271,17 @@ func (b *rueidisBackend) loadEverywhere(ctx context.Context) error {
 	return err
 }
 
-// loadLibraries loads the libraries on n's server; a library already
-// loaded (by another client, or by this one racing itself) is success,
-// and so is a replica's refusal: a replica gets the library from its
-// master.
-func (b *rueidisBackend) loadLibraries(ctx context.Context, n rueidis.Client) error {
-	for _, l := range b.libs {
-		err := n.Do(ctx, n.B().FunctionLoad().FunctionCode(l.Code).Build()).Error()
-		if rerr, ok := redisError(err); ok {
-			if msg := rerr.Error(); strings.Contains(msg, "already exists") || strings.HasPrefix(msg, "READONLY") {
-				continue
-			}
-		}
-		if err != nil {
-			return err
+// loadLibrary loads the library on n's server; a library already loaded
+// (by another client, or by this one racing itself) is success, and so
+// is a replica's refusal: a replica gets the library from its master.
+func (b *rueidisBackend) loadLibrary(ctx context.Context, n rueidis.Client) error {
+	err := n.Do(ctx, n.B().FunctionLoad().FunctionCode(b.lib.Code).Build()).Error()
+	if rerr, ok := redisError(err); ok {
+		if msg := rerr.Error(); strings.Contains(msg, "already exists") || strings.HasPrefix(msg, "READONLY") {
+			return nil
 		}
 	}
-	return nil
+	return err
 }
 
 // Ping implements backend.Backend: each master answers PING, and has the
@@ -323,7 +317,7 @@ func (b *rueidisBackend) ready(ctx context.Context, n rueidis.Client) error {
 		return err
 	}
 	if b.mode.Load() != modeScripts {
-		err := b.loadLibraries(ctx, n)
+		err := b.loadLibrary(ctx, n)
 		if err == nil {
 			return nil
 		}
@@ -332,11 +326,9 @@ func (b *rueidisBackend) ready(ctx context.Context, n rueidis.Client) error {
 		}
 		b.mode.Store(modeScripts)
 	}
-	for _, l := range b.libs {
-		for _, s := range l.Scripts {
-			if err := n.Do(ctx, n.B().ScriptLoad().Script(s.Eval).Build()).Error(); err != nil {
-				return err
-			}
+	for _, s := range b.lib.Scripts {
+		if err := n.Do(ctx, n.B().ScriptLoad().Script(s.Eval).Build()).Error(); err != nil {
+			return err
 		}
 	}
 	return nil

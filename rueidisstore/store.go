@@ -37,7 +37,7 @@ func New(client rueidis.Client, opts ...attrcache.Option) (*attrcache.Store, err
 		anys[i] = o
 	}
 	st, err := backend.NewStore(func(lib *backend.Library, cfg backend.Config) (backend.Backend, error) {
-		return newBackend(client, []*backend.Library{lib}, cfg)
+		return newBackend(client, lib, cfg)
 	}, anys)
 	if err != nil {
 		return nil, err
