@@ -135,13 +135,21 @@ func (c *Config) Connect(ctx context.Context) (redis.UniversalClient, error) {
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
-		where := fmt.Sprintf("%s (%s)", strings.Join(c.RedisAddrs(), ","), c.Redis.ResolvedMode())
-		if authFailed(err) {
-			return nil, fmt.Errorf("%w at %s; check %s: %w", ErrAuth, where, c.credentialKeys(), err)
-		}
-		return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, where, err)
+		return nil, c.dialError(err, "")
 	}
 	return rdb, nil
+}
+
+// dialError is the error of a client that could not talk to Redis: it
+// wraps ErrAuth, naming the settings to check, when the credentials were
+// refused, and ErrUnreachable otherwise, with the addresses, the mode and
+// client (such as ", rueidis"; "" for go-redis), and err.
+func (c *Config) dialError(err error, client string) error {
+	where := fmt.Sprintf("%s (%s%s)", strings.Join(c.RedisAddrs(), ","), c.Redis.ResolvedMode(), client)
+	if authFailed(err) {
+		return fmt.Errorf("%w at %s; check %s: %w", ErrAuth, where, c.credentialKeys(), err)
+	}
+	return fmt.Errorf("%w at %s: %w", ErrUnreachable, where, err)
 }
 
 // authFailed reports whether err is Redis refusing the credentials:

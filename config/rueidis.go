@@ -55,13 +55,9 @@ func (c *Config) openRueidis(ctx context.Context, logger *slog.Logger) (*attrcac
 	if len(p.errs) > 0 {
 		return nil, nil, errors.Join(p.errs...)
 	}
-	opts := c.StoreOptions(logger)
-	cipher, err := c.NewCipher(logger)
+	opts, err := c.storeOptionsWithCipher(logger)
 	if err != nil {
 		return nil, nil, err
-	}
-	if cipher != nil {
-		opts = append(opts, attrcache.WithCipher(cipher))
 	}
 	rdb, err := c.NewClient()
 	if err != nil {
@@ -91,11 +87,7 @@ func (c *Config) openRueidis(ctx context.Context, logger *slog.Logger) (*attrcac
 		if dialed {
 			return nil, nil, fmt.Errorf("config: %w", err)
 		}
-		where := fmt.Sprintf("%s (%s, rueidis)", strings.Join(c.RedisAddrs(), ","), s.Mode)
-		if authFailed(err) {
-			return nil, nil, fmt.Errorf("%w at %s; check %s: %w", ErrAuth, where, c.credentialKeys(), err)
-		}
-		return nil, nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, where, err)
+		return nil, nil, c.dialError(err, ", rueidis")
 	}
 	return o.Store, withRueidis{UniversalClient: rdb, close: o.Close}, nil
 }

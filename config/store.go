@@ -33,6 +33,20 @@ func (c *Config) StoreOptions(logger *slog.Logger) []attrcache.Option {
 	return opts
 }
 
+// storeOptionsWithCipher is StoreOptions with attrcache.WithCipher when
+// a keyset is configured: all the options OpenStore gives the Store.
+func (c *Config) storeOptionsWithCipher(logger *slog.Logger) ([]attrcache.Option, error) {
+	opts := c.StoreOptions(logger)
+	cipher, err := c.NewCipher(logger)
+	if err != nil {
+		return nil, err
+	}
+	if cipher != nil {
+		opts = append(opts, attrcache.WithCipher(cipher))
+	}
+	return opts, nil
+}
+
 // AttrcacheLimits returns l as attrcache.Limits; zero fields stay zero,
 // which attrcache reads as its defaults.
 func (l Limits) AttrcacheLimits() attrcache.Limits {
@@ -66,14 +80,10 @@ func (c *Config) OpenStore(ctx context.Context, logger *slog.Logger) (*attrcache
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := c.StoreOptions(logger)
-	cipher, err := c.NewCipher(logger)
+	opts, err := c.storeOptionsWithCipher(logger)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, err
-	}
-	if cipher != nil {
-		opts = append(opts, attrcache.WithCipher(cipher))
 	}
 	store, err := attrcache.New(rdb, opts...)
 	if err == nil {
