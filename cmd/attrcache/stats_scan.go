@@ -245,9 +245,9 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		}
 	}
 	// Exec's error is the first command's that failed, which includes
-	// HGET's "nil" and HLEN's WRONGTYPE on other types: judge each below.
+	// HLEN's and HMGET's WRONGTYPE on other types: judge each below.
 	_, _ = pipe.Exec(ctx)
-	now := time.UnixMilli(n.now())
+	now := n.now()
 	t := &n.t
 	for _, c := range cs {
 		typ, err := c.typ.Result()
@@ -304,7 +304,7 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 			t.states["corrupt"]++
 			continue
 		}
-		state := inspect.State(m, now.UnixMilli())
+		state := inspect.State(m, now)
 		t.states[state]++
 		if state == "live" || state == "rotating" {
 			t.liveAttrs += attrs
