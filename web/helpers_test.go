@@ -65,47 +65,33 @@ func miniBackend(t *testing.T) backend {
 	}
 }
 
-// failScripts makes every script call fail as if Redis were unreachable,
-// while plain reads work.
-type failScripts struct{ on *atomic.Bool }
+// failing makes the commands it names fail, while on, as if Redis were
+// unreachable.
+type failing struct {
+	on    *atomic.Bool
+	names []string
+}
 
-func (f failScripts) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (f failScripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+// failScripts fails every script call, while plain reads work.
+func failScripts(on *atomic.Bool) failing {
+	return failing{on, []string{"evalsha", "eval", "fcall"}}
+}
+
+// failReads fails every plain read of a session (HMGET, HGETALL).
+func failReads(on *atomic.Bool) failing { return failing{on, []string{"hmget", "hgetall"}} }
+
+func (f failing) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f failing) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		switch cmd.Name() {
-		case "evalsha", "eval", "fcall":
-			if f.on.Load() {
-				err := errors.New("injected: connection reset")
-				cmd.SetErr(err)
-				return err
-			}
+		if f.on.Load() && slices.Contains(f.names, cmd.Name()) {
+			err := errors.New("injected: connection refused")
+			cmd.SetErr(err)
+			return err
 		}
 		return next(ctx, cmd)
 	}
 }
-func (f failScripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
-// failReads makes every plain read of a session (HMGET, HGETALL) fail as
-// if Redis were unreachable.
-type failReads struct{ on *atomic.Bool }
-
-func (f failReads) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (f failReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		switch cmd.Name() {
-		case "hmget", "hgetall":
-			if f.on.Load() {
-				err := errors.New("injected: connection refused")
-				cmd.SetErr(err)
-				return err
-			}
-		}
-		return next(ctx, cmd)
-	}
-}
-func (f failReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (f failing) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 

@@ -226,7 +226,7 @@ func TestLoginUnavailableLeavesNothing(t *testing.T) {
 		raw := b.newClient()
 		defer raw.Close()
 		var on atomic.Bool
-		a.rdb.AddHook(failScripts{on: &on})
+		a.rdb.AddHook(failScripts(&on))
 		lost := &loseReply{op: "start"}
 		a.rdb.AddHook(lost)
 

@@ -199,7 +199,7 @@ func TestRequireSessionUnavailable(t *testing.T) {
 		a, p := guarded(t, miniBackend(t), conf)
 		ck := a.login("alice")
 		var on atomic.Bool
-		a.rdb.AddHook(failReads{on: &on})
+		a.rdb.AddHook(failReads(&on))
 		on.Store(true)
 		for _, method := range []string{"GET", "POST"} {
 			rep := a.do(method, "/private", send(ck))

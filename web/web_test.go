@@ -483,7 +483,7 @@ func TestRenewalFailureReported(t *testing.T) {
 	a := newApp(t, miniBackend(t), cfg(idle, time.Hour))
 	ck := a.login("alice")
 	var on atomic.Bool
-	a.rdb.AddHook(failScripts{on: &on})
+	a.rdb.AddHook(failScripts(&on))
 	on.Store(true)
 	a.advance(idle/2 + 100*time.Millisecond)
 	rep := a.do("GET", "/user", send(ck))
