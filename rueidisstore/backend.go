@@ -54,7 +54,6 @@ type rueidisBackend struct {
 	cluster  bool
 	cfg      backend.Config
 	lib      *backend.Library
-	evals    map[*backend.Script]*rueidis.Lua
 	shas     map[*backend.Script]string
 	info     backend.Info
 	mode     atomic.Int32
@@ -71,11 +70,9 @@ func newBackend(c rueidis.Client, lib *backend.Library, cfg backend.Config) (*ru
 		return nil, errors.New("rueidis client is nil")
 	}
 	b := &rueidisBackend{c: c, cfg: cfg, lib: lib, reads: newReadCmds(),
-		evals: map[*backend.Script]*rueidis.Lua{},
-		shas:  map[*backend.Script]string{},
+		shas: map[*backend.Script]string{},
 	}
 	for _, s := range lib.Scripts {
-		b.evals[s] = rueidis.NewLuaScript(s.Eval)
 		b.shas[s] = sha1Hex(s.Eval)
 	}
 	switch c.Mode() {

@@ -19,9 +19,9 @@
 // the Store loads on every master of a cluster (CLUSTER SLOTS names them;
 // replicas get it from their master) by Ping, or when a master answers
 // that a function is missing; on servers without Functions (before Redis
-// 7, miniredis) EVALSHA through rueidis.NewLuaScript, with EVAL after
-// NOSCRIPT. Reads are one HMGET or HGETALL, built with rueidis's command
-// builders.
+// 7, miniredis) EVALSHA, with EVAL after NOSCRIPT, sent like FCALL (with
+// the fence, CLUSTER MYID or WAIT that goes with it). Reads are one HMGET
+// or HGETALL, built with rueidis's command builders.
 //
 // # Lost replies
 //

@@ -88,12 +88,6 @@ func (b *rueidisBackend) runOnce(ctx context.Context, s *backend.Script, keys, a
 		}
 		b.mode.Store(modeScripts)
 	}
-	if !b.fenced() && b.cfg.Replicas == 0 && !b.cluster {
-		// Nothing to send beside the script: rueidis's own EVALSHA,
-		// with EVAL after NOSCRIPT.
-		r := b.evals[s].Exec(ctx, b.c, keys, argv)
-		return decode(r, "")
-	}
 	rep, err := b.exec(ctx, b.c.B().Evalsha().Sha1(b.shas[s]).Numkeys(int64(len(keys))).Key(keys...).Arg(argv...).Build(), keys[0])
 	if rerr, ok := redisError(err); ok && rerr.IsNoScript() {
 		return b.exec(ctx, b.c.B().Eval().Script(s.Eval).Numkeys(int64(len(keys))).Key(keys...).Arg(argv...).Build(), keys[0])
