@@ -7,7 +7,6 @@ package inspect
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -73,11 +72,6 @@ type Attr struct {
 	Sealed, Expired            bool
 	// Corrupt says why the record cannot be read; empty when it can.
 	Corrupt string
-}
-
-// String summarises the key on one line, for logs.
-func (i *Info) String() string {
-	return fmt.Sprintf("%s: %s, %d attributes (%d bytes)", i.Key, i.State, i.Stored, i.StoredBytes)
 }
 
 // Decode describes a key from what HGETALL, TYPE and PTTL said of it, at
