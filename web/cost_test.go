@@ -95,8 +95,8 @@ func TestRotateCost(t *testing.T) {
 				slices.Sort(took)
 				t.Logf("Rotate, %d attributes of 64 bytes, encrypted %t: median %v, p90 %v, max %v; %.1f Redis commands",
 					attrs, encrypted, took[n/2].Round(time.Microsecond), took[n*9/10].Round(time.Microsecond), took[n-1].Round(time.Microsecond), cmds)
-				// Freeze, read (HGETALL), commit, end: four commands,
-				// whatever the session holds.
+				// Freeze, read (HGETALL), commit, retire, activate: five
+				// commands, whatever the session holds.
 				if cmds != 5 {
 					t.Errorf("Rotate sent %.1f commands, want 5", cmds)
 				}
