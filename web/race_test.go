@@ -16,6 +16,7 @@ import (
 
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/internal/inspect"
+	"github.com/attrcache/attrcache/web"
 )
 
 // gate holds the next script call of one session-script operation, once
@@ -160,10 +161,11 @@ func (l *ledger) check(t *testing.T, a *app, raw *redis.Client, before map[strin
 	}
 }
 
-// raceApp is the app of the race tests: a client that hooks can be set
-// on while it runs, and a raw client of the test's own.
-func raceApp(t *testing.T, b backend) (*app, *hooks, *redis.Client) {
-	a := newApp(t, b, cfg(time.Hour, time.Hour))
+// raceApp is the app of the race tests, on conf with the extra routes: a
+// client that hooks can be set on while it runs, and a raw client of the
+// test's own.
+func raceApp(t *testing.T, b backend, conf web.Config, extra ...func(a *app, mux *http.ServeMux)) (*app, *hooks, *redis.Client) {
+	a := newApp(t, b, conf, extra...)
 	h := &hooks{}
 	a.rdb.AddHook(h)
 	raw := b.newClient()
@@ -178,7 +180,7 @@ func TestLogoutDuringRotate(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, op := range []string{"commit", "retire", "activate"} {
 			t.Run(op, func(t *testing.T) {
-				a, h, raw := raceApp(t, b)
+				a, h, raw := raceApp(t, b, cfg(time.Hour, time.Hour))
 				before := liveKeys(t, raw)
 				var l ledger
 				ck := a.login("alice")
@@ -204,7 +206,7 @@ func TestLoginDuringRotate(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, op := range []string{"commit", "retire", "activate"} {
 			t.Run(op, func(t *testing.T) {
-				a, h, raw := raceApp(t, b)
+				a, h, raw := raceApp(t, b, cfg(time.Hour, time.Hour))
 				before := liveKeys(t, raw)
 				var l ledger
 				ck := a.login("alice")
@@ -258,7 +260,7 @@ const raceRounds = 300
 // first.
 func TestRotateLogoutRace(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		a, _, raw := raceApp(t, b)
+		a, _, raw := raceApp(t, b, cfg(time.Hour, time.Hour))
 		spread := rotateTime(t, a)
 		before := liveKeys(t, raw)
 		var l ledger

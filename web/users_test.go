@@ -359,11 +359,7 @@ func TestLogoutDuringBoundRotate(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		for _, path := range []string{"/logout", "/logout-everywhere"} {
 			t.Run(path, func(t *testing.T) {
-				a := newApp(t, b, userCfg(), usersRoutes)
-				h := &hooks{}
-				a.rdb.AddHook(h)
-				raw := b.newClient()
-				defer raw.Close()
+				a, h, raw := raceApp(t, b, userCfg(), usersRoutes)
 				before := liveKeys(t, raw)
 				var l ledger
 				other := a.browser()
@@ -373,21 +369,8 @@ func TestLogoutDuringBoundRotate(t *testing.T) {
 				ck := rep.cookie
 				l.saw(ck, false)
 
-				g := newGate("move")
-				h.set(g)
-				rotated := make(chan reply, 1)
-				go func() {
-					rep, err := a.try("POST", "/sudo", send(ck))
-					if err != nil {
-						t.Error(err)
-					}
-					rotated <- rep
-				}()
-				g.wait(t)
-				out := a.do("POST", path, send(ck))
-				close(g.release)
-				rot := <-rotated
-				h.set()
+				var out reply
+				rot := rotateAround(t, a, h, "move", ck, func() { out = a.do("POST", path, send(ck)) })
 				a.want(out, http.StatusOK, path+" during the rotation")
 				l.saw(rot.cookie, false)
 				if rot.status == http.StatusOK || rot.cookie != nil {
