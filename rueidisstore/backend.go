@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -229,19 +228,10 @@ func (b *rueidisBackend) ErrorPrefix(err error) (string, bool) {
 	if !errors.As(err, &rerr) || rerr.IsNil() {
 		return "", false
 	}
-	if code, ok := prefixOf(rerr.Error()); ok {
+	if code, ok := backend.ErrorCode(rerr.Error()); ok {
 		return code, true
 	}
 	return "ERR", true
-}
-
-// prefixOf is the upper-case word Redis starts an error reply with.
-func prefixOf(msg string) (string, bool) {
-	code, _, _ := strings.Cut(msg, " ")
-	if code == "" || len(code) > 32 || strings.IndexFunc(code, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return "", false
-	}
-	return code, true
 }
 
 // redisError returns the Redis error reply in err's chain.
@@ -253,22 +243,18 @@ func redisError(err error) (*rueidis.RedisError, bool) {
 	return nil, false
 }
 
-// functionMissing reports the errors of an FCALL that did not run: the
-// function is not loaded, or FCALL itself is not available.
+// functionMissing reports a reply to an FCALL that did not run (see
+// backend.FunctionMissing).
 func functionMissing(err error) bool {
 	rerr, ok := redisError(err)
-	return ok && (strings.HasPrefix(rerr.Error(), "Function not found") || functionsUnsupported(err))
+	return ok && backend.FunctionMissing(rerr.Error())
 }
 
-// functionsUnsupported reports a server without Redis Functions (before
-// 7.0, miniredis) or a user not allowed to use them.
+// functionsUnsupported reports a reply of a server without Functions (see
+// backend.NoFunctions).
 func functionsUnsupported(err error) bool {
 	rerr, ok := redisError(err)
-	if !ok {
-		return false
-	}
-	s := rerr.Error()
-	return strings.HasPrefix(s, "NOPERM") || strings.Contains(s, "unknown command") || strings.Contains(s, "unknown subcommand")
+	return ok && backend.NoFunctions(rerr.Error())
 }
 
 var _ backend.Backend = (*rueidisBackend)(nil)

@@ -285,7 +285,7 @@ func (b *rueidisBackend) Ping(ctx context.Context) error {
 }
 
 // eachMaster calls f on each master (see masters), one after another, and
-// joins their errors, each naming its master on a cluster (see joinSorted).
+// joins their errors, each naming its master on a cluster (see backend.JoinSorted).
 // A master the client has no node for yet is an error of its own.
 func (b *rueidisBackend) eachMaster(ctx context.Context, f func(n rueidis.Client) error) error {
 	ms, err := b.masters(ctx)
@@ -302,7 +302,7 @@ func (b *rueidisBackend) eachMaster(ctx context.Context, f func(n rueidis.Client
 			errs = append(errs, where(addr, err))
 		}
 	}
-	return joinSorted(errs)
+	return backend.JoinSorted(errs)
 }
 
 // ready checks that n answers and can run the scripts.
@@ -334,11 +334,4 @@ func where(addr string, err error) error {
 		return err
 	}
 	return fmt.Errorf("master %s: %w", addr, err)
-}
-
-// joinSorted joins errs in the order of their text, so that the same
-// masters failing give the same error.
-func joinSorted(errs []error) error {
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	return errors.Join(errs...)
 }

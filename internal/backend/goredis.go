@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -349,9 +348,7 @@ func (g *GoRedis) Ping(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// The same masters failing give the same text, whatever finished first.
-		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-		return errors.Join(errs...)
+		return JoinSorted(errs)
 	}
 	switch {
 	case g.cluster != nil:
@@ -401,16 +398,7 @@ func (g *GoRedis) ErrorPrefix(err error) (string, bool) {
 	if !errors.As(err, &rerr) {
 		return "", false
 	}
-	return prefixOf(rerr.Error())
-}
-
-// prefixOf is the upper-case word Redis starts an error reply with.
-func prefixOf(msg string) (string, bool) {
-	code, _, _ := strings.Cut(msg, " ")
-	if code == "" || len(code) > 32 || strings.IndexFunc(code, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return "", false
-	}
-	return code, true
+	return ErrorCode(rerr.Error())
 }
 
 // WrongType reports an error of a command on a key of another type.

@@ -178,20 +178,16 @@ func rerouted(err error) bool {
 	return !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// functionMissing reports the errors of an FCALL that did not run: the
-// function is not loaded, or FCALL itself is not available.
+// functionMissing reports a reply to an FCALL that did not run (see
+// FunctionMissing).
 func functionMissing(err error) bool {
-	return redis.HasErrorPrefix(err, "Function not found") || functionsUnsupported(err)
+	var rerr redis.Error
+	return errors.As(err, &rerr) && FunctionMissing(rerr.Error())
 }
 
-// functionsUnsupported reports a server without Redis Functions (before
-// 7.0, miniredis) or a user not allowed to use them.
+// functionsUnsupported reports a reply of a server without Functions (see
+// NoFunctions).
 func functionsUnsupported(err error) bool {
 	var rerr redis.Error
-	if !errors.As(err, &rerr) {
-		return false
-	}
-	s := rerr.Error()
-	return redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(s, "unknown command") ||
-		strings.Contains(s, "unknown subcommand")
+	return errors.As(err, &rerr) && NoFunctions(rerr.Error())
 }
