@@ -184,32 +184,41 @@ func (g *GoRedis) Evict(key string) {
 
 // Run implements Backend.
 func (g *GoRedis) Run(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
-	if g.cfg.Replicas > 0 {
-		return abandon(g, ctx, func(ctx context.Context) (Reply, error) { return g.runWait(ctx, s, keys, args) })
+	if g.abandons(ctx) {
+		return abandon(ctx, func(ctx context.Context) (Reply, error) { return g.run(ctx, s, keys, args) })
 	}
-	return abandon(g, ctx, func(ctx context.Context) (Reply, error) {
-		sent := time.Now()
-		v, err := g.call(ctx, s, keys, args)
-		if err != nil {
-			return Reply{}, err
-		}
-		g.answered(sent)
-		rep, err := decode(v)
-		rep.Src = g.source(ctx, keys[0])
-		return rep, err
-	})
+	return g.run(ctx, s, keys, args)
 }
 
-// abandon runs f, and when the client would not end it with ctx (no
-// ContextTimeoutEnabled), returns when ctx ends, leaving f to finish in
-// the background: a frozen Redis then costs a caller its own deadline,
-// not the client's read timeout times its retries. Writes stay
-// exactly-once: a copy that reaches Redis after the call's deadline is
-// refused there.
-func abandon[T any](g *GoRedis, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
-	if !g.info.Abandons || ctx.Done() == nil {
-		return f(ctx)
+func (g *GoRedis) run(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
+	if g.cfg.Replicas > 0 {
+		return g.runWait(ctx, s, keys, args)
 	}
+	sent := time.Now()
+	v, err := g.call(ctx, s, keys, args)
+	if err != nil {
+		return Reply{}, err
+	}
+	g.answered(sent)
+	rep, err := decode(v)
+	rep.Src = g.source(ctx, keys[0])
+	return rep, err
+}
+
+// abandons reports whether a call on ctx goes through abandon: the
+// client would not end it with ctx (no ContextTimeoutEnabled), and ctx
+// can end. Each method asks before it makes abandon's closure, so that a
+// call that runs on the caller's goroutine allocates none.
+func (g *GoRedis) abandons(ctx context.Context) bool {
+	return g.info.Abandons && ctx.Done() != nil
+}
+
+// abandon runs f on a goroutine of its own and returns when f does or
+// when ctx ends, leaving f to finish in the background: a frozen Redis
+// then costs a caller its own deadline, not the client's read timeout
+// times its retries. Writes stay exactly-once: a copy that reaches Redis
+// after the call's deadline is refused there.
+func abandon[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
@@ -271,38 +280,49 @@ func decode(v any) (Reply, error) {
 
 // HMGet implements Backend.
 func (g *GoRedis) HMGet(ctx context.Context, key string, fields []string) ([]Field, error) {
-	return abandon(g, ctx, func(ctx context.Context) ([]Field, error) {
-		vals, err := g.c.HMGet(ctx, key, fields...).Result()
-		if err != nil {
-			return nil, err
+	if g.abandons(ctx) {
+		return abandon(ctx, func(ctx context.Context) ([]Field, error) { return g.hmget(ctx, key, fields) })
+	}
+	return g.hmget(ctx, key, fields)
+}
+
+func (g *GoRedis) hmget(ctx context.Context, key string, fields []string) ([]Field, error) {
+	vals, err := g.c.HMGet(ctx, key, fields...).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != len(fields) {
+		return nil, fmt.Errorf("%w: HMGET of %d fields answered %d", ErrReply, len(fields), len(vals))
+	}
+	out := make([]Field, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+		case string:
+			out[i] = Field{S: v, OK: true}
+		default:
+			return nil, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
 		}
-		if len(vals) != len(fields) {
-			return nil, fmt.Errorf("%w: HMGET of %d fields answered %d", ErrReply, len(fields), len(vals))
-		}
-		out := make([]Field, len(vals))
-		for i, v := range vals {
-			switch v := v.(type) {
-			case nil:
-			case string:
-				out[i] = Field{S: v, OK: true}
-			default:
-				return nil, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
-			}
-		}
-		return out, nil
-	})
+	}
+	return out, nil
 }
 
 // HGetAll implements Backend.
 func (g *GoRedis) HGetAll(ctx context.Context, key string) (map[string]string, error) {
-	return abandon(g, ctx, func(ctx context.Context) (map[string]string, error) {
-		return g.c.HGetAll(ctx, key).Result()
-	})
+	if g.abandons(ctx) {
+		return abandon(ctx, func(ctx context.Context) (map[string]string, error) { return g.c.HGetAll(ctx, key).Result() })
+	}
+	return g.c.HGetAll(ctx, key).Result()
 }
 
 // Del implements Backend.
 func (g *GoRedis) Del(ctx context.Context, keys ...string) error {
-	_, err := abandon(g, ctx, func(ctx context.Context) (int64, error) { return g.c.Del(ctx, keys...).Result() })
+	var err error
+	if g.abandons(ctx) {
+		_, err = abandon(ctx, func(ctx context.Context) (int64, error) { return g.c.Del(ctx, keys...).Result() })
+	} else {
+		err = g.c.Del(ctx, keys...).Err()
+	}
 	for _, k := range keys {
 		g.Evict(k)
 	}
@@ -311,23 +331,34 @@ func (g *GoRedis) Del(ctx context.Context, keys ...string) error {
 
 // Time implements Backend.
 func (g *GoRedis) Time(ctx context.Context, key string) (Sample, error) {
-	return abandon(g, ctx, func(ctx context.Context) (Sample, error) {
+	if g.abandons(ctx) {
+		return abandon(ctx, func(ctx context.Context) (Sample, error) { return g.time(ctx, key) })
+	}
+	return g.time(ctx, key)
+}
+
+// time asks the server that holds key for its clock; on a cluster that
+// is the key's master, found again if it moved (see rerouting).
+func (g *GoRedis) time(ctx context.Context, key string) (smp Sample, err error) {
+	err = g.rerouting(ctx, func() error {
 		c := Client(g.c)
 		var src string
 		if g.cluster != nil {
 			node, err := g.cluster.MasterForKey(ctx, key)
 			if err != nil {
-				return Sample{}, err
+				return err
 			}
 			c, src = node, node.Options().Addr
 		}
 		sent := time.Now()
 		t, err := c.Time(ctx).Result()
 		if err != nil {
-			return Sample{}, err
+			return err
 		}
-		return Sample{Src: src, Ms: t.UnixMilli(), Sent: sent, Recv: time.Now()}, nil
+		smp = Sample{Src: src, Ms: t.UnixMilli(), Sent: sent, Recv: time.Now()}
+		return nil
 	})
+	return smp, err
 }
 
 // Ping implements Backend.

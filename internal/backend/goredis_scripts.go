@@ -71,6 +71,38 @@ func loadLibrary(ctx context.Context, c interface {
 	return err
 }
 
+// rerouteBudget bounds how long rerouting keeps retrying a call to a
+// cluster master that moved or went away: long enough for the client to
+// learn of a finished failover, short enough that a slot still without
+// a master fails the call promptly.
+const rerouteBudget = 2 * time.Second
+
+// rerouting runs f, a call sent straight to the master of a key's slot,
+// and on a cluster runs it again while it fails in a way that says the
+// master moved or is gone. A call on one node does not follow MOVED or
+// notice a failover the way the cluster client's own commands do, so
+// each retry asks the client to reload its slot map first; the reload
+// runs in the background and go-redis spaces reloads 200 ms apart, so
+// the pauses grow to 400 ms. Resending a script is safe: the resend log
+// recognises a run that did land.
+func (g *GoRedis) rerouting(ctx context.Context, f func() error) error {
+	start := time.Now()
+	pause := 25 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || g.cluster == nil || !rerouted(err) || time.Since(start)+pause > rerouteBudget {
+			return err
+		}
+		g.cluster.ReloadState(ctx)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 400*time.Millisecond)
+	}
+}
+
 // runWait sends the script and WAIT in one pipeline to the key's master:
 // still one round trip, and WAIT counts the replicas that have this
 // write. A write the master refused needs no replica.
@@ -80,22 +112,10 @@ func (g *GoRedis) runWait(ctx context.Context, s *Script, keys []string, args []
 		src       string
 		err       error
 	)
-	// A pipeline on one node does not follow MOVED or notice a failover
-	// the way the client's own commands do: on such errors, reload a
-	// cluster's slot map and try again. Resending is safe: the resend log
-	// recognises a run that did land.
-	for attempt := 0; ; attempt++ {
+	err = g.rerouting(ctx, func() error {
 		ev, acked, src, err = g.pipelineWait(ctx, s, keys, args)
-		if err == nil || attempt == 2 || !rerouted(err) || g.cluster == nil {
-			break
-		}
-		g.cluster.ReloadState(ctx)
-		select {
-		case <-ctx.Done():
-			return Reply{}, ctx.Err()
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return Reply{}, err
 	}
@@ -118,6 +138,20 @@ func (g *GoRedis) runWait(ctx context.Context, s *Script, keys []string, args []
 // master, loading the script when the server lacks it. err is the
 // script's error; WAIT's is read by the caller.
 func (g *GoRedis) pipelineWait(ctx context.Context, s *Script, keys []string, args []any) (ev, acked *redis.Cmd, src string, err error) {
+	// WAIT runs even when the script before it failed, and without a
+	// replica that keeps up it blocks for its whole timeout: learn
+	// whether the server has Functions before the first pipeline, so
+	// that a cold start does not wait twice.
+	if g.mode.Load() == modeUnknown {
+		switch err := g.load(ctx, keys[0]); {
+		case err == nil:
+			g.mode.CompareAndSwap(modeUnknown, modeFunctions)
+		case functionsUnsupported(err):
+			g.mode.Store(modeScripts)
+		default:
+			return nil, nil, "", err
+		}
+	}
 	for try := range 3 {
 		var pipe redis.Pipeliner
 		if g.cluster != nil {
