@@ -134,6 +134,7 @@ type settings struct {
 	replicas    int
 	waitTimeout time.Duration
 	timeout     time.Duration
+	timeoutSet  bool // WithCallTimeout was given
 	maxSessions int
 	policy      SessionPolicy
 	sealAll     bool
@@ -172,6 +173,18 @@ func (s *settings) applyAll(opts []Option) error {
 		}
 		if err := o.apply(s); err != nil {
 			return err
+		}
+	}
+	// A write that waits for replicas needs its wait and a round trip
+	// inside its deadline, or it ends at the deadline instead of
+	// reporting ErrNotReplicated.
+	if s.replicas > 0 {
+		switch {
+		case !s.timeoutSet:
+			s.timeout = s.waitTimeout + defaultCallTimeout
+		case s.timeout <= s.waitTimeout:
+			return invalidf(fmt.Sprintf("call timeout %v must be longer than WithReplicaWait's timeout %v, "+
+				"or a write waiting for replicas ends at its deadline", s.timeout, s.waitTimeout))
 		}
 	}
 	return nil
@@ -263,12 +276,15 @@ func WithLimits(l Limits) Option {
 // still one round trip), for at most timeout. A write that the master
 // applied but too few replicas acknowledged returns ErrNotReplicated: it
 // is visible, but a failover may lose it. timeout must be positive and
-// below the client's read timeout (New checks it). Works with a
-// single-node, Sentinel or cluster client, not with a Ring.
+// below the client's read timeout (New checks it). Without
+// WithCallTimeout, calls then get timeout plus the default 1 s as their
+// deadline; an explicit call timeout must be longer than timeout. Works
+// with a single-node, Sentinel or cluster client, not with a Ring.
 func WithReplicaWait(replicas int, timeout time.Duration) Option {
 	return Option{func(s *settings) error {
-		if replicas < 1 || timeout < time.Millisecond {
-			return invalidf("WithReplicaWait needs at least 1 replica and a timeout of at least 1ms")
+		if replicas < 1 || timeout < time.Millisecond || timeout > maxResendWindow-defaultCallTimeout {
+			return invalidf(fmt.Sprintf("WithReplicaWait needs at least 1 replica and a timeout between 1ms and %v",
+				maxResendWindow-defaultCallTimeout))
 		}
 		s.replicas, s.waitTimeout = replicas, timeout
 		return nil
@@ -280,10 +296,10 @@ func WithReplicaWait(replicas int, timeout time.Duration) Option {
 const defaultCallTimeout = time.Second
 
 // WithCallTimeout bounds every call: its context gets this deadline
-// unless it has an earlier one. Default 1 s, so that a
-// request whose Redis is frozen fails in about a second, not after the
-// client's read timeout times its retries. d must be between 10 ms and
-// 25 s.
+// unless it has an earlier one. Default 1 s (plus the wait with
+// WithReplicaWait), so that a request whose Redis is frozen fails in
+// about a second, not after the client's read timeout times its
+// retries. d must be between 10 ms and 25 s.
 //
 // The deadline reaches the socket only when the client honours contexts
 // (go-redis: Options.ContextTimeoutEnabled, which package config sets);
@@ -295,7 +311,7 @@ func WithCallTimeout(d time.Duration) Option {
 		if d < 10*time.Millisecond || d > maxResendWindow {
 			return invalidf(fmt.Sprintf("call timeout must be between 10ms and %v", maxResendWindow))
 		}
-		s.timeout = d
+		s.timeout, s.timeoutSet = d, true
 		return nil
 	}}
 }

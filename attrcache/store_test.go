@@ -36,3 +36,21 @@ func TestReplicaWaitTimeout(t *testing.T) {
 		t.Errorf("WithReplicaWait on a ring: %v", err)
 	}
 }
+
+// TestReplicaWaitCallTimeout: a call timeout that leaves no room for the
+// replica wait is refused, naming both; without one the wait fits.
+func TestReplicaWaitCallTimeout(t *testing.T) {
+	if err := attrcache.CheckOptions(attrcache.WithReplicaWait(1, 2*time.Second)); err != nil {
+		t.Errorf("WithReplicaWait(1, 2s) with the default call timeout: %v", err)
+	}
+	err := attrcache.CheckOptions(attrcache.WithReplicaWait(1, 2*time.Second), attrcache.WithCallTimeout(time.Second))
+	if !errors.Is(err, attrcache.ErrInvalid) || !strings.Contains(err.Error(), "call timeout 1s") || !strings.Contains(err.Error(), "2s") {
+		t.Errorf("WithCallTimeout(1s) under WithReplicaWait(1, 2s): %v, want ErrInvalid naming both", err)
+	}
+	if err := attrcache.CheckOptions(attrcache.WithCallTimeout(3*time.Second), attrcache.WithReplicaWait(1, 2*time.Second)); err != nil {
+		t.Errorf("WithCallTimeout(3s) with WithReplicaWait(1, 2s): %v", err)
+	}
+	if err := attrcache.CheckOptions(attrcache.WithReplicaWait(1, 30*time.Second)); !errors.Is(err, attrcache.ErrInvalid) {
+		t.Errorf("WithReplicaWait(1, 30s): %v, want ErrInvalid", err)
+	}
+}

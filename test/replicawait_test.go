@@ -117,3 +117,23 @@ func TestReplicaWaitWithReplica(t *testing.T) {
 		t.Fatalf("the replica holds %q (%v)", hash["a"], err)
 	}
 }
+
+// TestReplicaWaitLongerThanACall: a wait longer than the default call
+// timeout stretches the call's deadline, so a write nobody acknowledges
+// reports ErrNotReplicated after the wait instead of ending at the
+// deadline with the wait still running.
+func TestReplicaWaitLongerThanACall(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 30*time.Second)
+	srv := redistest.StartServer(t)
+	const wait = 1500 * time.Millisecond
+	st := newStore(t, srv.Client(t), attrcache.WithReplicaWait(1, wait))
+	start := time.Now()
+	_, err := st.Start(ctx, "replica-wait-long-"+randHex(8), time.Hour)
+	if !errors.Is(err, attrcache.ErrNotReplicated) {
+		t.Fatalf("Start waiting %v for a replica that does not exist: %v, want ErrNotReplicated", wait, err)
+	}
+	if took := time.Since(start); took < wait {
+		t.Fatalf("Start returned ErrNotReplicated after %v, before its wait of %v", took, wait)
+	}
+}
