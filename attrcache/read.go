@@ -36,11 +36,20 @@ func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry
 	if err := o.checkName(name); err != nil {
 		return nil, err
 	}
-	vals, v, err := o.hmget(ctx, []string{format.MarkerField, name})
+	st := o.store
+	now, err := st.upper(ctx, o.keys[0])
 	if err != nil {
 		return nil, err
 	}
-	rec, found, err := v.record(name, vals[1])
+	pair, err := st.be.HMGetPair(ctx, o.keys[0], format.MarkerField, name)
+	if err != nil {
+		return nil, o.readError(err)
+	}
+	v, err := o.judgeMarker(pair[0], now)
+	if err != nil {
+		return nil, err
+	}
+	rec, found, err := v.record(name, pair[1])
 	if err != nil {
 		return nil, err
 	}
@@ -231,14 +240,23 @@ func (o *owner) hmget(ctx context.Context, fields []string) ([]backend.Field, vi
 	if err != nil {
 		return nil, view{}, o.readError(err)
 	}
-	if !vals[0].OK {
-		if o.isUser() {
-			return vals, view{now: now}, nil // a user with no attributes
-		}
-		return nil, view{}, ErrSessionNotFound
+	v, err := o.judgeMarker(vals[0], now)
+	if err != nil {
+		return nil, view{}, err
 	}
-	v, err := o.judge(vals[0].S, now)
-	return vals, v, err
+	return vals, v, nil
+}
+
+// judgeMarker judges the hash by its marker field as read at now: a
+// session without one has ended, a user without one has no attributes.
+func (o *owner) judgeMarker(m backend.Field, now int64) (view, error) {
+	if !m.OK {
+		if o.isUser() {
+			return view{now: now}, nil // a user with no attributes
+		}
+		return view{}, ErrSessionNotFound
+	}
+	return o.judge(m.S, now)
 }
 
 // hgetall reads the whole hash in one HGETALL and judges it.

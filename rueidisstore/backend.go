@@ -167,6 +167,30 @@ func (b *rueidisBackend) HMGet(ctx context.Context, key string, fields []string)
 	return out, nil
 }
 
+// HMGetPair implements backend.Backend.
+func (b *rueidisBackend) HMGetPair(ctx context.Context, key, f0, f1 string) ([2]backend.Field, error) {
+	var out [2]backend.Field
+	r := b.read(ctx, b.reads.hmgetPair(b.c, key, f0, f1))
+	arr, err := r.ToArray()
+	if err != nil {
+		return out, err
+	}
+	if len(arr) != 2 {
+		return out, fmt.Errorf("%w: HMGET of 2 fields answered %d", backend.ErrReply, len(arr))
+	}
+	for i := range arr {
+		if arr[i].IsNil() {
+			continue
+		}
+		s, err := arr[i].ToString()
+		if err != nil {
+			return out, fmt.Errorf("%w: an HMGET element that is no string", backend.ErrReply)
+		}
+		out[i] = backend.Field{S: s, OK: true}
+	}
+	return out, nil
+}
+
 // HGetAll implements backend.Backend.
 func (b *rueidisBackend) HGetAll(ctx context.Context, key string) (map[string]string, error) {
 	r := b.read(ctx, b.reads.hgetall(b.c, key))

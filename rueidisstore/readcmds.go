@@ -49,6 +49,18 @@ func (rc *readCmds) hmget(c rueidis.Client, key string, fields []string) rueidis
 	return cmd
 }
 
+// hmgetPair is hmget of two fields, without a slice of them unless the
+// command is built.
+func (rc *readCmds) hmgetPair(c rueidis.Client, key, f0, f1 string) rueidis.Cacheable {
+	slot := &rc.slots[(maphash.String(rc.seed, key)^maphash.String(rc.seed, f1))%readSlots]
+	if e := slot.Load(); e != nil && e.key == key && len(e.fields) == 2 && e.fields[0] == f0 && e.fields[1] == f1 {
+		return e.cmd
+	}
+	cmd := c.B().Hmget().Key(key).Field(f0, f1).Cache().ToStaticTTL().Pin()
+	slot.Store(&builtRead{key: key, fields: []string{f0, f1}, cmd: cmd})
+	return cmd
+}
+
 // hgetall returns HGETALL key, cacheable with a static TTL.
 func (rc *readCmds) hgetall(c rueidis.Client, key string) rueidis.Cacheable {
 	slot := &rc.slots[maphash.String(rc.seed, key)%readSlots]

@@ -32,6 +32,10 @@ type Backend interface {
 	// command. A key of another type is an error that WrongType reports.
 	HMGet(ctx context.Context, key string, fields []string) ([]Field, error)
 
+	// HMGetPair is HMGet of two fields, the common read (a record and its
+	// marker), without the slices HMGet costs a call.
+	HMGetPair(ctx context.Context, key, f0, f1 string) ([2]Field, error)
+
 	// HGetAll reads the whole hash at key with one plain, cacheable
 	// command.
 	HGetAll(ctx context.Context, key string) (map[string]string, error)

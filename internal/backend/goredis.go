@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/attrcache/attrcache/internal/format"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -64,6 +65,13 @@ type GoRedis struct {
 	info    Info
 	near    *NearCache
 	mode    atomic.Int32
+	proc    processor // c, when it can run a command built here
+}
+
+// processor is what every go-redis client, and every type that embeds
+// one, has: it runs a command built outside the client's helpers.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
 }
 
 // How the backend calls its scripts: found out on the first call.
@@ -82,6 +90,7 @@ func NewGoRedis(c Client, lib *Library, cfg Config) (*GoRedis, error) {
 		return nil, errors.New("redis client is nil")
 	}
 	g := &GoRedis{c: c, lib: lib, cfg: cfg, evals: map[*Script]*redis.Script{}}
+	g.proc, _ = c.(processor)
 	for _, s := range lib.Scripts {
 		g.evals[s] = redis.NewScript(s.Eval)
 	}
@@ -302,6 +311,51 @@ func (g *GoRedis) hmget(ctx context.Context, key string, fields []string) ([]Fie
 			out[i] = Field{S: v, OK: true}
 		default:
 			return nil, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
+		}
+	}
+	return out, nil
+}
+
+// markerArg is the marker's field name as a command argument, boxed once.
+var markerArg any = format.MarkerField
+
+// HMGetPair implements Backend. It builds the command itself where the
+// client can run it: HMGet's helper boxes every field (the marker's name
+// too) and copies the slice it is given.
+func (g *GoRedis) HMGetPair(ctx context.Context, key, f0, f1 string) ([2]Field, error) {
+	if g.abandons(ctx) {
+		return abandon(ctx, func(ctx context.Context) ([2]Field, error) { return g.hmgetPair(ctx, key, f0, f1) })
+	}
+	return g.hmgetPair(ctx, key, f0, f1)
+}
+
+func (g *GoRedis) hmgetPair(ctx context.Context, key, f0, f1 string) ([2]Field, error) {
+	var out [2]Field
+	var cmd *redis.SliceCmd
+	if g.proc == nil {
+		cmd = g.c.HMGet(ctx, key, f0, f1)
+	} else {
+		a0 := markerArg
+		if f0 != format.MarkerField {
+			a0 = f0
+		}
+		cmd = redis.NewSliceCmd(ctx, "hmget", key, a0, f1)
+		_ = g.proc.Process(ctx, cmd) // the error is cmd's
+	}
+	vals, err := cmd.Result()
+	if err != nil {
+		return out, err
+	}
+	if len(vals) != 2 {
+		return out, fmt.Errorf("%w: HMGET of 2 fields answered %d", ErrReply, len(vals))
+	}
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+		case string:
+			out[i] = Field{S: v, OK: true}
+		default:
+			return out, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
 		}
 	}
 	return out, nil
