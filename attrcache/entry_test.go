@@ -2,6 +2,7 @@ package attrcache_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -9,8 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
 )
@@ -57,5 +62,64 @@ func TestNoValueInJSON(t *testing.T) {
 	var back map[string]any
 	if err := json.Unmarshal(b, &back); err != nil || back["name"] != "token" || back["value_bytes"] != float64(len(secret)) || back["encrypted"] != true {
 		t.Fatalf("Entry as JSON: %s (%v)", b, err)
+	}
+}
+
+// cmdPrinter is a go-redis hook that prints every command as tracing
+// hooks do (redisotel's db.statement is cmd.String()).
+type cmdPrinter struct {
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func (p *cmdPrinter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (p *cmdPrinter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		p.mu.Lock()
+		fmt.Fprintf(&p.out, "%s %v\n", cmd.String(), cmd.Args())
+		p.mu.Unlock()
+		return err
+	}
+}
+func (p *cmdPrinter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestNoValueInCommands: a hook that prints the commands a Store sends
+// (a tracer's statement, a debug log) shows the values' sizes, never the
+// values, for every write that carries one.
+func TestNoValueInCommands(t *testing.T) {
+	const secret = "S3CR3T-VALUE-cmd"
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	p := &cmdPrinter{}
+	rdb.AddHook(p)
+	st, err := attrcache.New(rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := st.Start(ctx, "printed-"+strings.Repeat("a", 20), time.Hour,
+		attrcache.WithAttrs(attrcache.Attr{Name: "a", Value: []byte(secret + "-start")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []error{
+		s.Set(ctx, "b", []byte(secret+"-set")),
+		s.Create(ctx, "c", []byte(secret+"-create")),
+		s.Update(ctx, "b", []byte(secret+"-update"), attrcache.WithExpiration(time.Minute)),
+		s.SetMany(ctx, []attrcache.Attr{{Name: "d", Value: []byte(secret + "-many")}, {Name: "e", Value: []byte(secret + "-many2")}}),
+	} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+	if !strings.Contains(p.out.String(), "fcall") && !strings.Contains(p.out.String(), "evalsha") {
+		t.Fatalf("the hook saw no script:\n%s", p.out.String())
+	}
+	if strings.Contains(p.out.String(), secret) {
+		t.Fatalf("a value was printed in a command:\n%s", p.out.String())
 	}
 }

@@ -104,7 +104,7 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 		if err := checkDuplicates(spec.attrs, func(a Attr) string { return a.Name }); err != nil {
 			return err
 		}
-		items, err := s.items(spec.attrs, nil, true)
+		items, err := s.items(nil, spec.attrs, nil, true)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/attrcache/attrcache/internal/backend"
@@ -162,7 +163,8 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 	if err := checkDuplicates(attrs, func(a Attr) string { return a.Name }); err != nil {
 		return backend.Reply{}, err
 	}
-	items, err := o.items(attrs, defaults, mode == modeCreate)
+	var one [1]item // a one-attribute write's, kept off the heap
+	items, err := o.items(one[:0], attrs, defaults, mode == modeCreate)
 	if err != nil {
 		return backend.Reply{}, err
 	}
@@ -196,11 +198,15 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 
 // items validates a batch's attributes against the rules and limits and
 // resolves their options: whether each is sealed, and its expiry from
-// now. It does no I/O.
-func (o *owner) items(attrs []Attr, defaults []WriteOption, create bool) ([]item, error) {
+// now. It does no I/O. The items go in dst's backing array when it has
+// room.
+func (o *owner) items(dst []item, attrs []Attr, defaults []WriteOption, create bool) ([]item, error) {
 	st := o.store
-	def := applyWrite(writeSpec{}, defaults)
-	items := make([]item, len(attrs))
+	var def writeSpec
+	if len(defaults) > 0 { // applying options costs an allocation
+		def = applyWrite(def, defaults)
+	}
+	items := slices.Grow(dst[:0], len(attrs))[:len(attrs)]
 	callBytes := 0
 	for i := range attrs {
 		a := &attrs[i]
@@ -269,20 +275,29 @@ func (s *Store) sealOverhead() int { return 33 }
 
 // writeArgs encodes items as write.lua's arguments, sealing the sealed
 // ones: name, meta (flags and expiry), value. args[0] is left for the
-// call's argument (see Store.run).
+// call's argument (see Store.run). A one-attribute write makes one
+// allocation for its arguments besides the name's.
 func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
-	args := make([]any, 1, 1+3*len(items))
-	metas := make([]byte, 7*len(items)) // one allocation for every item's meta
-	var ad []byte                       // reused: ciphers do not keep the associated data
+	var (
+		args []any
+		bufs []itemArgs
+	)
+	if len(items) == 1 {
+		w := new(oneWrite)
+		args, bufs = w.args[:1], w.item[:]
+	} else {
+		args, bufs = make([]any, 1, 1+3*len(items)), make([]itemArgs, len(items))
+	}
+	var ad []byte // reused: ciphers do not keep the associated data
 	for i, it := range items {
-		meta := metas[7*i : 7*i+7 : 7*i+7]
-		put48(meta[1:], it.expires)
+		b := &bufs[i]
+		put48(b.meta[1:], it.expires)
 		value := it.value
 		if !it.sealed && it.expires != 0 && it.expires != keepExpiry {
-			meta[0] = 1 // relative
+			b.meta[0] = 1 // relative
 		}
 		if it.sealed {
-			meta[0] = 1 << 6
+			b.meta[0] = 1 << 6
 			exp := it.expires
 			if exp == keepExpiry {
 				exp = 0 // a current expiry comes back as RESEAL
@@ -296,13 +311,36 @@ func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
 			}
 			value = ct
 		}
-		args = append(args, it.name, meta, value)
+		b.metaArg.b, b.value.b = b.meta[:], value
+		args = append(args, it.name, &b.metaArg, &b.value)
 	}
 	if mode == modeIncr {
 		args[3] = string(items[0].value) // the delta, in decimal
 	}
 	return args, nil
 }
+
+// itemArgs holds one attribute's meta and the arguments that carry its
+// meta and value. Both go as pointers: boxing a pointer in an interface
+// costs no allocation, boxing a []byte one each.
+type itemArgs struct {
+	meta           [7]byte
+	metaArg, value bytesArg
+}
+
+// oneWrite is the arguments of a one-attribute write in one allocation.
+type oneWrite struct {
+	args [4]any
+	item [1]itemArgs
+}
+
+// bytesArg is a script argument of bytes, which go-redis and rueidisstore
+// send through MarshalBinary. Printed, it shows its length only: it may
+// hold a value.
+type bytesArg struct{ b []byte }
+
+func (a *bytesArg) MarshalBinary() ([]byte, error) { return a.b, nil }
+func (a *bytesArg) String() string                 { return fmt.Sprintf("[%d bytes]", len(a.b)) }
 
 // runWrite runs write.lua with args (args[0] is the call's).
 func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (backend.Reply, error) {
