@@ -158,6 +158,8 @@ type Script struct {
 	Name string // in the library: <library>_<Name>
 	Func string // the function's full name
 	Eval string // the library's helpers, the body, and a call of it
+
+	fn any // Func as a command argument, boxed once
 }
 
 // Library is attrcache's Lua: shared helpers and one script per
@@ -184,7 +186,7 @@ func NewLibrary(prefix, lib string, scripts ...[2]string) *Library {
 	reg := ""
 	for _, s := range scripts {
 		name, body := s[0], s[1]
-		sc := &Script{Name: name, Func: l.Name + "_" + name,
+		sc := &Script{Name: name, Func: l.Name + "_" + name, fn: l.Name + "_" + name,
 			Eval: lib + body + "\nreturn " + name + "(KEYS, ARGV)\n"}
 		l.Scripts = append(l.Scripts, sc)
 		code += body

@@ -25,7 +25,7 @@ type scripter interface {
 // server has Functions and EVALSHA (EVAL after NOSCRIPT) otherwise.
 func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any) (any, error) {
 	if g.mode.Load() != modeScripts {
-		v, err := g.c.FCall(ctx, s.Func, keys, args...).Result()
+		v, err := g.fcall(ctx, s, keys, args)
 		switch {
 		case err == nil:
 			g.mode.CompareAndSwap(modeUnknown, modeFunctions)
@@ -45,6 +45,26 @@ func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any
 		g.mode.Store(modeScripts)
 	}
 	return g.evals[s].Run(ctx, g.c, keys, args...).Result()
+}
+
+// fcall runs s through FCALL. Where the client can run a command built
+// here, it builds it with the function's name boxed once and one slice,
+// where the client's FCall helper allocates for both and copies args.
+func (g *GoRedis) fcall(ctx context.Context, s *Script, keys []string, args []any) (any, error) {
+	if g.proc == nil {
+		return g.c.FCall(ctx, s.Func, keys, args...).Result()
+	}
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, "fcall", s.fn, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	cmd := redis.NewCmd(ctx, append(a, args...)...)
+	if len(keys) > 0 {
+		cmd.SetFirstKeyPos(3) // a cluster routes it by its first key
+	}
+	_ = g.proc.Process(ctx, cmd) // the error is cmd's
+	return cmd.Result()
 }
 
 // load loads the library on the server that holds key.
