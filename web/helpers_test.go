@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -169,10 +170,24 @@ func newStoreApp(t *testing.T, b backend, opts []attrcache.Option, cfg web.Confi
 		t.Fatal(err)
 	}
 	if cfg.ErrorHandler == nil {
+		// A failed login's session is ended in the background and may
+		// report after the test: logging then would race with the test's
+		// end, so the log stops at cleanup.
+		var mu sync.Mutex
+		over := false
+		t.Cleanup(func() {
+			mu.Lock()
+			over = true
+			mu.Unlock()
+		})
 		cfg.ErrorHandler = func(r *http.Request, err error) {
 			a.errs.Add(1)
 			a.lastErr.Store(err)
-			t.Logf("ErrorHandler: %v", err)
+			mu.Lock()
+			defer mu.Unlock()
+			if !over {
+				t.Logf("ErrorHandler: %v", err)
+			}
 		}
 	}
 	// Warm the Store (clock sample, scripts loaded), without the
