@@ -145,50 +145,44 @@ func (b *rueidisBackend) read(ctx context.Context, cmd rueidis.Cacheable) rueidi
 // HMGet implements backend.Backend. A field's absence is a nil element,
 // told apart from an empty value element by element.
 func (b *rueidisBackend) HMGet(ctx context.Context, key string, fields []string) ([]backend.Field, error) {
-	r := b.read(ctx, b.reads.hmget(b.c, key, fields))
-	arr, err := r.ToArray()
+	arr, err := b.read(ctx, b.reads.hmget(b.c, key, fields)).ToArray()
 	if err != nil {
 		return nil, err
 	}
-	if len(arr) != len(fields) {
-		return nil, fmt.Errorf("%w: HMGET of %d fields answered %d", backend.ErrReply, len(fields), len(arr))
+	out := make([]backend.Field, len(fields))
+	if err := fillFields(out, arr); err != nil {
+		return nil, err
 	}
-	out := make([]backend.Field, len(arr))
+	return out, nil
+}
+
+// fillFields decodes an HMGET reply into out, one field each.
+func fillFields(out []backend.Field, arr []rueidis.RedisMessage) error {
+	if len(arr) != len(out) {
+		return fmt.Errorf("%w: HMGET of %d fields answered %d", backend.ErrReply, len(out), len(arr))
+	}
 	for i := range arr {
 		if arr[i].IsNil() {
 			continue
 		}
 		s, err := arr[i].ToString()
 		if err != nil {
-			return nil, fmt.Errorf("%w: an HMGET element that is no string", backend.ErrReply)
+			return fmt.Errorf("%w: an HMGET element that is no string", backend.ErrReply)
 		}
 		out[i] = backend.Field{S: s, OK: true}
 	}
-	return out, nil
+	return nil
 }
 
 // HMGetPair implements backend.Backend.
 func (b *rueidisBackend) HMGetPair(ctx context.Context, key, f0, f1 string) ([2]backend.Field, error) {
 	var out [2]backend.Field
-	r := b.read(ctx, b.reads.hmgetPair(b.c, key, f0, f1))
-	arr, err := r.ToArray()
+	arr, err := b.read(ctx, b.reads.hmgetPair(b.c, key, f0, f1)).ToArray()
 	if err != nil {
 		return out, err
 	}
-	if len(arr) != 2 {
-		return out, fmt.Errorf("%w: HMGET of 2 fields answered %d", backend.ErrReply, len(arr))
-	}
-	for i := range arr {
-		if arr[i].IsNil() {
-			continue
-		}
-		s, err := arr[i].ToString()
-		if err != nil {
-			return out, fmt.Errorf("%w: an HMGET element that is no string", backend.ErrReply)
-		}
-		out[i] = backend.Field{S: s, OK: true}
-	}
-	return out, nil
+	err = fillFields(out[:], arr) // before out is read: see the spec's order of evaluation
+	return out, err
 }
 
 // HGetAll implements backend.Backend.

@@ -300,20 +300,28 @@ func (g *GoRedis) hmget(ctx context.Context, key string, fields []string) ([]Fie
 	if err != nil {
 		return nil, err
 	}
-	if len(vals) != len(fields) {
-		return nil, fmt.Errorf("%w: HMGET of %d fields answered %d", ErrReply, len(fields), len(vals))
+	out := make([]Field, len(fields))
+	if err := fillFields(out, vals); err != nil {
+		return nil, err
 	}
-	out := make([]Field, len(vals))
+	return out, nil
+}
+
+// fillFields decodes an HMGET reply into out, one field each.
+func fillFields(out []Field, vals []any) error {
+	if len(vals) != len(out) {
+		return fmt.Errorf("%w: HMGET of %d fields answered %d", ErrReply, len(out), len(vals))
+	}
 	for i, v := range vals {
 		switch v := v.(type) {
 		case nil:
 		case string:
 			out[i] = Field{S: v, OK: true}
 		default:
-			return nil, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
+			return fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // markerArg is the marker's field name as a command argument, boxed once.
@@ -346,19 +354,8 @@ func (g *GoRedis) hmgetPair(ctx context.Context, key, f0, f1 string) ([2]Field, 
 	if err != nil {
 		return out, err
 	}
-	if len(vals) != 2 {
-		return out, fmt.Errorf("%w: HMGET of 2 fields answered %d", ErrReply, len(vals))
-	}
-	for i, v := range vals {
-		switch v := v.(type) {
-		case nil:
-		case string:
-			out[i] = Field{S: v, OK: true}
-		default:
-			return out, fmt.Errorf("%w: HMGET value of type %T", ErrReply, v)
-		}
-	}
-	return out, nil
+	err = fillFields(out[:], vals) // before out is read: see the spec's order of evaluation
+	return out, err
 }
 
 // HGetAll implements Backend.
