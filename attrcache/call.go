@@ -184,14 +184,14 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []str
 		for _, k := range keys {
 			s.be.Evict(k)
 		}
-		var nr *backend.NotReplicatedError
-		switch {
-		case err == nil:
-			s.observe(rep, sent)
-		case errorsAs(err, &nr):
-			s.observe(nr.Reply, sent)
-			return nr.Reply, &notReplicatedError{msg: nr.Msg}
-		default:
+		if err != nil {
+			// Declared here: errorsAs takes its address, which costs an
+			// allocation, and only a failed call needs it.
+			var nr *backend.NotReplicatedError
+			if errorsAs(err, &nr) {
+				s.observe(nr.Reply, sent)
+				return nr.Reply, &notReplicatedError{msg: nr.Msg}
+			}
 			if isReplyShape(err) {
 				return backend.Reply{}, corruptf("%s", err.Error())
 			}
@@ -200,6 +200,7 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []str
 			}
 			return backend.Reply{}, unavailable(err)
 		}
+		s.observe(rep, sent)
 		c.noteReply(sc, rep)
 		if rep.Code == format.StatusClock && try == 0 {
 			continue
