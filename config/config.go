@@ -156,7 +156,9 @@ type Store struct {
 	ReplicaWait ReplicaWait `mapstructure:"replica_wait"`
 	// CallTimeout bounds every call of the Store
 	// (attrcache.WithCallTimeout): a request whose Redis is frozen fails
-	// after it. Default 1s.
+	// after it. 0 means the attrcache default: 1s, plus the replica
+	// wait's timeout when replicas are awaited. Set, it must be longer
+	// than that timeout.
 	CallTimeout time.Duration `mapstructure:"call_timeout"`
 }
 
@@ -232,7 +234,6 @@ func Default() *Config {
 		Store: Store{
 			Namespace:   "attrcache",
 			SessionTTL:  30 * time.Minute,
-			CallTimeout: time.Second,
 			ReplicaWait: ReplicaWait{Timeout: time.Second},
 		},
 		Log: Log{Level: "info", Format: "text"},

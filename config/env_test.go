@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/config"
 	"github.com/attrcache/attrcache/test/redistest"
 )
@@ -219,5 +220,24 @@ func TestStoreKeysWithoutDoubledPrefix(t *testing.T) {
 	// Empty, the old name is unset, as every variable is.
 	if _, err := config.LoadWith("", []string{"ATTRCACHE_ATTRCACHE_NAMESPACE="}); err != nil {
 		t.Errorf("empty old variable: %v", err)
+	}
+}
+
+// TestCallTimeoutMakesRoomForReplicaWait: awaiting replicas with the
+// call timeout left at its default opens a Store whose calls outlast the
+// wait; a call timeout set no longer than the wait is refused, naming
+// both keys.
+func TestCallTimeoutMakesRoomForReplicaWait(t *testing.T) {
+	c, err := config.LoadWith("", []string{"ATTRCACHE_REPLICA_WAIT_REPLICAS=1", "ATTRCACHE_REPLICA_WAIT_TIMEOUT=2s"})
+	if err != nil {
+		t.Fatalf("replicas awaited with the default call timeout: %v", err)
+	}
+	if err := attrcache.CheckOptions(c.StoreOptions(nil)...); err != nil {
+		t.Fatalf("the Store's options: %v", err)
+	}
+	_, err = config.LoadWith("", []string{"ATTRCACHE_REPLICA_WAIT_REPLICAS=1", "ATTRCACHE_REPLICA_WAIT_TIMEOUT=2s", "ATTRCACHE_CALL_TIMEOUT=2s"})
+	wantKeyError(t, err, "attrcache.call_timeout")
+	if err == nil || !strings.Contains(err.Error(), "attrcache.replica_wait.timeout") {
+		t.Errorf("a call timeout no longer than the wait: %v, want an error naming attrcache.replica_wait.timeout", err)
 	}
 }

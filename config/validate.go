@@ -336,8 +336,10 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.session_ttl", "must be at most %s (attrcache.MaxExpiration), got %s", attrcache.MaxExpiration, s.SessionTTL)
 	}
 
-	if err := attrcache.CheckOptions(attrcache.WithCallTimeout(s.CallTimeout)); err != nil {
-		p.add("attrcache.call_timeout", "%s; got %s", libraryReason(err), s.CallTimeout)
+	if d := s.CallTimeout; d != 0 {
+		if err := attrcache.CheckOptions(attrcache.WithCallTimeout(d)); err != nil {
+			p.add("attrcache.call_timeout", "%s; got %s", libraryReason(err), d)
+		}
 	}
 
 	switch w := s.ReplicaWait; {
@@ -347,6 +349,9 @@ func (c *Config) checkStore(p *problems) {
 		p.add("attrcache.replica_wait.timeout", "must be at least 1ms when replicas are awaited, got %s", w.Timeout)
 	case w.Replicas > 0 && !c.Redis.UsesRueidis() && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
 		p.add("attrcache.replica_wait.timeout", "must be below redis.read_timeout (%s), got %s", c.Redis.ReadTimeout, w.Timeout)
+	case w.Replicas > 0 && s.CallTimeout > 0 && s.CallTimeout <= w.Timeout:
+		p.add("attrcache.call_timeout", "must be longer than attrcache.replica_wait.timeout (%s), or a write waiting for replicas "+
+			"ends at its deadline; leave it unset for the default, 1s plus the wait; got %s", w.Timeout, s.CallTimeout)
 	}
 
 	l := s.Limits
