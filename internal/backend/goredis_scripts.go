@@ -33,8 +33,9 @@ func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any
 		case !functionMissing(err):
 			return v, err
 		case !functionsUnsupported(err):
-			// Not loaded on this server (a new or restarted node).
-			lerr := g.load(ctx, keys[0])
+			// Not loaded on this server (a new or restarted node), which a
+			// cluster client may not yet know as the key's master.
+			lerr := g.rerouting(ctx, func() error { return g.load(ctx, keys[0]) })
 			if lerr == nil {
 				return g.c.FCall(ctx, s.Func, keys, args...).Result()
 			}
