@@ -777,3 +777,79 @@ func TestUserForgetsVanishedSession(t *testing.T) {
 		t.Errorf("after the user's next call, Sessions still lists %d sessions whose key is gone", len(gone))
 	}
 }
+
+// TestUserCapCountsOnlyLiveSessions: a Start with room lists its session
+// without reading the registry, so the registry's marker must keep a
+// true lower bound of its entries' deadlines. A session that expired,
+// whether it was started short or renewed shorter, is forgotten by the
+// next Start with room, and frees its place for the next Start at the
+// cap.
+func TestUserCapCountsOnlyLiveSessions(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 30*time.Second)
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	st := newStore(t, rdb, attrcache.WithMaxSessions(3, attrcache.RefuseNew))
+	for _, shorten := range []bool{false, true} {
+		uid := "capped-" + randHex(6)
+		u := st.User(uid)
+		start := func(ttl time.Duration) *attrcache.Session {
+			t.Helper()
+			s, err := st.Start(ctx, u.NewSessionID(), ttl, attrcache.WithUser(uid))
+			if err != nil {
+				t.Fatalf("shorten=%v: Start: %v", shorten, err)
+			}
+			return s
+		}
+		fields := func(s *attrcache.Session) int64 {
+			t.Helper()
+			n, err := rdb.HLen(ctx, registryOf(s)).Result()
+			must(t, err)
+			return n
+		}
+		start(time.Hour)
+		if shorten {
+			_, err := start(time.Hour).Renew(ctx, 300*time.Millisecond)
+			must(t, err)
+		} else {
+			start(300 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // the short session expires
+		// Below the cap: the Start with room forgets the dead entry.
+		s := start(time.Hour)
+		if n := fields(s); n != 3 {
+			t.Errorf("shorten=%v: after a session expired and another started, the registry holds %d fields, "+
+				"want the marker and the 2 live entries", shorten, n)
+		}
+		// At the cap: an expired session holds no place.
+		short := start(time.Hour)
+		if shorten {
+			_, err := short.Renew(ctx, 300*time.Millisecond)
+			must(t, err)
+		} else {
+			must(t, short.End(ctx))
+			start(300 * time.Millisecond)
+		}
+		if _, err := st.Start(ctx, u.NewSessionID(), time.Hour, attrcache.WithUser(uid)); !errors.Is(err, attrcache.ErrTooManySessions) {
+			t.Fatalf("shorten=%v: a fourth live session under a cap of 3: %v, want ErrTooManySessions", shorten, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		start(time.Hour)
+		refs, err := u.Sessions(ctx)
+		must(t, err)
+		if len(refs) != 3 {
+			t.Errorf("shorten=%v: Sessions lists %d, want the 3 live ones", shorten, len(refs))
+		}
+		if n := fields(s); n != 4 {
+			t.Errorf("shorten=%v: the registry holds %d fields, want the marker and 3 entries", shorten, n)
+		}
+	}
+}
+
+// registryOf is the registry key of a bound session's user: its key
+// ns:s:{T}D names the user's tag T, and the registry is ns:r:{T}.
+func registryOf(s *attrcache.Session) string {
+	k := s.Key()
+	i, j := strings.Index(k, ":s:{"), strings.IndexByte(k, '}')
+	return k[:i] + ":r:" + k[i+3:j+1]
+}

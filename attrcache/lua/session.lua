@@ -100,6 +100,24 @@ local function regsave(rkey, R, live, now)
   if grow or not R.raw then call('PEXPIRE', rkey, most - now + GRACE) end
 end
 
+-- fastreg returns the registry's marker when a Start may list one more
+-- session without reading the registry: the registry is absent, or its
+-- marker says no entry's deadline has passed (so none needs pruning) and
+-- it lists fewer than maxs sessions. nil otherwise, and for a key that is
+-- not a registry (registry then says so).
+local function fastreg(rkey, now, maxs)
+  local g = pcall('HGET', rkey, MARK)
+  if type(g) == 'table' then return nil end -- not a hash
+  if not g then
+    if call('EXISTS', rkey) == 1 then return nil end -- entries without a marker
+    return newmarker('G', now)
+  end
+  local R = marker(g)
+  if not R or R.k ~= 'G' or (R.nxt ~= 0 and R.nxt <= now) then return nil end
+  if call('HLEN', rkey) > maxs then return nil end -- the marker and maxs entries or more
+  return R
+end
+
 -- relist sets one entry's deadline, keeping the registry's marker (its
 -- latest and earliest deadlines) exact. Rotation's rare steps use it.
 local function relist(rkey, digest, created, deadline, now)
@@ -283,6 +301,23 @@ local function session(keys, argv)
     local R, live
     if rkey then
       N.bound = true
+      R = fastreg(rkey, now, maxs)
+      if R then
+        -- Room, and no entry due for pruning: list the session without
+        -- reading the whole registry.
+        if R.nxt == 0 or N.deadline < R.nxt then R.nxt = N.deadline end
+        local grow = N.deadline > R.deadline
+        if grow then R.deadline = N.deadline end
+        sets[4] = logged(N)
+        sets[2] = enc(N)
+        sets[#sets + 1], sets[#sets + 2] = CNT, counters(N)
+        call('DEL', key)
+        hcall('HSET', key, sets)
+        call('PEXPIRE', key, N.deadline - now + GRACE)
+        call('HSET', rkey, digest, entry(now, N.deadline), MARK, enc(R))
+        if grow or not R.raw then call('PEXPIRE', rkey, R.deadline - now + GRACE) end
+        return {OK, now, N.deadline}
+      end
       R, live = registry(rkey, now)
       if not R then return {CORRUPT, now} end
       local n = 0
@@ -427,10 +462,15 @@ local function session(keys, argv)
       if not R or R.k ~= 'G' or R.nxt <= now then
         local R2, live = registry(rkey, now)
         if R2 then regsave(rkey, R2, live, now) end
-      elseif M.deadline > R.deadline then
-        R.deadline = M.deadline
-        call('HSET', rkey, MARK, enc(R))
-        call('PEXPIRE', rkey, M.deadline - now + GRACE)
+      else
+        -- The marker keeps the latest deadline (the key's life) and a
+        -- lower bound of the earliest (when a prune is due: a Start
+        -- relies on it to skip reading the registry).
+        local grow, sooner = M.deadline > R.deadline, M.deadline < R.nxt
+        if grow then R.deadline = M.deadline end
+        if sooner then R.nxt = M.deadline end
+        if grow or sooner then call('HSET', rkey, MARK, enc(R)) end
+        if grow then call('PEXPIRE', rkey, M.deadline - now + GRACE) end
       end
     end
     return {OK, now, M.deadline}

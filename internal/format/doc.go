@@ -62,7 +62,9 @@
 //	15     6    most: the absolute deadline Renew never passes (0: none)
 //	21     6    next: no stored record expires before this (0: none
 //	            expires); a write at or past it runs a reclaim step (a
-//	            registry: its earliest entry deadline)
+//	            registry: no entry's deadline comes before it, so a
+//	            Start before it lists a session without reading the
+//	            registry when there is room)
 //	27     1    tail flags: bit 0 reclaim cycle, bit 1 rotation, bit 2
 //	            overflow; the parts follow in that order
 //	            reclaim cycle (12): the earliest expiry seen by the cycle
