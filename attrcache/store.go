@@ -155,8 +155,8 @@ func (s *Store) Now() (now time.Time, bound time.Duration, ok bool) {
 // server of key first when no estimate is known; reads judge expiry
 // against it, so nothing expired reads as live.
 func (s *Store) upper(ctx context.Context, key string) (int64, error) {
-	if hi, ok := s.clock.Upper(); ok {
-		if s.clock.Need("") == clock.Refresh {
+	if hi, ok, need := s.clock.UpperNeed(""); ok {
+		if need == clock.Refresh {
 			s.refresh(ctx, key)
 		}
 		return hi, nil
