@@ -107,7 +107,10 @@ func (s *Store) finish(ctx context.Context, c *call, who *owner, err error) erro
 	if c.span == nil && !metering && !logging {
 		return err
 	}
-	d := time.Since(c.start)
+	var d time.Duration
+	if !c.start.IsZero() { // zero: telemetry or the log level changed during the call
+		d = time.Since(c.start)
+	}
 	if c.span != nil {
 		s.tel.endSpan(c, o, err)
 	}

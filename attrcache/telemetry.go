@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 
@@ -184,6 +185,7 @@ type telemetry struct {
 
 	base   []attribute.KeyValue       // on every span and measurement
 	prefix func(error) (string, bool) // the Redis error prefix in an error, from the backend
+	log    *slog.Logger               // the Store's: whether a call may be logged
 
 	// Measurement options by operation and outcome, and by operation for
 	// the counters, made on first use: an attribute set built per call
@@ -208,6 +210,7 @@ func (t *telemetry) init(st *Store) {
 	info := st.be.Info()
 	t.base = append(t.base, keyDBNamespace.String(strconv.Itoa(info.DB)))
 	t.prefix = st.be.ErrorPrefix
+	t.log = st.log
 	t.base = append(t.base, keyNamespace.String(st.ns))
 
 	tp := t.tp
