@@ -142,7 +142,7 @@ the method and where the time goes):
 | `Get` / `Set` throughput, 64 goroutines, rueidis | rueidis `HGET` / `HSET` | 0.76–0.78x / 0.19–0.20x |
 | memory per session of 10 × 32 B, at rest / after 20 writes in a second | a plain hash | +126 B (804 B) / +708 B for about 6 s |
 
-A near-cache hit on rueidis takes 0.52–0.55 µs at the median and sends
+A near-cache hit on rueidis takes 0.43–0.44 µs at the median and sends
 nothing to Redis; attrcache's `Get` on rueidis reaches 2.0x the
 throughput of its `Get` on go-redis with `ContextTimeoutEnabled`.
 
