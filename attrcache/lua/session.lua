@@ -298,67 +298,57 @@ local function session(keys, argv)
     end
     if N.count > maxn then return {TOOMANY, now, 0, 0} end
     if N.bytes > maxb then return {TOOBIG, now, 0, 0} end
+    -- A bound session joins its user's registry. With room under the cap
+    -- and no entry due for pruning (fastreg), the Start adds its entry
+    -- without reading the registry; otherwise it reads the registry
+    -- whole, prunes it and applies the cap.
     local R, live
     if rkey then
       N.bound = true
       R = fastreg(rkey, now, maxs)
-      if R then
-        -- Room, and no entry due for pruning: list the session without
-        -- reading the whole registry.
-        if R.nxt == 0 or N.deadline < R.nxt then R.nxt = N.deadline end
-        local grow = N.deadline > R.deadline
-        if grow then R.deadline = N.deadline end
-        sets[4] = logged(N)
-        sets[2] = enc(N)
-        sets[#sets + 1], sets[#sets + 2] = CNT, counters(N)
-        call('DEL', key)
-        hcall('HSET', key, sets)
-        call('PEXPIRE', key, N.deadline - now + GRACE)
-        call('HSET', rkey, digest, entry(now, N.deadline), MARK, enc(R))
-        if grow or not R.raw then call('PEXPIRE', rkey, R.deadline - now + GRACE) end
-        return {OK, now, N.deadline}
-      end
-      R, live = registry(rkey, now)
-      if not R then return {CORRUPT, now} end
-      local n = 0
-      for _ in pairs(live) do n = n + 1 end
-      if n >= maxs then
-        -- At the cap the call names the listed sessions, and looks at
-        -- each it named: one whose key vanished without End (deleted by
-        -- hand, evicted) holds no place, and leaves the registry here.
-        -- Sessions started since the call named them are fresh, and a
-        -- session started later is never older.
-        local all, pruned = {}, false
-        for d in pairs(live) do
-          if victims[d] then
-            local g = pcall('HGET', victims[d], MARK)
-            local S = type(g) == 'string' and marker(g)
-            if not holds(S, now) then
-              live[d] = nil
-              call('HDEL', rkey, d)
-              n, pruned = n - 1, true
+      if not R then
+        R, live = registry(rkey, now)
+        if not R then return {CORRUPT, now} end
+        local n = 0
+        for _ in pairs(live) do n = n + 1 end
+        if n >= maxs then
+          -- At the cap the call names the listed sessions, and looks at
+          -- each it named: one whose key vanished without End (deleted by
+          -- hand, evicted) holds no place, and leaves the registry here.
+          -- Sessions started since the call named them are fresh, and a
+          -- session started later is never older.
+          local all, pruned = {}, false
+          for d in pairs(live) do
+            if victims[d] then
+              local g = pcall('HGET', victims[d], MARK)
+              local S = type(g) == 'string' and marker(g)
+              if not holds(S, now) then
+                live[d] = nil
+                call('HDEL', rkey, d)
+                n, pruned = n - 1, true
+              end
+            else
+              all[#all + 1] = d
             end
-          else
-            all[#all + 1] = d
+          end
+          local function stop(r)
+            if pruned then regsave(rkey, R, live, now) end
+            return r
+          end
+          if n >= maxs and #all == n then return stop(reply(NEEDKEYS, now, all)) end
+          if n >= maxs and policy == 'r' then return stop({TOOMANYSESSIONS, now}) end
+          if n >= maxs then
+            for _, d in ipairs(oldest(live, n - maxs + 1)) do
+              if not victims[d] then return stop(reply(NEEDKEYS, now, all)) end
+            end
           end
         end
-        local function stop(r)
-          if pruned then regsave(rkey, R, live, now) end
-          return r
-        end
-        if n >= maxs and #all == n then return stop(reply(NEEDKEYS, now, all)) end
-        if n >= maxs and policy == 'r' then return stop({TOOMANYSESSIONS, now}) end
         if n >= maxs then
           for _, d in ipairs(oldest(live, n - maxs + 1)) do
-            if not victims[d] then return stop(reply(NEEDKEYS, now, all)) end
+            victim(victims[d], now)
+            live[d] = nil
+            call('HDEL', rkey, d)
           end
-        end
-      end
-      if n >= maxs then
-        for _, d in ipairs(oldest(live, n - maxs + 1)) do
-          victim(victims[d], now)
-          live[d] = nil
-          call('HDEL', rkey, d)
         end
       end
     end
@@ -368,7 +358,15 @@ local function session(keys, argv)
     call('DEL', key)
     hcall('HSET', key, sets)
     call('PEXPIRE', key, N.deadline - now + GRACE)
-    if rkey then
+    if rkey and not live then
+      -- Listed without reading the registry: its marker keeps the
+      -- latest deadline and a lower bound of the earliest.
+      if R.nxt == 0 or N.deadline < R.nxt then R.nxt = N.deadline end
+      local grow = N.deadline > R.deadline
+      if grow then R.deadline = N.deadline end
+      call('HSET', rkey, digest, entry(now, N.deadline), MARK, enc(R))
+      if grow or not R.raw then call('PEXPIRE', rkey, R.deadline - now + GRACE) end
+    elseif rkey then
       live[digest] = {now, N.deadline}
       call('HSET', rkey, digest, entry(now, N.deadline))
       regsave(rkey, R, live, now)
