@@ -150,7 +150,7 @@ type item struct {
 
 // write validates and encodes a batch, seals what must be sealed, and
 // runs write.lua once (twice when sealed values keep an expiry they did
-// not know: see RESEAL in write.lua). Nothing reaches Redis unless every
+// not know: see RESEAL in write.lua, and keptExpiries). Nothing reaches Redis unless every
 // item is valid.
 func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, defaults []WriteOption) (backend.Reply, error) {
 	st := o.store
@@ -169,6 +169,9 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 		return backend.Reply{}, err
 	}
 	if err := o.stamp(ctx, items); err != nil {
+		return backend.Reply{}, err
+	}
+	if err := o.keptExpiries(ctx, mode, items); err != nil {
 		return backend.Reply{}, err
 	}
 	for try := 0; ; try++ {
@@ -194,6 +197,52 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 			}
 		}
 	}
+}
+
+// keptBatch is how many sealed values that keep their record's expiry
+// make a Set or Update read those expiries before it writes.
+const keptBatch = 64
+
+// keptExpiries gives the sealed items of a Set or Update that keep their
+// record's expiry (no WithExpiration) that expiry, read with one HMGET,
+// when there are at least keptBatch of them. A sealed value's associated
+// data binds its expiry, so without it the script answers RESEAL and the
+// whole batch goes twice: for a full session of sealed values the HMGET
+// costs Redis a tenth of the script it saves. Smaller batches keep one
+// round trip and risk the RESEAL. A record that changed in between is
+// caught by the script as before.
+func (o *owner) keptExpiries(ctx context.Context, mode byte, items []item) error {
+	if mode != modeSet && mode != modeUpdate {
+		return nil
+	}
+	var kept []int
+	for j := range items {
+		if items[j].sealed && items[j].expires == keepExpiry {
+			kept = append(kept, j)
+		}
+	}
+	if len(kept) < keptBatch {
+		return nil
+	}
+	names := make([]string, len(kept))
+	for k, j := range kept {
+		names[k] = items[j].name
+	}
+	fields, err := o.fields(names)
+	if err != nil {
+		return err
+	}
+	vals, v, err := o.hmget(ctx, fields)
+	if err != nil {
+		return err
+	}
+	for k, j := range kept {
+		rec, found, err := v.record(names[k], vals[k+1])
+		if err == nil && found && rec.Expires != 0 {
+			items[j].expires = rec.Expires
+		}
+	}
+	return nil
 }
 
 // items validates a batch's attributes against the rules and limits and

@@ -3,6 +3,8 @@ package test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +132,73 @@ func TestKeyRotation(t *testing.T) {
 	must(t, sd.DeleteMany(ctx, ne.Names))
 	if _, err := sd.GetAll(ctx); err != nil {
 		t.Fatalf("GetAll after dropping the undecryptable attributes: %v", err)
+	}
+}
+
+// scriptCounter counts the scripts a client sends.
+type scriptCounter struct{ n atomic.Int64 }
+
+func (c *scriptCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		switch cmd.Name() {
+		case "fcall", "evalsha", "eval":
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestSealedBatchKeepsExpiries: an UpdateMany of sealed values that keep
+// their records' own expiry keeps every one of them, whatever the batch's
+// size; a batch of 64 or more reads the expiries first and runs one
+// script where a smaller one runs two (the first answers RESEAL).
+func TestSealedBatchKeepsExpiries(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 30*time.Second)
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	scripts := &scriptCounter{}
+	rdb.AddHook(scripts)
+	h, err := keys.Generate()
+	must(t, err)
+	st := newStore(t, rdb, attrcache.WithCipher(envelope(t, h)))
+	for _, c := range []struct{ n, scripts int64 }{{3, 2}, {64, 1}, {200, 1}} {
+		s, err := st.Start(ctx, attrcache.NewSessionID(), time.Hour)
+		must(t, err)
+		attrs := make([]attrcache.Attr, c.n)
+		names := make([]string, c.n)
+		for i := range attrs {
+			names[i] = fmt.Sprintf("a%03d", i)
+			attrs[i] = attrcache.Attr{Name: names[i], Value: []byte("old"),
+				Options: []attrcache.WriteOption{attrcache.WithExpiration(time.Duration(10+i) * time.Minute)}}
+		}
+		must(t, s.CreateMany(ctx, attrs, attrcache.WithEncryption()))
+		before, err := s.GetMany(ctx, names)
+		must(t, err)
+		for i := range attrs {
+			attrs[i] = attrcache.Attr{Name: names[i], Value: []byte(fmt.Sprintf("new %d", i))}
+		}
+		sent := scripts.n.Load()
+		must(t, s.UpdateMany(ctx, attrs, attrcache.WithEncryption()))
+		if got := scripts.n.Load() - sent; got != c.scripts {
+			t.Errorf("a sealed UpdateMany of %d keeping expiries ran %d scripts, want %d", c.n, got, c.scripts)
+		}
+		after, err := s.GetMany(ctx, names)
+		must(t, err)
+		for i, name := range names {
+			e := after[name]
+			switch {
+			case e == nil:
+				t.Fatalf("batch of %d: %s is gone after UpdateMany", c.n, name)
+			case string(e.Value) != fmt.Sprintf("new %d", i) || !e.Encrypted:
+				t.Fatalf("batch of %d: %s reads %d bytes, encrypted %v", c.n, name, len(e.Value), e.Encrypted)
+			case !e.Expires.Equal(before[name].Expires):
+				t.Fatalf("batch of %d: %s expires at %v after UpdateMany, %v before", c.n, name, e.Expires, before[name].Expires)
+			}
+		}
 	}
 }
