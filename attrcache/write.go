@@ -150,8 +150,8 @@ type item struct {
 
 // write validates and encodes a batch, seals what must be sealed, and
 // runs write.lua once (twice when sealed values keep an expiry they did
-// not know: see RESEAL in write.lua, and keptExpiries). Nothing reaches Redis unless every
-// item is valid.
+// not know: see RESEAL in write.lua, and keptExpiries). Nothing reaches
+// Redis unless every item is valid.
 func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, defaults []WriteOption) (backend.Reply, error) {
 	st := o.store
 	if o.bad != nil {
