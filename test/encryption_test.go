@@ -202,3 +202,41 @@ func TestSealedBatchKeepsExpiries(t *testing.T) {
 		}
 	}
 }
+
+// TestSetExpiryOfSealedNames: when the Store seals a name (WithSealed),
+// SetExpiry goes straight to reading the record and replacing it sealed
+// for the new expiry, one script; a record sealed by WithEncryption alone
+// takes the set-expiry script first, which answers RESEAL.
+func TestSetExpiryOfSealedNames(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 30*time.Second)
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	scripts := &scriptCounter{}
+	rdb.AddHook(scripts)
+	h, err := keys.Generate()
+	must(t, err)
+	cipher := envelope(t, h)
+	byName := newStore(t, rdb, attrcache.WithCipher(cipher), attrcache.WithSealed("token"))
+	byCall := newStore(t, rdb, attrcache.WithCipher(cipher))
+	for _, c := range []struct {
+		name    string
+		st      *attrcache.Store
+		scripts int64
+	}{{"WithSealed", byName, 1}, {"WithEncryption", byCall, 2}} {
+		s, err := c.st.Start(ctx, attrcache.NewSessionID(), time.Hour)
+		must(t, err)
+		must(t, s.Create(ctx, "token", []byte("secret"), attrcache.WithEncryption()))
+		sent := scripts.n.Load()
+		must(t, s.SetExpiry(ctx, "token", 10*time.Minute))
+		if got := scripts.n.Load() - sent; got != c.scripts {
+			t.Errorf("%s: SetExpiry of a sealed value ran %d scripts, want %d", c.name, got, c.scripts)
+		}
+		e, err := s.Get(ctx, "token")
+		must(t, err)
+		if string(e.Value) != "secret" || !e.Encrypted || time.Until(e.Expires) < 9*time.Minute || time.Until(e.Expires) > 10*time.Minute {
+			t.Errorf("%s: after SetExpiry(10m) the value reads %d bytes, encrypted %v, expiring in %v",
+				c.name, len(e.Value), e.Encrypted, time.Until(e.Expires))
+		}
+	}
+}
