@@ -78,11 +78,7 @@ func (o *owner) GetMany(ctx context.Context, names []string, opts ...ReadOption)
 }
 
 func (o *owner) getMany(ctx context.Context, names []string, opts []ReadOption) (map[string]*Entry, error) {
-	fields, err := o.fields(names)
-	if err != nil {
-		return nil, err
-	}
-	vals, v, err := o.hmget(ctx, fields)
+	vals, v, err := o.readNames(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -165,11 +161,7 @@ func (o *owner) ExistsMany(ctx context.Context, names []string) (map[string]bool
 }
 
 func (o *owner) existsMany(ctx context.Context, names []string) (map[string]bool, error) {
-	fields, err := o.fields(names)
-	if err != nil {
-		return nil, err
-	}
-	vals, v, err := o.hmget(ctx, fields)
+	vals, v, err := o.readNames(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +218,16 @@ func (o *owner) fields(names []string) ([]string, error) {
 	}
 	fields := make([]string, 0, 1+len(names))
 	return append(append(fields, format.MarkerField), names...), nil
+}
+
+// readNames reads the marker and the records of names in one HMGET and
+// judges the hash: vals[i+1] is names[i]'s. Names are checked first.
+func (o *owner) readNames(ctx context.Context, names []string) ([]backend.Field, view, error) {
+	fields, err := o.fields(names)
+	if err != nil {
+		return nil, view{}, err
+	}
+	return o.hmget(ctx, fields)
 }
 
 // hmget reads fields (the marker first) in one HMGET and judges the

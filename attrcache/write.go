@@ -228,11 +228,7 @@ func (o *owner) keptExpiries(ctx context.Context, mode byte, items []item) error
 	for k, j := range kept {
 		names[k] = items[j].name
 	}
-	fields, err := o.fields(names)
-	if err != nil {
-		return err
-	}
-	vals, v, err := o.hmget(ctx, fields)
+	vals, v, err := o.readNames(ctx, names)
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,18 @@ func (c *scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 	return next
 }
 
+// scriptedServer starts a server and returns a client that counts the
+// scripts it sends, and a cipher with a new keyset.
+func scriptedServer(t *testing.T) (*redis.Client, *scriptCounter, attrcache.Cipher) {
+	t.Helper()
+	rdb := redistest.StartServer(t).Client(t)
+	scripts := &scriptCounter{}
+	rdb.AddHook(scripts)
+	h, err := keys.Generate()
+	must(t, err)
+	return rdb, scripts, envelope(t, h)
+}
+
 // TestSealedBatchKeepsExpiries: an UpdateMany of sealed values that keep
 // their records' own expiry keeps every one of them, whatever the batch's
 // size; a batch of 64 or more reads the expiries first and runs one
@@ -159,13 +171,8 @@ func (c *scriptCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 func TestSealedBatchKeepsExpiries(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 30*time.Second)
-	srv := redistest.StartServer(t)
-	rdb := srv.Client(t)
-	scripts := &scriptCounter{}
-	rdb.AddHook(scripts)
-	h, err := keys.Generate()
-	must(t, err)
-	st := newStore(t, rdb, attrcache.WithCipher(envelope(t, h)))
+	rdb, scripts, cipher := scriptedServer(t)
+	st := newStore(t, rdb, attrcache.WithCipher(cipher))
 	for _, c := range []struct{ n, scripts int64 }{{3, 2}, {64, 1}, {200, 1}} {
 		s, err := st.Start(ctx, attrcache.NewSessionID(), time.Hour)
 		must(t, err)
@@ -210,13 +217,7 @@ func TestSealedBatchKeepsExpiries(t *testing.T) {
 func TestSetExpiryOfSealedNames(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 30*time.Second)
-	srv := redistest.StartServer(t)
-	rdb := srv.Client(t)
-	scripts := &scriptCounter{}
-	rdb.AddHook(scripts)
-	h, err := keys.Generate()
-	must(t, err)
-	cipher := envelope(t, h)
+	rdb, scripts, cipher := scriptedServer(t)
 	byName := newStore(t, rdb, attrcache.WithCipher(cipher), attrcache.WithSealed("token"))
 	byCall := newStore(t, rdb, attrcache.WithCipher(cipher))
 	for _, c := range []struct {
