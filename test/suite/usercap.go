@@ -113,7 +113,12 @@ func testEndOldest(t *testing.T, b Backend) {
 // end, the 5 latest, and Sessions lists exactly those.
 func testConcurrentStarts(t *testing.T, b Backend, policy attrcache.SessionPolicy) {
 	const n, capN = 50, 5
-	st := newStore(t, b.Client, attrcache.WithMaxSessions(capN, policy))
+	// Fifty logins racing for five places retry their scripts: on a
+	// loaded machine under -race they can outlast the default 1 s call
+	// timeout, and a Start that ran but answered after its deadline
+	// counts as failed while its session lives. The test is about the
+	// cap, so calls get time.
+	st := newStore(t, b.Client, attrcache.WithMaxSessions(capN, policy), attrcache.WithCallTimeout(10*time.Second))
 	uid := newUID()
 	u := st.User(uid)
 	sess := make([]*attrcache.Session, n)
