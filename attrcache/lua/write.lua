@@ -168,7 +168,7 @@ local function write(keys, argv)
   end
 
   -- Build the new records and the counters.
-  local sets, dels = {LOG, false}, nil
+  local sets, dels, heads = {LOG, false}, nil, nil
   local ns, count, bytes, counter = 2, count1, bytes1, nil
   for i = 1, n do
     local b = 2 + per * (i - 1)
@@ -212,7 +212,21 @@ local function write(keys, argv)
           if counter > MAXINT or counter < -MAXINT then return reply(NOTINT, now, {name}) end
           value = fmt('%d', counter)
         end
-        new = rec(f >= 64, created, now, exp, base, value)
+        if created == now and n > 1 then
+          -- New records of one batch share their header when they share
+          -- flags and expiry: build it once.
+          local hk = exp * 2
+          if f >= 64 then hk = hk + 1 end
+          heads = heads or {}
+          local h = heads[hk]
+          if not h then
+            h = rec(f >= 64, now, now, exp, base, '')
+            heads[hk] = h
+          end
+          new = h .. value
+        else
+          new = rec(f >= 64, created, now, exp, base, value)
+        end
       end
     end
     if new then
