@@ -137,7 +137,7 @@ the method and where the time goes):
 |---|---|---|
 | `Get`, Redis server time | `HGET` | 1.14–1.49x |
 | `Set`, server time, quiet / busy session | a script that reads `TIME`, `HMGET`s 2 fields, `HSET`s 1 | 2.1–2.5x / 3.0–3.5x |
-| `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.8–1.9x |
+| `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.48–1.50x |
 | `Get` / `Set` throughput, 64 goroutines, go-redis | `HGET` / `HSET` | 0.85–0.86x / 0.31–0.33x |
 | `Get` / `Set` throughput, 64 goroutines, rueidis | rueidis `HGET` / `HSET` | 0.76–0.78x / 0.19–0.20x |
 | memory per session of 10 × 32 B, at rest / after 20 writes in a second | a plain hash | +126 B (804 B) / +708 B for about 6 s |
