@@ -2,10 +2,8 @@ package rueidisstore_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 
 	"github.com/attrcache/attrcache/attrcache"
@@ -32,22 +30,13 @@ func miniClient(t testing.TB, mr *miniredis.Miniredis) rueidis.Client {
 func TestBehaviour(t *testing.T) {
 	mr := miniredis.RunT(t)
 	c := miniClient(t, mr)
-	newClient := func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: mr.Addr()}) }
-	rdb := newClient()
-	t.Cleanup(func() { rdb.Close() })
-	suite.Run(t, suite.Backend{
-		Client:    rdb,
-		NewClient: newClient,
-		Advance: func(d time.Duration) {
-			time.Sleep(d)
-			mr.FastForward(d)
-		},
-		Store: func(t testing.TB, opts ...attrcache.Option) *attrcache.Store {
-			st, err := rueidisstore.New(c, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	})
+	b := suite.Miniredis(t, mr)
+	b.Store = func(t testing.TB, opts ...attrcache.Option) *attrcache.Store {
+		st, err := rueidisstore.New(c, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	suite.Run(t, b)
 }
