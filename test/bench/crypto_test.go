@@ -3,26 +3,10 @@ package bench
 import (
 	"testing"
 
-	"github.com/tink-crypto/tink-go/v2/aead"
-	"github.com/tink-crypto/tink-go/v2/keyset"
-
 	"github.com/attrcache/attrcache/attrcache"
 	"github.com/attrcache/attrcache/keys"
+	"github.com/attrcache/attrcache/test/suite"
 )
-
-// tinkAEAD is a plain Tink AES-256-GCM AEAD: one key for every value.
-func tinkAEAD(b *testing.B) attrcache.Cipher {
-	b.Helper()
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := aead.New(h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return a
-}
 
 // envelope is the cipher of package keys: a data key derived per session
 // from a key-derivation keyset.
@@ -53,7 +37,7 @@ func BenchmarkEncrypted(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		cipher attrcache.Cipher
-	}{{"tink-aes256gcm", tinkAEAD(b)}, {"keys-envelope", envelope(b)}} {
+	}{{"tink-aes256gcm", suite.TinkCipher(b)}, {"keys-envelope", envelope(b)}} {
 		b.Run(c.name, func(b *testing.B) {
 			st := newStore(b, e.rdb, attrcache.WithCipher(c.cipher))
 			p := e.pools(b, calls+1, e.unbound(st, typical()), e.unbound(st, typical()))

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/test/suite"
 )
 
 // A full session at the default limits: MaxAttributes (1,000) attributes
@@ -57,7 +58,7 @@ const worstCalls = 30
 func BenchmarkWorstCall(b *testing.B) {
 	e := newEnv(b)
 	st := e.store
-	sealed := newStore(b, e.rdb, attrcache.WithCipher(tinkAEAD(b)))
+	sealed := newStore(b, e.rdb, attrcache.WithCipher(suite.TinkCipher(b)))
 	ns := names(fullAttrs)
 	plain := attrs(ns, value(fullValueSize))
 	seal := attrs(ns, value(fullSealedSize))
