@@ -58,23 +58,11 @@ func BenchmarkRueidis(b *testing.B) {
 	c := newRueidis(b, addrs, false)
 	st := newRueidisStore(b, c)
 	b.Run("Saturation", func(b *testing.B) {
-		sessions := make([]*attrcache.Session, saturation)
-		for g := range sessions {
-			sessions[g] = e.session(b, st, typical())
-		}
-		raw := e.rawPool(b, saturation, typical())
-		b.Run("Get", func(b *testing.B) {
-			saturate(b, e,
-				side{cmds: readCmds, op: func(g int) error { _, err := sessions[g].Get(ctx, target); return err }},
-				side{cmds: cmds("hget"), op: func(g int) error { return rawHGet(c, raw[g]) }})
-		})
-		b.Run("Set", func(b *testing.B) {
-			saturate(b, e,
-				side{cmds: writeCmds, op: func(g int) error { return sessions[g].Set(ctx, target, v) }},
-				side{cmds: cmds("hset"), op: func(g int) error {
-					return c.Do(ctx, c.B().Hset().Key(raw[g]).FieldValue().FieldValue(target, string(v)).Build()).Error()
-				}})
-		})
+		saturateStore(b, e, st,
+			func(key string) error { return rawHGet(c, key) },
+			func(key string) error {
+				return c.Do(ctx, c.B().Hset().Key(key).FieldValue().FieldValue(target, string(v)).Build()).Error()
+			})
 	})
 	raw := e.rawKey()
 	e.fillRaw(b, raw, typical(), sessionTTL)

@@ -112,24 +112,33 @@ func BenchmarkSaturation(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run("ctxtimeout="+strconv.FormatBool(on), func(b *testing.B) {
 			rdb := e.client(b, func(o *redis.Options) { o.ContextTimeoutEnabled = on })
-			st := newStore(b, rdb)
-			sessions := make([]*attrcache.Session, saturation)
-			for g := range sessions {
-				sessions[g] = e.session(b, st, typical())
-			}
-			raw := e.rawPool(b, saturation, typical())
-			b.Run("Get", func(b *testing.B) {
-				saturate(b, e,
-					side{cmds: readCmds, op: func(g int) error { _, err := sessions[g].Get(ctx, target); return err }},
-					side{cmds: cmds("hget"), op: func(g int) error { return rdb.HGet(ctx, raw[g], target).Err() }})
-			})
-			b.Run("Set", func(b *testing.B) {
-				saturate(b, e,
-					side{cmds: writeCmds, op: func(g int) error { return sessions[g].Set(ctx, target, v) }},
-					side{cmds: cmds("hset"), op: func(g int) error { return rdb.HSet(ctx, raw[g], target, v).Err() }})
-			})
+			saturateStore(b, e, newStore(b, rdb),
+				func(key string) error { return rdb.HGet(ctx, key, target).Err() },
+				func(key string) error { return rdb.HSet(ctx, key, target, v).Err() })
 		})
 	}
+}
+
+// saturateStore runs Get and Set at saturation on st, each goroutine on
+// a session of its own, beside hget and hset of the same field on raw
+// hashes of the same attributes.
+func saturateStore(b *testing.B, e *env, st *attrcache.Store, hget, hset func(key string) error) {
+	v := value(valueSize)
+	sessions := make([]*attrcache.Session, saturation)
+	for g := range sessions {
+		sessions[g] = e.session(b, st, typical())
+	}
+	raw := e.rawPool(b, saturation, typical())
+	b.Run("Get", func(b *testing.B) {
+		saturate(b, e,
+			side{cmds: readCmds, op: func(g int) error { _, err := sessions[g].Get(ctx, target); return err }},
+			side{cmds: cmds("hget"), op: func(g int) error { return hget(raw[g]) }})
+	})
+	b.Run("Set", func(b *testing.B) {
+		saturate(b, e,
+			side{cmds: writeCmds, op: func(g int) error { return sessions[g].Set(ctx, target, v) }},
+			side{cmds: cmds("hset"), op: func(g int) error { return hset(raw[g]) }})
+	})
 }
 
 // hotWriters is how many goroutines BenchmarkHotSession runs.
