@@ -131,7 +131,7 @@ func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.D
 			}
 		}
 		rec.Expires = exp
-		args = append(args, name, raw.S, string(format.AppendRecord(nil, rec, v.m.Created, value)))
+		args = append(args, name, &recordArg{raw.S}, &bytesArg{format.AppendRecord(nil, rec, v.m.Created, value)})
 	}
 	if missing != nil {
 		return &NamesError{Err: ErrNotFound, Names: missing}

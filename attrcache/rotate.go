@@ -264,12 +264,14 @@ func (s *Session) snapshot(ctx context.Context, ns *Session) ([]any, error) {
 			if err != nil {
 				return nil, unavailable(&sealError{name: name, cause: err})
 			}
-			raw = string(format.AppendRecord(nil, rec, v.m.Created, ct))
-		} else if s.sealedName(name) {
+			out = append(out, name, &bytesArg{format.AppendRecord(nil, rec, v.m.Created, ct)})
+			continue
+		}
+		if s.sealedName(name) {
 			bad.add(name, &openError{cause: errNotSealed})
 			continue
 		}
-		out = append(out, name, raw)
+		out = append(out, name, &recordArg{raw})
 	}
 	if err := bad.err(); err != nil {
 		return nil, err

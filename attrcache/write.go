@@ -387,6 +387,14 @@ type bytesArg struct{ b []byte }
 func (a *bytesArg) MarshalBinary() ([]byte, error) { return a.b, nil }
 func (a *bytesArg) String() string                 { return fmt.Sprintf("[%d bytes]", len(a.b)) }
 
+// recordArg is a stored record sent back as a script argument (a replace
+// that checks it, a rotation that moves it): like bytesArg, it prints its
+// length, never the value it holds.
+type recordArg struct{ s string }
+
+func (a *recordArg) MarshalBinary() ([]byte, error) { return []byte(a.s), nil }
+func (a *recordArg) String() string                 { return fmt.Sprintf("[%d bytes]", len(a.s)) }
+
 // runWrite runs write.lua with args (args[0] is the call's).
 func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (backend.Reply, error) {
 	st := o.store
