@@ -93,7 +93,7 @@ var errChanged = fmt.Errorf("%w: the attributes changed while their expiry was b
 // other write came between.
 func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.Duration) error {
 	st := o.store
-	vals, v, err := o.readNames(ctx, names)
+	vals, v, err := o.readChecked(ctx, names)
 	if err != nil {
 		return err
 	}

@@ -210,24 +210,19 @@ func (o *owner) names(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// fields validates a batch of names and returns the HMGET fields: the
-// marker, then the names.
-func (o *owner) fields(names []string) ([]string, error) {
-	if err := o.checkNames(names); err != nil {
-		return nil, err
-	}
-	fields := make([]string, 0, 1+len(names))
-	return append(append(fields, format.MarkerField), names...), nil
-}
-
 // readNames reads the marker and the records of names in one HMGET and
 // judges the hash: vals[i+1] is names[i]'s. Names are checked first.
 func (o *owner) readNames(ctx context.Context, names []string) ([]backend.Field, view, error) {
-	fields, err := o.fields(names)
-	if err != nil {
+	if err := o.checkNames(names); err != nil {
 		return nil, view{}, err
 	}
-	return o.hmget(ctx, fields)
+	return o.readChecked(ctx, names)
+}
+
+// readChecked is readNames for names a write has checked already.
+func (o *owner) readChecked(ctx context.Context, names []string) ([]backend.Field, view, error) {
+	fields := make([]string, 0, 1+len(names))
+	return o.hmget(ctx, append(append(fields, format.MarkerField), names...))
 }
 
 // hmget reads fields (the marker first) in one HMGET and judges the

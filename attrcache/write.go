@@ -228,7 +228,7 @@ func (o *owner) keptExpiries(ctx context.Context, mode byte, items []item) error
 	for k, j := range kept {
 		names[k] = items[j].name
 	}
-	vals, v, err := o.readNames(ctx, names)
+	vals, v, err := o.readChecked(ctx, names)
 	if err != nil {
 		return err
 	}
