@@ -152,6 +152,20 @@ type NotReplicatedError struct {
 
 func (e *NotReplicatedError) Error() string { return e.Msg }
 
+// Waited judges WAIT's answer (acked replicas, or err) after a script
+// the master applied, for both backends: fewer replicas than cfg asks for
+// is a *NotReplicatedError carrying rep.
+func Waited(rep Reply, acked int64, err error, cfg Config) (Reply, error) {
+	if err != nil {
+		return rep, &NotReplicatedError{Reply: rep, Msg: "WAIT failed: " + err.Error()}
+	}
+	if acked < int64(cfg.Replicas) {
+		return rep, &NotReplicatedError{Reply: rep,
+			Msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", acked, cfg.Replicas, cfg.WaitTimeout)}
+	}
+	return rep, nil
+}
+
 // Script is one of attrcache's scripts: a function of the library, and
 // the same code as a plain script where Functions are missing.
 type Script struct {

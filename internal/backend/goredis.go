@@ -203,7 +203,10 @@ func (g *GoRedis) run(ctx context.Context, s *Script, keys []string, args []any)
 	if g.cfg.Replicas > 0 {
 		return g.runWait(ctx, s, keys, args)
 	}
-	sent := time.Now()
+	var sent time.Time
+	if g.near != nil { // only the near cache's lease needs it
+		sent = time.Now()
+	}
 	v, err := g.call(ctx, s, keys, args)
 	if err != nil {
 		return Reply{}, err

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,12 +13,6 @@ import (
 // Running attrcache's scripts on go-redis: as Functions (FCALL) where the
 // server has them, as EVALSHA elsewhere, and with WAIT in the same round
 // trip when a replica wait is configured.
-
-// scripter is what running a script needs: the client, or a pipeline.
-type scripter interface {
-	redis.Scripter
-	FCall(ctx context.Context, function string, keys []string, args ...any) *redis.Cmd
-}
 
 // call runs s once and returns its raw reply, through FCALL while the
 // server has Functions and EVALSHA (EVAL after NOSCRIPT) otherwise.
@@ -37,7 +30,7 @@ func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any
 			// cluster client may not yet know as the key's master.
 			lerr := g.rerouting(ctx, func() error { return g.load(ctx, keys[0]) })
 			if lerr == nil {
-				return g.c.FCall(ctx, s.Func, keys, args...).Result()
+				return g.fcall(ctx, s, keys, args)
 			}
 			if !functionsUnsupported(lerr) {
 				return nil, lerr
@@ -133,6 +126,7 @@ func (g *GoRedis) runWait(ctx context.Context, s *Script, keys []string, args []
 		src       string
 		err       error
 	)
+	sent := time.Now()
 	err = g.rerouting(ctx, func() error {
 		ev, acked, src, err = g.pipelineWait(ctx, s, keys, args)
 		return err
@@ -140,19 +134,14 @@ func (g *GoRedis) runWait(ctx context.Context, s *Script, keys []string, args []
 	if err != nil {
 		return Reply{}, err
 	}
+	g.answered(sent)
 	rep, err := decode(ev.Val())
 	rep.Src = src
 	if err != nil || !format.Applied(rep.Code) {
 		return rep, err
 	}
 	n, err := acked.Int64()
-	if err != nil {
-		return rep, &NotReplicatedError{Reply: rep, Msg: "WAIT failed: " + err.Error()}
-	}
-	if n < int64(g.cfg.Replicas) {
-		return rep, &NotReplicatedError{Reply: rep, Msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", n, g.cfg.Replicas, g.cfg.WaitTimeout)}
-	}
-	return rep, nil
+	return Waited(rep, n, err, g.cfg)
 }
 
 // pipelineWait sends the script and WAIT in one pipeline to the key's
