@@ -68,6 +68,20 @@ func resendable(ctx context.Context, err error) bool {
 // (loading the library on every master where a function is missing), then
 // EVALSHA, and EVAL after NOSCRIPT.
 func (b *rueidisBackend) runOnce(ctx context.Context, s *backend.Script, keys, argv []string) (backend.Reply, error) {
+	if b.cfg.Replicas > 0 && b.mode.Load() == modeUnknown {
+		// WAIT runs even when the FCALL before it failed, and without a
+		// replica that keeps up it blocks for its whole timeout: learn
+		// whether the servers have Functions first, so that a cold start
+		// does not wait twice.
+		switch err := b.loadEverywhere(ctx); {
+		case err == nil:
+			b.mode.CompareAndSwap(modeUnknown, modeFunctions)
+		case functionsUnsupported(err):
+			b.mode.Store(modeScripts)
+		default:
+			return backend.Reply{}, err
+		}
+	}
 	if b.mode.Load() != modeScripts {
 		rep, err := b.exec(ctx, b.fcall(s, keys, argv), keys[0])
 		switch {
@@ -149,14 +163,7 @@ func (b *rueidisBackend) exec(ctx context.Context, script rueidis.Completed, key
 		return rep, err
 	}
 	n, err := rs[1].AsInt64()
-	if err != nil {
-		return rep, &backend.NotReplicatedError{Reply: rep, Msg: "WAIT failed: " + err.Error()}
-	}
-	if n < int64(b.cfg.Replicas) {
-		return rep, &backend.NotReplicatedError{Reply: rep,
-			Msg: fmt.Sprintf("%d of %d replicas acknowledged within %v", n, b.cfg.Replicas, b.cfg.WaitTimeout)}
-	}
-	return rep, nil
+	return backend.Waited(rep, n, err, b.cfg)
 }
 
 // decode reads a script reply: {status, now, payload...}. Errors from
