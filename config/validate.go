@@ -342,16 +342,29 @@ func (c *Config) checkStore(p *problems) {
 		}
 	}
 
-	switch w := s.ReplicaWait; {
+	// The library's rules for the wait and the call timeout beside it.
+	w := s.ReplicaWait
+	var waitErr, callErr error
+	if w.Replicas > 0 {
+		wait := attrcache.WithReplicaWait(w.Replicas, w.Timeout)
+		waitErr = attrcache.CheckOptions(wait)
+		if s.CallTimeout > 0 {
+			callErr = attrcache.CheckOptions(wait, attrcache.WithCallTimeout(s.CallTimeout))
+		}
+	}
+	switch {
 	case w.Replicas < 0:
 		p.add("attrcache.replica_wait.replicas", "must not be negative, got %d", w.Replicas)
-	case w.Replicas > 0 && w.Timeout < time.Millisecond:
+	case w.Replicas == 0:
+	case w.Timeout < time.Millisecond:
 		p.add("attrcache.replica_wait.timeout", "must be at least 1ms when replicas are awaited, got %s", w.Timeout)
-	case w.Replicas > 0 && !c.Redis.UsesRueidis() && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
+	case waitErr != nil:
+		p.add("attrcache.replica_wait.timeout", "%s; got %s", libraryReason(waitErr), w.Timeout)
+	case !c.Redis.UsesRueidis() && c.Redis.ReadTimeout > 0 && w.Timeout >= c.Redis.ReadTimeout:
 		p.add("attrcache.replica_wait.timeout", "must be below redis.read_timeout (%s), got %s", c.Redis.ReadTimeout, w.Timeout)
-	case w.Replicas > 0 && s.CallTimeout > 0 && s.CallTimeout <= w.Timeout:
-		p.add("attrcache.call_timeout", "must be longer than attrcache.replica_wait.timeout (%s), or a write waiting for replicas "+
-			"ends at its deadline; leave it unset for the default, 1s plus the wait; got %s", w.Timeout, s.CallTimeout)
+	case callErr != nil:
+		p.add("attrcache.call_timeout", "%s (attrcache.replica_wait.timeout); leave it unset for the default, 1s plus the wait; got %s",
+			libraryReason(callErr), s.CallTimeout)
 	}
 
 	l := s.Limits

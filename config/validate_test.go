@@ -65,6 +65,10 @@ func TestValidationProblems(t *testing.T) {
 		{"replica wait past read timeout", func(c *config.Config) {
 			c.Store.ReplicaWait = config.ReplicaWait{Replicas: 1, Timeout: 5 * time.Second}
 		}, "attrcache.replica_wait.timeout", "below redis.read_timeout"},
+		{"replica wait past the library's cap, on rueidis", func(c *config.Config) {
+			c.Redis.Client = config.ClientRueidis
+			c.Store.ReplicaWait = config.ReplicaWait{Replicas: 1, Timeout: 30 * time.Second}
+		}, "attrcache.replica_wait.timeout", "24s"},
 		{"negative TTL", func(c *config.Config) { c.Store.SessionTTL = -time.Minute }, "attrcache.session_ttl", "positive"},
 		{"sub-millisecond TTL", func(c *config.Config) { c.Store.SessionTTL = time.Microsecond }, "attrcache.session_ttl", "1ms"},
 		{"TTL over MaxExpiration", func(c *config.Config) { c.Store.SessionTTL = attrcache.MaxExpiration + time.Hour }, "attrcache.session_ttl", "at most"},

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/config"
 	"github.com/attrcache/attrcache/config/internal/rueidishook"
 	"github.com/attrcache/attrcache/rueidisstore"
 )
@@ -37,7 +38,7 @@ func clientOption(s rueidishook.Settings) rueidis.ClientOption {
 		o.CacheSizeEachConn = s.CacheBytes
 	}
 	switch s.Mode {
-	case "sentinel":
+	case config.ModeSentinel:
 		o.Sentinel = rueidis.SentinelOption{
 			MasterSet: s.MasterName,
 			Username:  s.SentinelUsername,
@@ -45,7 +46,7 @@ func clientOption(s rueidishook.Settings) rueidis.ClientOption {
 			TLSConfig: s.TLS,
 		}
 		o.Sentinel.Dialer.Timeout = s.DialTimeout
-	case "cluster":
+	case config.ModeCluster:
 		o.SelectDB = 0
 	default:
 		o.InitAddress = s.Addrs[:1]
