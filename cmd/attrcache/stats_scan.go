@@ -285,8 +285,11 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 			return fmt.Errorf("HLEN: %w", err)
 		}
 		own, err := c.own.Result()
-		if err != nil || len(own) != 4 {
+		if err != nil {
 			return fmt.Errorf("HMGET: %w", err)
+		}
+		if len(own) != 4 {
+			return fmt.Errorf("HMGET of 4 fields answered %d", len(own))
 		}
 		attrs := fields
 		for _, v := range own {
@@ -309,7 +312,7 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		if state == "live" || state == "rotating" {
 			t.liveAttrs += attrs
 		}
-		if n, _, err := format.ParseCounters(counted); state != "ended" && (err != nil || n != attrs) {
+		if count, _, err := format.ParseCounters(counted); state != "ended" && (err != nil || count != attrs) {
 			t.mismatched++
 		}
 	}
