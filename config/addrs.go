@@ -249,6 +249,15 @@ type endpoint struct {
 	sentinelPassword string
 }
 
+// dialAddrs is the addresses to dial: ep's, or DefaultAddr when none is
+// configured.
+func (ep endpoint) dialAddrs() []string {
+	if len(ep.addrs) == 0 {
+		return []string{DefaultAddr}
+	}
+	return ep.addrs
+}
+
 // resolveRedis reads redis.addrs and combines its URLs with the other
 // redis.* keys as Addrs describes, adding a problem for every item it
 // cannot read and every conflict.

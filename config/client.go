@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -52,12 +53,13 @@ func (c *Config) NewClient() (redis.UniversalClient, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	return c.newClient(ep, tlsConf), nil
+}
 
+// newClient is NewClient on settings checkRedis resolved.
+func (c *Config) newClient(ep endpoint, tlsConf *tls.Config) redis.UniversalClient {
 	r := &c.Redis
-	addrs := ep.addrs
-	if len(addrs) == 0 {
-		addrs = []string{DefaultAddr}
-	}
+	addrs := ep.dialAddrs()
 	// go-redis reads MaxRetries 0 as "default (3)" and -1 as "none";
 	// here 0 means none.
 	retries := r.MaxRetries
@@ -103,7 +105,7 @@ func (c *Config) NewClient() (redis.UniversalClient, error) {
 			})
 		}
 	}
-	return redis.NewUniversalClient(opts), nil
+	return redis.NewUniversalClient(opts)
 }
 
 // RedisAddrs returns the addresses NewClient dials, as host:port: those

@@ -59,14 +59,11 @@ func (c *Config) openRueidis(ctx context.Context, logger *slog.Logger) (*attrcac
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb, err := c.NewClient()
-	if err != nil {
-		return nil, nil, err
-	}
+	rdb := c.newClient(ep, tlsConf)
 	r := &c.Redis
 	s := rueidishook.Settings{
 		Mode:             r.ResolvedMode(),
-		Addrs:            ep.addrs,
+		Addrs:            ep.dialAddrs(),
 		Username:         ep.username,
 		Password:         ep.password,
 		DB:               ep.db,
@@ -77,9 +74,6 @@ func (c *Config) openRueidis(ctx context.Context, logger *slog.Logger) (*attrcac
 		DialTimeout:      r.DialTimeout,
 		Cache:            r.ClientSideCache.Enabled,
 		CacheBytes:       r.ClientSideCache.MaxBytes,
-	}
-	if len(s.Addrs) == 0 {
-		s.Addrs = []string{DefaultAddr}
 	}
 	o, dialed, err := rueidishook.Open(ctx, s, opts)
 	if err != nil {

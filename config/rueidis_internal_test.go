@@ -3,6 +3,8 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/attrcache/attrcache/config/internal/rueidishook"
@@ -20,5 +22,18 @@ func TestOpenStoreWithoutRueidisconfig(t *testing.T) {
 	}
 	if _, _, err := c.OpenStore(context.Background(), nil); !errors.Is(err, ErrNoRueidis) {
 		t.Fatalf("OpenStore: %v, want ErrNoRueidis", err)
+	}
+}
+
+// TestRueidisSettingsRedacted: the settings handed to rueidisconfig never
+// print their passwords, in any of fmt's forms.
+func TestRueidisSettingsRedacted(t *testing.T) {
+	s := rueidishook.Settings{Mode: ModeSentinel, Addrs: []string{"127.0.0.1:26379"}, Username: "app",
+		Password: "pw-never-shown", SentinelPassword: "sentinel-pw-never-shown"}
+	for _, form := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(form, s)
+		if strings.Contains(out, "never-shown") || !strings.Contains(out, "[redacted]") || !strings.Contains(out, "127.0.0.1:26379") {
+			t.Errorf("%s of Settings: %s", form, out)
+		}
 	}
 }

@@ -8,6 +8,7 @@ package rueidishook
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"time"
 
 	"github.com/attrcache/attrcache/attrcache"
@@ -41,3 +42,22 @@ type Opened struct {
 // returned with dialed false, for config to name the addresses and tell
 // refused credentials from an unreachable server.
 var Open func(ctx context.Context, s Settings, opts []attrcache.Option) (o Opened, dialed bool, err error)
+
+// String shows the settings with both passwords redacted, so that a
+// printed Settings (%v, %+v, %s) never carries them.
+func (s Settings) String() string {
+	return fmt.Sprintf("{Mode:%s Addrs:%v Username:%s Password:%s DB:%d TLS:%t MasterName:%s SentinelUsername:%s "+
+		"SentinelPassword:%s DialTimeout:%v Cache:%t CacheBytes:%d}",
+		s.Mode, s.Addrs, s.Username, redacted(s.Password), s.DB, s.TLS != nil, s.MasterName, s.SentinelUsername,
+		redacted(s.SentinelPassword), s.DialTimeout, s.Cache, s.CacheBytes)
+}
+
+// GoString is String for %#v.
+func (s Settings) GoString() string { return "rueidishook.Settings" + s.String() }
+
+func redacted(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "[redacted]"
+}
