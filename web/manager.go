@@ -292,20 +292,30 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (*attrcache.Ses
 // the headers were sent, the session is ended but the cookie cannot be
 // expired, and the error wraps attrcache.ErrInvalid.
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
+	_, err := m.logout(w, r, "Logout", func(ctx context.Context, old *attrcache.Session) (int, error) {
+		if old == nil {
+			return 0, nil
+		}
+		if err := old.End(ctx); err != nil && !errors.Is(err, attrcache.ErrSessionNotFound) {
+			return 0, err
+		}
+		return 1, nil
+	})
+	return err
+}
+
+// logout drops the request's session, ends it with end, and expires the
+// cookie, or says why it cannot once the headers were sent.
+func (m *Manager) logout(w http.ResponseWriter, r *http.Request, op string,
+	end func(context.Context, *attrcache.Session) (int, error)) (int, error) {
 	st, _ := m.stateOf(r)
 	sent := st.headersSent()
-	old := st.replace("", nil)
-	var err error
-	if old != nil {
-		if err = old.End(r.Context()); errors.Is(err, attrcache.ErrSessionNotFound) {
-			err = nil
-		}
-	}
+	n, err := end(r.Context(), st.replace("", nil))
 	if sent {
-		return errors.Join(err, errHeadersSent("Logout"))
+		return n, errors.Join(err, errHeadersSent(op))
 	}
 	m.setCookie(w.Header(), m.expiredCookie())
-	return err
+	return n, err
 }
 
 // LogoutEverywhere ends every session of the user the request's session
@@ -331,15 +341,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 // after the headers were sent, the sessions are ended but the cookie
 // cannot be expired, and the error wraps attrcache.ErrInvalid.
 func (m *Manager) LogoutEverywhere(w http.ResponseWriter, r *http.Request) (int, error) {
-	st, _ := m.stateOf(r)
-	sent := st.headersSent()
-	old := st.replace("", nil)
-	n, err := m.endEverywhere(r.Context(), old)
-	if sent {
-		return n, errors.Join(err, errHeadersSent("LogoutEverywhere"))
-	}
-	m.setCookie(w.Header(), m.expiredCookie())
-	return n, err
+	return m.logout(w, r, "LogoutEverywhere", m.endEverywhere)
 }
 
 // endEverywhere ends sess and, if it was live and bound to a user, every
