@@ -36,10 +36,20 @@ local TWO24 = 16777216          -- the counters field: bytes x 2^24 + count
 -- Functions library reaches the standard library only while it runs.
 local sub, byte, char, find, floor, call, pcall, unpk, tonum, fmt, mmin
 local W -- widths of the record header's codes
+-- B maps a byte to its one-byte string, made on first use: a
+-- concatenation of B's strings makes a header with one new string, where
+-- string.char makes one more and costs a C call. A Functions library keeps
+-- it between calls; a script run by EVALSHA fills it again each time.
+local B
 local function bind()
   sub, byte, char, find, floor = string.sub, string.byte, string.char, string.find, math.floor
   call, pcall, unpk, tonum, fmt, mmin = redis.call, redis.pcall, unpack, tonumber, string.format, math.min
   W = {[0] = 0, 2, 4, 6}
+  B = setmetatable({}, {__index = function(t, k)
+    local s = char(k)
+    t[k] = s
+    return s
+  end})
 end
 
 -- un reads w big-endian bytes at 1-based offset i (w of 0, 2, 3, 4, 6).
@@ -92,10 +102,12 @@ local function pn(n, w)
 end
 
 -- now_ms is the Redis server's clock: every application instance agrees.
+-- Arithmetic turns TIME's decimal strings into numbers without the C call
+-- tonumber would cost.
 local function now_ms()
   local t = call('TIME')
-  local us = tonum(t[2])
-  return tonum(t[1]) * 1000 + (us - us % 1000) / 1000
+  local us = t[2] + 0
+  return t[1] * 1000 + (us - us % 1000) / 1000
 end
 
 -- marker decodes a marker (ParseMarker) and the counters field beside
@@ -243,8 +255,9 @@ local function hput(i, n, w)
   return i + w
 end
 
--- rec builds a record (AppendRecord): times absolute, exp 0 for none.
--- The header's bytes go into HB and out with one string.char.
+-- rec builds a record (AppendRecord): times absolute, exp 0 for none. The
+-- header's bytes go into HB, then out with the value in one
+-- concatenation for the usual lengths of header.
 local function rec(sealed, created, modified, exp, base, value)
   local co = created - base
   if co < 0 then co = 0 end
@@ -258,11 +271,21 @@ local function rec(sealed, created, modified, exp, base, value)
   local a, b, c = code(co), code(md), code(eo)
   local f = a + b * 4 + c * 16
   if sealed then f = f + 64 end
-  HB[1] = f
   local n = hput(1, co, W[a])
   n = hput(n, md, W[b])
   n = hput(n, eo, W[c])
+  if n == 1 then return B[f] .. value end
+  local H = HB
+  if n == 3 then return B[f] .. B[H[2]] .. B[H[3]] .. value end
+  if n == 5 then return B[f] .. B[H[2]] .. B[H[3]] .. B[H[4]] .. B[H[5]] .. value end
+  if n == 7 then return B[f] .. B[H[2]] .. B[H[3]] .. B[H[4]] .. B[H[5]] .. B[H[6]] .. B[H[7]] .. value end
+  HB[1] = f
   return char(unpk(HB, 1, n)) .. value
+end
+
+-- hdr builds a record's header alone.
+local function hdr(sealed, created, modified, exp, base)
+  return rec(sealed, created, modified, exp, base, '')
 end
 
 -- inlog tells whether the resend log holds token at an entry's start.
