@@ -230,57 +230,60 @@ local function rcreated(s, base)
   return base + un(s, 2, W[b % 4])
 end
 
--- code is the width code of n (code in Go).
-local function code(n)
-  if n == 0 then return 0 elseif n < 65536 then return 1 elseif n < TWO32 then return 2 end
-  return 3
-end
-
 -- HB holds a record header while it is built: a table the library
 -- reuses, which each script fills before it reads it.
 local HB = {}
 
--- hput writes n as w big-endian bytes into HB after position i and
--- returns the new position.
-local function hput(i, n, w)
-  if w == 0 then return i end
-  if w == 2 then
+-- hput writes n (> 0) into HB after position i as the fewest of 2, 4 or 6
+-- big-endian bytes, and returns the new position and the width's code.
+local function hput(i, n)
+  local H = HB
+  if n < 65536 then
     local lo = n % 256
-    HB[i + 1], HB[i + 2] = (n - lo) / 256, lo
-  elseif w == 4 then
-    HB[i + 1], HB[i + 2], HB[i + 3], HB[i + 4] = b32(n)
-  else
-    HB[i + 1], HB[i + 2], HB[i + 3], HB[i + 4], HB[i + 5], HB[i + 6] = b48(n)
+    H[i + 1], H[i + 2] = (n - lo) / 256, lo
+    return i + 2, 1
   end
-  return i + w
+  if n < TWO32 then
+    H[i + 1], H[i + 2], H[i + 3], H[i + 4] = b32(n)
+    return i + 4, 2
+  end
+  H[i + 1], H[i + 2], H[i + 3], H[i + 4], H[i + 5], H[i + 6] = b48(n)
+  return i + 6, 3
 end
 
 -- rec builds a record (AppendRecord): times absolute, exp 0 for none. The
 -- header's bytes go into HB, then out with the value in one
--- concatenation for the usual lengths of header.
+-- concatenation for the usual lengths of header. Every write runs this,
+-- and each Lua operation or call costs a script: an offset of 0 (none)
+-- costs one comparison, and B's strings spare string.char's C call.
 local function rec(sealed, created, modified, exp, base, value)
   local co = created - base
   if co < 0 then co = 0 end
   local md = modified - created
   if md < 0 then md = 0 end
-  local eo = 0
-  if exp ~= 0 then
-    eo = exp - base
-    if eo < 1 then eo = 1 end
+  local f, n, a = 0, 1, 0
+  if sealed then f = 64 end
+  if co ~= 0 then
+    n, a = hput(1, co)
+    f = f + a
   end
-  local a, b, c = code(co), code(md), code(eo)
-  local f = a + b * 4 + c * 16
-  if sealed then f = f + 64 end
-  local n = hput(1, co, W[a])
-  n = hput(n, md, W[b])
-  n = hput(n, eo, W[c])
+  if md ~= 0 then
+    n, a = hput(n, md)
+    f = f + a * 4
+  end
+  if exp ~= 0 then
+    local eo = exp - base
+    if eo < 1 then eo = 1 end
+    n, a = hput(n, eo)
+    f = f + a * 16
+  end
   if n == 1 then return B[f] .. value end
   local H = HB
   if n == 3 then return B[f] .. B[H[2]] .. B[H[3]] .. value end
   if n == 5 then return B[f] .. B[H[2]] .. B[H[3]] .. B[H[4]] .. B[H[5]] .. value end
   if n == 7 then return B[f] .. B[H[2]] .. B[H[3]] .. B[H[4]] .. B[H[5]] .. B[H[6]] .. B[H[7]] .. value end
-  HB[1] = f
-  return char(unpk(HB, 1, n)) .. value
+  H[1] = f
+  return char(unpk(H, 1, n)) .. value
 end
 
 -- hdr builds a record's header alone.

@@ -340,16 +340,24 @@ local function write(keys, argv)
   if now > dl then return {LATE, now} end
 
   -- The record it replaces.
-  local of, wc, wm, h, e, live = 0, 0, 0, 0, 0, false
+  local of, wc, wm, h, e, live, oc = 0, 0, 0, 0, 0, false, base
   if o then
-    of = byte(o, 1)
+    local o1, o2, o3, o4, o5, o6, we
+    of, o1, o2, o3, o4, o5, o6 = byte(o, 1, 7)
     if not of or of >= 128 then return writeall(keys, argv, now, r) end
-    local we
     wc, wm, we = W[of % 4], W[(of % 16 - of % 4) / 4], W[(of % 64 - of % 16) / 16]
     h = 1 + wc + wm + we
     if #o < h then return writeall(keys, argv, now, r) end
     if we ~= 0 then e = base + un(o, 2 + wc + wm, we) end
     live = e == 0 or e > now
+    -- When it was created, which set, update and incr keep.
+    if wc == 2 then
+      oc = base + o1 * 256 + o2
+    elseif wc == 4 then
+      oc = base + ((o1 * 256 + o2) * 256 + o3) * 256 + o4
+    elseif wc == 6 then
+      oc = base + ((((o1 * 256 + o2) * 256 + o3) * 256 + o4) * 256 + o5) * 256 + o6
+    end
   end
 
   -- The new record, and when it expires (at, 0 for never).
@@ -357,9 +365,8 @@ local function write(keys, argv)
   if mode == X then
     -- A sealed record's associated data binds its expiry: RESEAL.
     if not live or of >= 64 then return writeall(keys, argv, now, r) end
-    local created = base + un(o, 2, wc)
     at = now + un(argv[3], 1, 6)
-    new = rec(false, created, created + un(o, 2 + wc, wm), at, base, sub(o, h + 1))
+    new = rec(false, oc, oc + un(o, 2 + wc, wm), at, base, sub(o, h + 1))
   elseif mode ~= D then
     if live and mode == C then return {EXISTS, now, name} end
     if not live and mode == U then return {NOTFOUND, now, name} end
@@ -367,7 +374,7 @@ local function write(keys, argv)
     local mf, p1, p2, p3, p4, p5, p6 = byte(meta, 1, 7)
     local exp = ((((p1 * 256 + p2) * 256 + p3) * 256 + p4) * 256 + p5) * 256 + p6
     local created = now
-    if live and mode ~= C then created = base + un(o, 2, wc) end
+    if live and mode ~= C then created = oc end
     if exp == KEEP then
       exp = 0
       if live and mode ~= C then
