@@ -35,8 +35,11 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 	}
 	// The fast script counts the calls write hands on to writeall.
 	i := strings.Index(writeLua, "local function write(keys, argv)")
-	counted := writeLua[:i] + strings.ReplaceAll(writeLua[i:], "return writeall(keys, argv, now, r)",
-		"redis.call('INCR', 'test:handed-on') return writeall(keys, argv, now, r)")
+	counted := strings.NewReplacer("return writeall(keys, argv, now, r)",
+		"redis.call('INCR', 'test:handed-on') return writeall(keys, argv, now, r)",
+		"call('ZADD', keys[2], till, sub(log, 1, 8))",
+		"call('ZADD', keys[2], till, sub(log, 1, 8)) redis.call('INCR', 'test:moved')").Replace(writeLua[i:])
+	counted = writeLua[:i] + counted
 	fast := redis.NewScript(libLua + counted + "\nreturn write(KEYS, ARGV)\n")
 	ref := redis.NewScript(libLua + writeLua + "\nreturn writeall(KEYS, ARGV)\n")
 
@@ -69,8 +72,15 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 	names := []string{"a", "b", "c", "n"}
 	fastRuns := 0
 	seen := map[int64]int{} // statuses of one-attribute calls
-	for step := range 3000 {
+	burst, bp := 0, pairs[0] // a burst: calls on one session, the clock all but still
+	for step := range 4000 {
 		p := pairs[rng.IntN(len(pairs))]
+		if burst == 0 && rng.IntN(60) == 0 {
+			burst, bp = 10+rng.IntN(30), p
+		}
+		if burst > 0 {
+			p = bp
+		}
 		nowMs := now.UnixMilli()
 
 		// The call: mostly fresh, sometimes a resend, ahead of the clock
@@ -82,7 +92,7 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 			c = make([]byte, 30)
 			binary.LittleEndian.PutUint64(c[:8], rng.Uint64())
 			t0, dl := nowMs-int64(rng.IntN(50)), nowMs+1+int64(rng.IntN(100))
-			if rng.IntN(20) == 0 {
+			if burst > 0 || rng.IntN(20) == 0 {
 				dl = nowMs + int64(rng.IntN(2000))
 			}
 			switch rng.IntN(40) { // at and just past the bounds
@@ -179,15 +189,26 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 		d := time.Duration(rng.IntN(40)) * time.Millisecond
 		switch rng.IntN(100) {
 		case 0:
+			d = 30 * time.Second // MAXW: an overflow note just too old
+		case 5:
 			d = 31 * time.Second
 		case 1, 2, 3, 4:
 			d = time.Duration(500+rng.IntN(3000)) * time.Millisecond
+		}
+		if burst > 0 {
+			burst--
+			d = time.Duration(rng.IntN(2)) * time.Millisecond
 		}
 		now = now.Add(d)
 		mr.SetTime(now)
 	}
 	handed, _ := rdb.Get(ctx, "test:handed-on").Int()
-	t.Logf("statuses of %d one-attribute calls (%d handed on to writeall): %v", fastRuns, handed, seen)
+	moved, _ := rdb.Get(ctx, "test:moved").Int()
+	t.Logf("statuses of %d one-attribute calls (%d handed on to writeall; %d moved a log entry to the overflow): %v",
+		fastRuns, handed, moved, seen)
+	if moved < 50 {
+		t.Errorf("write moved only %d log entries to the overflow", moved)
+	}
 	if fastRuns-handed < 1500 {
 		t.Errorf("write took only %d of %d one-attribute calls itself", fastRuns-handed, fastRuns)
 	}

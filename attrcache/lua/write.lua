@@ -294,11 +294,12 @@ local function writeall(keys, argv, now, r)
   return {OK, now, deadline, reclaimed}
 end
 
+local HA = {} -- a fast write's HSET arguments, when they vary
+
 -- write runs a call of one attribute of a live session (create, set,
 -- update, incr, set expiry of a plain record, delete) when nothing about
--- it is rare: no reclaim step due, no marker tails (a reclaim cycle, a
--- rotation, an overflow), a log with room once its dead entries go, a
--- record that decodes, no RESEAL and no NOTINT. It makes the same
+-- it is rare: no reclaim step due, no marker tail but the overflow's
+-- note, a record that decodes, no RESEAL and no NOTINT. It makes the same
 -- decisions as writeall with fewer calls, tables and strings, each of
 -- which a script pays for; whatever it does not take, writeall does,
 -- from what it read.
@@ -316,25 +317,38 @@ local function write(keys, argv)
   if r.err then return {CORRUPT, now} end
   local ms, log, cnt, o = r[1], r[2], r[3], r[4]
 
-  -- A live session's marker without tails.
-  if not ms or #ms ~= 28 then return writeall(keys, argv, now, r) end
+  -- A live session's marker, with no tail but the overflow's note (when
+  -- its log last moved an entry there, and till when the overflow lives).
+  local lm = ms and #ms or 0
+  if lm ~= 28 and lm ~= 40 then return writeall(keys, argv, now, r) end
   local f, k, fl, a1, a2, a3, a4, a5, a6, e1, e2, e3, e4, e5, e6, m1, m2, m3, m4, m5, m6,
     x1, x2, x3, x4, x5, x6, tail = byte(ms, 1, 28)
   local base = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
   local deadline = ((((e1 * 256 + e2) * 256 + e3) * 256 + e4) * 256 + e5) * 256 + e6
   local nxt = ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6
-  if f ~= 3 or k ~= 76 or tail ~= 0 or deadline <= now or (nxt ~= 0 and nxt <= now) then
+  if f ~= 3 or k ~= 76 or deadline <= now or (nxt ~= 0 and nxt <= now)
+      or not ((tail == 0 and lm == 28) or (tail == 4 and lm == 40)) then
     return writeall(keys, argv, now, r)
   end
+  local moved, ovfexp = 0, 0
+  if tail == 4 then
+    local v1, v2, v3, v4, v5, v6, w1, w2, w3, w4, w5, w6 = byte(ms, 29, 40)
+    moved = ((((v1 * 256 + v2) * 256 + v3) * 256 + v4) * 256 + v5) * 256 + v6
+    ovfexp = ((((w1 * 256 + w2) * 256 + w3) * 256 + w4) * 256 + w5) * 256 + w6
+  end
 
-  -- The call: a resend, then out of its time.
+  -- The call: a resend (in the log, or in the overflow if it was sent
+  -- before the last move there), then out of its time.
   local token, ll = sub(c, 1, 8), 0
+  local t0 = ((((t1 * 256 + t2) * 256 + t3) * 256 + t4) * 256 + t5) * 256 + t6
   if log then
     ll = #log
     if ll % LOGE ~= 0 or ll > LOGN * LOGE then return writeall(keys, argv, now, r) end
     if find(log, token, 1, true) and inlog(log, token) then return {RESENT, now, deadline} end
   end
-  local t0 = ((((t1 * 256 + t2) * 256 + t3) * 256 + t4) * 256 + t5) * 256 + t6
+  if moved ~= 0 and t0 <= moved and moved > now - MAXW and call('ZSCORE', keys[2], token) then
+    return {RESENT, now, deadline}
+  end
   local dl = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
   if t0 > now or dl > now + MAXW then return {CLOCK, now} end
   if now > dl then return {LATE, now} end
@@ -423,45 +437,71 @@ local function write(keys, argv)
   if bytes < 0 then bytes = 0 end
 
   -- The log: dead entries at its head go, then the call's entry (token,
-  -- deadline mod 2^32) is appended. A full log of live entries needs the
-  -- overflow: writeall.
-  local head = ''
+  -- deadline mod 2^32) is appended. When the log is full of live entries
+  -- its oldest moves to the overflow (as logput does), and the marker
+  -- notes when.
+  local head, nmoved, nov = '', moved, ovfexp
   if ll ~= 0 then
-    local nowm, i = now % TWO32, 1
+    local nowm, i, left = now % TWO32, 1, 0
     while i < ll do
       local y1, y2, y3, y4 = byte(log, i + 8, i + 11)
-      local left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
+      left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
       if left > 0 and left < TWO31 then break end
       i = i + LOGE
     end
-    if i == 1 then
-      if ll >= LOGN * LOGE then return writeall(keys, argv, now, r) end
+    if i == 1 and ll >= LOGN * LOGE then
+      local till = now + left
+      call('ZADD', keys[2], till, sub(log, 1, 8))
+      nmoved = now
+      if nov < till + 1000 then
+        nov = till + 5000
+        keepuntil(keys[2], nov, now)
+      end
+      if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', keys[2], '-inf', now) end
+      head = sub(log, LOGE + 1)
+    elseif i == 1 then
       head = log
     elseif i < ll then
       head = sub(log, i)
     end
   end
+  if nmoved == moved and moved ~= 0 and moved <= now - MAXW then nmoved, nov = 0, 0 end
   local nlog = head .. token .. B[d3] .. B[d4] .. B[d5] .. B[d6]
 
-  -- One HSET of the record, the log, the counters when they change and
-  -- the marker when its next expiry moves earlier.
+  -- The marker, when its next expiry moves earlier or its overflow note
+  -- changes.
+  local nm, nn = nil, nxt
+  if at ~= 0 and (nxt == 0 or at < nxt) then nn = at end
+  if nn ~= nxt or nmoved ~= moved then
+    local z1, z2, z3, z4, z5, z6 = b48(nn)
+    if nmoved ~= 0 then
+      local q1, q2, q3, q4, q5, q6 = b48(nmoved)
+      local u1, u2, u3, u4, u5, u6 = b48(nov)
+      nm = sub(ms, 1, 21) .. B[z1] .. B[z2] .. B[z3] .. B[z4] .. B[z5] .. B[z6] .. B[4]
+        .. B[q1] .. B[q2] .. B[q3] .. B[q4] .. B[q5] .. B[q6] .. B[u1] .. B[u2] .. B[u3] .. B[u4] .. B[u5] .. B[u6]
+    else
+      nm = sub(ms, 1, 21) .. B[z1] .. B[z2] .. B[z3] .. B[z4] .. B[z5] .. B[z6] .. B[0]
+    end
+  end
+
+  -- One HSET of the record, the log, and the counters and the marker
+  -- when they change.
   local cv
   if count ~= count0 or bytes ~= bytes0 then cv = bytes * TWO24 + count end
-  if at ~= 0 and (nxt == 0 or at < nxt) then
-    local z1, z2, z3, z4, z5, z6 = b48(at)
-    local nm = sub(ms, 1, 21) .. B[z1] .. B[z2] .. B[z3] .. B[z4] .. B[z5] .. B[z6] .. B[0]
+  if new and not nm then
     if cv then
-      call('HSET', key, name, new, LOG, nlog, CNT, cv, MARK, nm)
+      call('HSET', key, name, new, LOG, nlog, CNT, cv)
     else
-      call('HSET', key, name, new, LOG, nlog, MARK, nm)
+      call('HSET', key, name, new, LOG, nlog)
     end
-  elseif not new then
-    if cv then call('HSET', key, LOG, nlog, CNT, cv) else call('HSET', key, LOG, nlog) end
-    if o then call('HDEL', key, name) end
-  elseif cv then
-    call('HSET', key, name, new, LOG, nlog, CNT, cv)
   else
-    call('HSET', key, name, new, LOG, nlog)
+    local n = 2
+    HA[1], HA[2] = LOG, nlog
+    if new then HA[3], HA[4], n = name, new, 4 end
+    if cv then HA[n + 1], HA[n + 2], n = CNT, cv, n + 2 end
+    if nm then HA[n + 1], HA[n + 2], n = MARK, nm, n + 2 end
+    call('HSET', key, unpk(HA, 1, n))
+    if o and not new then call('HDEL', key, name) end
   end
   if counter then return {OK, now, deadline, 0, counter} end
   return {OK, now, deadline, 0}
