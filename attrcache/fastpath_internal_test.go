@@ -71,7 +71,7 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 	var past []sent
 	names := []string{"a", "b", "c", "n"}
 	fastRuns := 0
-	seen := map[int64]int{} // statuses of one-attribute calls
+	seen := map[int64]int{}  // statuses of one-attribute calls
 	burst, bp := 0, pairs[0] // a burst: calls on one session, the clock all but still
 	for step := range 4000 {
 		p := pairs[rng.IntN(len(pairs))]
