@@ -302,8 +302,8 @@ local function inlog(log, token)
 end
 
 -- resent tells whether the call with token, sent at t0 at the earliest,
--- already ran: its token is in the log, or in the overflow, which only
--- a call sent before the last move to it may be found in.
+-- already ran: its token is in the log, or in the overflow, which only a
+-- call sent no later than the marker's note (M.moved) may be found in.
 local function resent(log, M, token, t0, now, ovkey)
   if log and inlog(log, token) then return true end
   if M and M.moved ~= 0 and t0 <= M.moved and M.moved > now - MAXW then
@@ -320,11 +320,18 @@ local function keepuntil(key, at, now)
   if t < at - now then call('PEXPIRE', key, at - now) end
 end
 
+-- NOTE is how far ahead of a call the marker's overflow note is set
+-- when the call's token goes to the overflow: the note is at least the
+-- time of every entry there, and a busy session rewrites its marker for
+-- it about once a second rather than on every write.
+local NOTE = 1000
+
 -- logput returns the log with token appended, kept till dl. Expired
 -- entries at its head go (entries are in the order applied, and their
 -- deadlines mostly too; one that expires behind a live one goes when it
--- reaches the head); when the log is full, its oldest entry moves to the
--- overflow, a sorted set of tokens by deadline, and M notes when.
+-- reaches the head); when the log is full of live entries, the token goes
+-- to the overflow instead, a sorted set of tokens by deadline, and M's
+-- note (M.moved) is kept at or after now.
 local function logput(log, token, dl, now, M, ovkey)
   -- The common case: room in the log, and its oldest entry still live.
   local len = log and #log or 0
@@ -348,22 +355,18 @@ local function logput(log, token, dl, now, M, ovkey)
     end
   end
   if n >= LOGN then
-    local left = (un(out, 9, 4) - nowm) % TWO32
-    if left > 0 and left < TWO31 then
-      local tok, till = sub(out, 1, 8), now + left
-      call('ZADD', ovkey, till, tok)
-      M.moved = now
-      -- Keep the overflow till its newest entry's deadline, extended in
-      -- steps so that a busy hash seldom pays for PEXPIRE; and prune it on
-      -- about one call in 16 (chosen by the token, so a resend does the
-      -- same), so a busy hash keeps about one window of entries.
-      if M.ovfexp < till + 1000 then
-        M.ovfexp = till + 5000
-        keepuntil(ovkey, M.ovfexp, now)
-      end
-      if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', ovkey, '-inf', now) end
+    call('ZADD', ovkey, dl, token)
+    if M.moved < now then M.moved = now + NOTE end
+    -- Keep the overflow till its newest entry's deadline, extended in
+    -- steps so that a busy hash seldom pays for PEXPIRE; and prune it on
+    -- about one call in 16 (chosen by the token, so a resend does the
+    -- same), so a busy hash keeps about one window of entries.
+    if M.ovfexp < dl + 1000 then
+      M.ovfexp = dl + 5000
+      keepuntil(ovkey, M.ovfexp, now)
     end
-    out = sub(out, LOGE + 1)
+    if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', ovkey, '-inf', now) end
+    return out
   elseif M and M.moved ~= 0 and M.moved <= now - MAXW then
     M.moved, M.ovfexp = 0, 0
   end

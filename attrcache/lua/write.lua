@@ -275,11 +275,12 @@ local function writeall(keys, argv, now, r)
   -- other than attrcache) must not drive the counters below zero.
   if count < 0 then count = 0 end
   if bytes < 0 then bytes = 0 end
-  -- A full log may move an entry to the overflow, which the marker notes.
+  -- A full log may send the call's token to the overflow, which the
+  -- marker notes.
   if log and #log >= LOGN * LOGE then mk() end
-  local moved0 = M and M.moved
+  local moved0, ovfexp0 = M and M.moved, M and M.ovfexp
   sets[2] = logput(log, token, dl, now, M, keys[2])
-  if not ms or stepped or nxt ~= nxt0 or (M and M.moved ~= moved0) then
+  if not ms or stepped or nxt ~= nxt0 or (M and (M.moved ~= moved0 or M.ovfexp ~= ovfexp0)) then
     mk().nxt = nxt
     sets[ns + 1], sets[ns + 2] = MARK, enc(M)
   end
@@ -295,6 +296,13 @@ local function writeall(keys, argv, now, r)
 end
 
 local HA = {} -- a fast write's HSET arguments, when they vary
+
+-- refused answers a refusal of write's, or RESENT when the call is in the
+-- overflow (check: the log is full, so write put off that check).
+local function refused(rep, check, ovkey, token, deadline)
+  if check and call('ZSCORE', ovkey, token) then return {RESENT, rep[2], deadline} end
+  return rep
+end
 
 -- write runs a call of one attribute of a live session (create, set,
 -- update, incr, set expiry of a plain record, delete) when nothing about
@@ -337,21 +345,34 @@ local function write(keys, argv)
     ovfexp = ((((w1 * 256 + w2) * 256 + w3) * 256 + w4) * 256 + w5) * 256 + w6
   end
 
-  -- The call: a resend (in the log, or in the overflow if it was sent
-  -- before the last move there), then out of its time.
-  local token, ll = sub(c, 1, 8), 0
+  -- The call: a resend (in the log, or in the overflow if it was sent no
+  -- later than the marker's note), then out of its time. The log's first
+  -- live entry is found here too: entries before it go with this write,
+  -- and a log full of live entries sends the call's token to the
+  -- overflow, where ZADD NX both checks for it and records it, so that
+  -- check waits till the write (and a refusal checks with ZSCORE).
+  local token, ll, first, left = sub(c, 1, 8), 0, 1, 0
   local t0 = ((((t1 * 256 + t2) * 256 + t3) * 256 + t4) * 256 + t5) * 256 + t6
   if log then
     ll = #log
     if ll % LOGE ~= 0 or ll > LOGN * LOGE then return writeall(keys, argv, now, r) end
     if find(log, token, 1, true) and inlog(log, token) then return {RESENT, now, deadline} end
+    local nowm = now % TWO32
+    while first < ll do
+      local y1, y2, y3, y4 = byte(log, first + 8, first + 11)
+      left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
+      if left > 0 and left < TWO31 then break end
+      first = first + LOGE
+    end
   end
-  if moved ~= 0 and t0 <= moved and moved > now - MAXW and call('ZSCORE', keys[2], token) then
+  local full = first == 1 and ll >= LOGN * LOGE
+  local putoff = moved ~= 0 and t0 <= moved and moved > now - MAXW and full
+  if moved ~= 0 and t0 <= moved and moved > now - MAXW and not full and call('ZSCORE', keys[2], token) then
     return {RESENT, now, deadline}
   end
   local dl = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
-  if t0 > now or dl > now + MAXW then return {CLOCK, now} end
-  if now > dl then return {LATE, now} end
+  if t0 > now or dl > now + MAXW then return refused({CLOCK, now}, putoff, keys[2], token, deadline) end
+  if now > dl then return refused({LATE, now}, putoff, keys[2], token, deadline) end
 
   -- The record it replaces.
   local of, wc, wm, h, e, live, oc = 0, 0, 0, 0, 0, false, base
@@ -382,8 +403,8 @@ local function write(keys, argv)
     at = now + un(argv[3], 1, 6)
     new = rec(false, oc, oc + un(o, 2 + wc, wm), at, base, sub(o, h + 1))
   elseif mode ~= D then
-    if live and mode == C then return {EXISTS, now, name} end
-    if not live and mode == U then return {NOTFOUND, now, name} end
+    if live and mode == C then return refused({EXISTS, now, name}, putoff, keys[2], token, deadline) end
+    if not live and mode == U then return refused({NOTFOUND, now, name}, putoff, keys[2], token, deadline) end
     local meta, value = argv[3], argv[4]
     local mf, p1, p2, p3, p4, p5, p6 = byte(meta, 1, 7)
     local exp = ((((p1 * 256 + p2) * 256 + p3) * 256 + p4) * 256 + p5) * 256 + p6
@@ -428,51 +449,44 @@ local function write(keys, argv)
     count, bytes = count + 1, bytes + #name + #new
   end
   if count > count0 and count > (((n1 * 256 + n2) * 256 + n3) * 256 + n4) then
-    return {TOOMANY, now, count0, 0}
+    return refused({TOOMANY, now, count0, 0}, putoff, keys[2], token, deadline)
   end
   if bytes > bytes0 and bytes > (((b1 * 256 + b2) * 256 + b3) * 256 + b4) then
-    return {TOOBIG, now, bytes0, 0}
+    return refused({TOOBIG, now, bytes0, 0}, putoff, keys[2], token, deadline)
   end
   if count < 0 then count = 0 end
   if bytes < 0 then bytes = 0 end
 
   -- The log: dead entries at its head go, then the call's entry (token,
-  -- deadline mod 2^32) is appended. When the log is full of live entries
-  -- its oldest moves to the overflow (as logput does), and the marker
-  -- notes when.
-  local head, nmoved, nov = '', moved, ovfexp
-  if ll ~= 0 then
-    local nowm, i, left = now % TWO32, 1, 0
-    while i < ll do
-      local y1, y2, y3, y4 = byte(log, i + 8, i + 11)
-      left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
-      if left > 0 and left < TWO31 then break end
-      i = i + LOGE
+  -- deadline mod 2^32) is appended; or, when it is full of live entries,
+  -- the call's token goes to the overflow (unless it is there: a resend),
+  -- as logput does, and the marker's note stays at or after now.
+  local nlog, nmoved, nov = nil, moved, ovfexp
+  if full then
+    if call('ZADD', keys[2], 'NX', dl, token) == 0 then return {RESENT, now, deadline} end
+    if nmoved < now then nmoved = now + NOTE end
+    if nov < dl + 1000 then
+      nov = dl + 5000
+      keepuntil(keys[2], nov, now)
     end
-    if i == 1 and ll >= LOGN * LOGE then
-      local till = now + left
-      call('ZADD', keys[2], till, sub(log, 1, 8))
-      nmoved = now
-      if nov < till + 1000 then
-        nov = till + 5000
-        keepuntil(keys[2], nov, now)
-      end
-      if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', keys[2], '-inf', now) end
-      head = sub(log, LOGE + 1)
-    elseif i == 1 then
-      head = log
-    elseif i < ll then
-      head = sub(log, i)
+    if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', keys[2], '-inf', now) end
+  else
+    local head = ''
+    if first == 1 then
+      head = log or ''
+    elseif first < ll then
+      head = sub(log, first)
     end
+    nlog = head .. token .. B[d3] .. B[d4] .. B[d5] .. B[d6]
+    -- A note past the longest deadline goes when the log drops entries.
+    if first ~= 1 and moved ~= 0 and moved <= now - MAXW then nmoved, nov = 0, 0 end
   end
-  if nmoved == moved and moved ~= 0 and moved <= now - MAXW then nmoved, nov = 0, 0 end
-  local nlog = head .. token .. B[d3] .. B[d4] .. B[d5] .. B[d6]
 
   -- The marker, when its next expiry moves earlier or its overflow note
   -- changes.
   local nm, nn = nil, nxt
   if at ~= 0 and (nxt == 0 or at < nxt) then nn = at end
-  if nn ~= nxt or nmoved ~= moved then
+  if nn ~= nxt or nmoved ~= moved or nov ~= ovfexp then
     local z1, z2, z3, z4, z5, z6 = b48(nn)
     if nmoved ~= 0 then
       local q1, q2, q3, q4, q5, q6 = b48(nmoved)
@@ -484,23 +498,23 @@ local function write(keys, argv)
     end
   end
 
-  -- One HSET of the record, the log, and the counters and the marker
-  -- when they change.
+  -- One HSET of the record, the log (unless the call went to the
+  -- overflow), and the counters and the marker when they change.
   local cv
   if count ~= count0 or bytes ~= bytes0 then cv = bytes * TWO24 + count end
-  if new and not nm then
+  if new and nlog and not nm then
     if cv then
       call('HSET', key, name, new, LOG, nlog, CNT, cv)
     else
       call('HSET', key, name, new, LOG, nlog)
     end
   else
-    local n = 2
-    HA[1], HA[2] = LOG, nlog
-    if new then HA[3], HA[4], n = name, new, 4 end
+    local n = 0
+    if nlog then HA[1], HA[2], n = LOG, nlog, 2 end
+    if new then HA[n + 1], HA[n + 2], n = name, new, n + 2 end
     if cv then HA[n + 1], HA[n + 2], n = CNT, cv, n + 2 end
     if nm then HA[n + 1], HA[n + 2], n = MARK, nm, n + 2 end
-    call('HSET', key, unpk(HA, 1, n))
+    if n > 0 then call('HSET', key, unpk(HA, 1, n)) end
     if o and not new then call('HDEL', key, name) end
   end
   if counter then return {OK, now, deadline, 0, counter} end

@@ -71,8 +71,9 @@
 //	              under way (6), its HSCAN cursor (6)
 //	            rotation (14): the rotation deadline (6), the token of
 //	              the rotation that froze the session (8)
-//	            overflow (12): when the resend log last moved an entry to
-//	              its overflow (6), when the overflow key expires (6)
+//	            overflow (12): a time at or after that of every entry the
+//	              resend log sent to its overflow (6), when the overflow
+//	              key expires (6)
 //
 // So a marker is 28 to 54 bytes, under Redis's default 64-byte limit for
 // listpack values: a hash of a few dozen small attributes stays in the
@@ -138,13 +139,17 @@
 //
 // Field "\x01" holds the most recent entries, at most 5 of 12 bytes
 // (60 bytes: the hash stays a listpack): the token, then the deadline as
-// milliseconds modulo 2^32. When a sixth live entry would not fit, the
-// oldest moves to the overflow key, a sorted set of tokens scored by
-// deadline that lives as long as its newest entry, and the marker notes
-// when. A call checks the overflow only if it was sent before that time
-// and the overflow may still hold live entries; a call is refused when
-// its t0 is after Redis's clock, so an applied call always has t0 at or
-// before the time it was applied, and the rule never misses one. A quiet
+// milliseconds modulo 2^32. While the field holds 5 live entries, a
+// call's entry goes to the overflow key instead, a sorted set of tokens
+// scored by deadline that lives as long as its newest entry (ZADD NX
+// there both checks for a resend and records the call), and the marker's
+// note is kept at or after the time of every entry there: set a second
+// ahead when a call finds it past, so a busy hash rewrites its marker for
+// it about once a second. A call checks the overflow only if it was sent
+// no later than the note and the overflow may still hold live entries; a
+// call is refused when its t0 is after Redis's clock, so an applied call
+// always has t0 at or before the time it was applied, and the rule never
+// misses one. A quiet
 // hash carries at most the 60-byte field; only a hash written more than
 // five times within a call deadline has an overflow, for as long as it
 // is that busy. A user's logout everywhere (the registry has no log)

@@ -48,7 +48,7 @@ type Marker struct {
 	CycleMin, Cursor int64  // a reclaim cycle under way (Cursor != 0)
 	RotDeadline      int64  // a frozen session: until when it reads
 	RotToken         string // and the rotation that froze it (8 bytes)
-	MovedAt          int64  // the resend log last moved an entry to the overflow
+	MovedAt          int64  // at or after the time of every entry the resend log sent to the overflow
 	OverflowExpires  int64  // when the overflow key expires
 }
 
