@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +60,6 @@ const (
 	rawMarkerField = "\x00"
 	rawLogField    = "\x01"
 	rawMovedField  = "\x02"
-	rawCountField  = "\x03"
 )
 
 // rawKey is the documented key of unbound session sid:
@@ -71,20 +69,20 @@ func rawKey(ns, sid string) string {
 	return ns + ":s:{" + base64.RawURLEncoding.EncodeToString(sum[:]) + "}"
 }
 
-// rawMarker is a decoded marker (format 3).
+// rawMarker is a decoded marker (format 4).
 type rawMarker struct {
 	state    byte // 'L' live, 'R' rotating, 'P' pending, 'E' ended, 'U' user, 'G' registry
 	bound    bool
 	created  int64
 	deadline int64 // ms
 	most     int64 // absolute deadline, 0: none
-	count    int64 // attribute fields stored (the counters field)
-	bytes    int64 // their names and records (the counters field)
+	count    int64 // attribute fields stored (the marker's counters)
+	bytes    int64 // their names and records (the marker's counters)
 	next     int64 // no record expires before this
 	cycmin   int64
 	cursor   int64
 	rotation int64
-	moved    int64 // the resend log last moved an entry to its overflow
+	moved    int64 // at or after every entry the resend log sent to its overflow
 }
 
 // rawRecord is a decoded attribute record; its times are absolute.
@@ -104,10 +102,10 @@ func un(s string, n int) int64 {
 
 func u48(s string) int64 { return un(s, 6) }
 
-// decodeMarker reads a marker of format 3: 28 bytes, then the tails its
-// flags name.
+// decodeMarker reads a marker of format 4: 28 bytes, the tails its flags
+// name, then the counters: attribute count (4 bytes), stored bytes (4).
 func decodeMarker(s string) (rawMarker, error) {
-	if len(s) < 28 || s[0] != 3 {
+	if len(s) < 36 || s[0] != 4 {
 		return rawMarker{}, fmt.Errorf("marker of %d bytes, format %d", len(s), firstByte(s))
 	}
 	if !strings.ContainsRune("LRPEUG", rune(s[1])) {
@@ -115,7 +113,8 @@ func decodeMarker(s string) (rawMarker, error) {
 	}
 	m := rawMarker{state: s[1], bound: s[2]&1 != 0, created: u48(s[3:]), deadline: u48(s[9:]), most: u48(s[15:]),
 		next: u48(s[21:])}
-	tail, rest := s[27], s[28:]
+	tail, rest := s[27], s[28:len(s)-8]
+	m.count, m.bytes = un(s[len(s)-8:], 4), un(s[len(s)-4:], 4)
 	want := 0
 	for bit, n := range []int{12, 14, 12} {
 		if tail&(1<<bit) != 0 {
@@ -158,19 +157,6 @@ func decodeRecord(s string, base int64) (rawRecord, error) {
 	return r, nil
 }
 
-// decodeCounters reads the counters field: bytes x 2^24 + count, in
-// decimal; absent is zero.
-func decodeCounters(s string) (count, bytes int64, err error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("counters %q: %w", s, err)
-	}
-	return v % (1 << 24), v >> 24, nil
-}
-
 // recordIn decodes field of a session hash, with the base its marker
 // gives.
 func recordIn(hash map[string]string, field string) (rawRecord, error) {
@@ -205,7 +191,7 @@ func decodeLog(s string) (rawLog, error) {
 func attrFields(hash map[string]string) int {
 	n := 0
 	for f := range hash {
-		if f != rawMarkerField && f != rawLogField && f != rawMovedField && f != rawCountField {
+		if f != rawMarkerField && f != rawLogField && f != rawMovedField {
 			n++
 		}
 	}
@@ -255,15 +241,8 @@ func readRaw(ctx context.Context, rdb redis.Cmdable, key string) (rawSession, er
 		}
 		rs.marker = mk
 	}
-	if c, ok := m[rawCountField]; ok {
-		n, b, err := decodeCounters(c)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		rs.marker.count, rs.marker.bytes = n, b
-	}
 	for f, v := range m {
-		if f == rawMarkerField || f == rawMovedField || f == rawCountField {
+		if f == rawMarkerField || f == rawMovedField {
 			continue
 		}
 		if f == rawLogField {

@@ -740,10 +740,6 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 		c.problem(s, "marker: %v", err)
 		return
 	}
-	if mk.count, mk.bytes, err = decodeCounters(hash[rawCountField]); err != nil {
-		c.problem(s, "%v", err)
-		return
-	}
 	if mk.state == 'E' {
 		c.dead++
 		if n := attrFields(hash); n != 0 {
@@ -779,7 +775,7 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 	// holds, expired records included until they are reclaimed.
 	var count, size int64
 	for field, v := range hash {
-		if field != rawMarkerField && field != rawLogField && field != rawMovedField && field != rawCountField {
+		if field != rawMarkerField && field != rawLogField && field != rawMovedField {
 			count++
 			size += int64(len(field) + len(v))
 		}
@@ -792,7 +788,7 @@ func (c *loadCheck) session(ctx context.Context, t *testing.T, s *mSession) {
 	}
 	seen := map[string]bool{}
 	for field, v := range hash {
-		if field == rawMarkerField || field == rawLogField || field == rawMovedField || field == rawCountField {
+		if field == rawMarkerField || field == rawLogField || field == rawMovedField {
 			continue
 		}
 		rec, err := decodeRecord(v, mk.created)

@@ -3,15 +3,14 @@
 -- to each script (EVALSHA) where Functions are missing: either way a call
 -- is one command.
 --
--- The stored format (format 3) is documented once, in package
+-- The stored format (format 4) is documented once, in package
 -- internal/format (doc.go); the helpers below carry the names of its Go
 -- codecs. In short:
---   field "\0"  marker: format 3, kind, flags, created, deadline, most,
---               next, tail flags, optional tails
---   field "\3"  counters: stored bytes x 2^24 + attribute count, an
---               integer HINCRBY keeps
+--   field "\0"  marker: format 4, kind, flags, created, deadline, most,
+--               next, tail flags, optional tails, then the counters:
+--               attribute count (4) and stored bytes (4)
 --   field "\1"  resend log: up to 5 entries of token (8) and deadline
---               mod 2^32 (4); older live entries in the overflow zset
+--               mod 2^32 (4); more live entries in the overflow zset
 --   field "\2"  a rotated session's tombstone: the digest it moved to
 --   any other   record: a flags byte (width codes of three offsets, bit 6
 --               sealed), the offsets (created, modified - created,
@@ -22,7 +21,7 @@
 local OK, NOSESSION, EXISTS, NOTFOUND, CORRUPT, TOOMANY, SESSIONEXISTS, TOOBIG, LATE, RESENT,
   CLOCK, RESEAL, CHANGED, TOOMANYSESSIONS, NEEDKEYS, NOTINT, MOVED =
   0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
-local MARK, LOG, MOVEDF, CNT = '\0', '\1', '\2', '\3'
+local MARK, LOG, MOVEDF = '\0', '\1', '\2'
 local GRACE = 30000    -- ms a key outlives its deadline, and a tombstone lives
 local MAXW = 30000     -- ms: the latest deadline a call may carry, from now
 local LOGN, LOGE = 5, 12
@@ -30,7 +29,6 @@ local SCAN = '8'       -- HSCAN COUNT of one reclaim step
 local TWO32, TWO31 = 4294967296, 2147483648
 local MAXINT = 9007199254740991 -- 2^53 - 1: counters beyond it lose digits
 local KEEP = 281474976710655    -- 2^48 - 1: an expiry argument that keeps the current one
-local TWO24 = 16777216          -- the counters field: bytes x 2^24 + count
 
 -- Library functions are bound when a call starts (bind), not here: a Redis
 -- Functions library reaches the standard library only while it runs.
@@ -110,61 +108,66 @@ local function now_ms()
   return t[1] * 1000 + (us - us % 1000) / 1000
 end
 
--- marker decodes a marker (ParseMarker) and the counters field beside
--- it: nil when the marker is absent, false when it is not one attrcache
--- wrote. Strings cost a script more than numbers (each is hashed and
--- interned), so the fixed part is read with one string.byte and the
--- table is made with one constructor.
-local function marker(s, cnt)
+-- FMT is the stored format, a marker's first byte.
+local FMT = 4
+
+-- mlen is the length a marker must have for its tail flags: the fixed
+-- part, the tails the flags name, and the counters (8); nil for flags
+-- attrcache never writes.
+local function mlen(tail)
+  if tail >= 8 then return nil end
+  local want = 36
+  if tail % 2 == 1 then want = want + 12 end
+  if tail % 4 >= 2 then want = want + 14 end
+  if tail % 8 >= 4 then want = want + 12 end
+  return want
+end
+
+-- marker decodes a marker (ParseMarker): nil when it is absent, false
+-- when it is not one attrcache wrote. Strings cost a script more than
+-- numbers (each is hashed and interned), so the fixed part is read with
+-- one string.byte and the table is made with one constructor.
+local function marker(s)
   if not s then return nil end
   local n = #s
-  if n < 28 then return false end
+  if n < 36 then return false end
   local f, k, fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
     x1, x2, x3, x4, x5, x6, tail = byte(s, 1, 28)
-  if f ~= 3 or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return false end
-  local cyc, rot, ovf = tail % 2 == 1, tail % 4 >= 2, tail % 8 >= 4
-  local want = 28
-  if cyc then want = want + 12 end
-  if rot then want = want + 14 end
-  if ovf then want = want + 12 end
-  if tail >= 8 or n ~= want then return false end
-  local c = tonum(cnt or 0) or 0
-  local count = c % TWO24
+  if f ~= FMT or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return false end
+  if n ~= mlen(tail) then return false end
+  local c1, c2, c3, c4, y1, y2, y3, y4 = byte(s, n - 7, n)
   local M = {raw = s, k = char(k), bound = fl % 2 == 1,
     created = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6,
     deadline = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6,
     most = ((((m1 * 256 + m2) * 256 + m3) * 256 + m4) * 256 + m5) * 256 + m6,
     nxt = ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6,
-    count = count, bytes = (c - count) / TWO24, tail = tail,
-    cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
+    count = ((c1 * 256 + c2) * 256 + c3) * 256 + c4, bytes = ((y1 * 256 + y2) * 256 + y3) * 256 + y4,
+    tail = tail, cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
   if tail ~= 0 then
     local i = 29
-    if cyc then M.cycmin, M.cursor, i = un(s, i, 6), un(s, i + 6, 6), i + 12 end
-    if rot then M.rotdl, M.rottok, i = un(s, i, 6), sub(s, i + 6, i + 13), i + 14 end
-    if ovf then M.moved, M.ovfexp = un(s, i, 6), un(s, i + 6, 6) end
+    if tail % 2 == 1 then M.cycmin, M.cursor, i = un(s, i, 6), un(s, i + 6, 6), i + 12 end
+    if tail % 4 >= 2 then M.rotdl, M.rottok, i = un(s, i, 6), sub(s, i + 6, i + 13), i + 14 end
+    if tail % 8 >= 4 then M.moved, M.ovfexp = un(s, i, 6), un(s, i + 6, 6) end
   end
   return M
 end
 
--- mhead reads the fixed part of a marker (what marker reads, without a
--- table: what a write needs): its kind as a byte, flags, created,
--- deadline, most, next and tail flags; nil when the bytes are not a
--- marker attrcache wrote.
+-- mhead reads what a write needs of a marker, without a table: its kind
+-- as a byte, flags, created, deadline, most, next, tail flags, count and
+-- bytes; nil when the bytes are not a marker attrcache wrote.
 local function mhead(s)
   local n = #s
-  if n < 28 then return nil end
+  if n < 36 then return nil end
   local f, k, fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
     x1, x2, x3, x4, x5, x6, tail = byte(s, 1, 28)
-  if f ~= 3 or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return nil end
-  local want = 28
-  if tail % 2 == 1 then want = want + 12 end
-  if tail % 4 >= 2 then want = want + 14 end
-  if tail % 8 >= 4 then want = want + 12 end
-  if tail >= 8 or n ~= want then return nil end
+  if f ~= FMT or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return nil end
+  if n ~= mlen(tail) then return nil end
+  local c1, c2, c3, c4, y1, y2, y3, y4 = byte(s, n - 7, n)
   return k, fl, ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6,
     ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6,
     ((((m1 * 256 + m2) * 256 + m3) * 256 + m4) * 256 + m5) * 256 + m6,
-    ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6, tail
+    ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6, tail,
+    ((c1 * 256 + c2) * 256 + c3) * 256 + c4, ((y1 * 256 + y2) * 256 + y3) * 256 + y4
 end
 
 -- newmarker is a fresh marker of kind k.
@@ -173,8 +176,15 @@ local function newmarker(k, created)
     nxt = 0, tail = 0, cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
 end
 
+-- c32 is n as 4 bytes, capped at 2^32 - 1 (the counters).
+local function c32(n)
+  if n >= TWO32 then n = TWO32 - 1 end
+  if n < 0 then n = 0 end
+  return char(b32(n))
+end
+
 -- enc encodes a marker (Marker.Append): its fixed part with one
--- string.char, the tails (rare) after it.
+-- string.char, the tails (rare) after it, then the counters.
 local function enc(M)
   local tail = 0
   if M.cursor ~= 0 then tail = tail + 1 end
@@ -186,18 +196,13 @@ local function enc(M)
   local d1, d2, d3, d4, d5, d6 = b48(M.deadline)
   local m1, m2, m3, m4, m5, m6 = b48(M.most)
   local x1, x2, x3, x4, x5, x6 = b48(M.nxt)
-  local out = char(3, byte(M.k), fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
+  local out = char(FMT, byte(M.k), fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
     x1, x2, x3, x4, x5, x6, tail)
-  if tail == 0 then return out end
   if M.cursor ~= 0 then out = out .. pn(M.cycmin, 6) .. pn(M.cursor, 6) end
   if M.rottok then out = out .. pn(M.rotdl, 6) .. M.rottok end
   if M.moved ~= 0 then out = out .. pn(M.moved, 6) .. pn(M.ovfexp, 6) end
-  return out
+  return out .. c32(M.count) .. c32(M.bytes)
 end
-
--- counters is the counters field's value for M: a Lua number, which
--- redis.call writes as an integer.
-local function counters(M) return M.bytes * TWO24 + M.count end
 
 -- holds tells whether marker S holds a session at now: live, frozen by a
 -- rotation or pending one, before its deadline. false for nil or false.

@@ -37,7 +37,7 @@
 -- is off; the call did not run); a call past its deadline is LATE and not
 -- run, so no write lands after its caller gave up. Then the hash, the
 -- records and the limits are checked; only then is anything written, in
--- one HSET (and one HDEL and one HINCRBY of the counters): a refused call
+-- one HSET (and one HDEL): a refused call
 -- changes nothing.
 --
 -- A script's time is shared by every client of the server, and each
@@ -58,19 +58,21 @@ local function writeall(keys, argv, now, r)
   local n = (#argv - 1) / per
   now = now or now_ms()
 
-  -- One HMGET reads the marker, the log, the counters and every named
-  -- record.
-  local q = {MARK, LOG, CNT}
-  for i = 1, n do q[i + 3] = argv[2 + per * (i - 1)] end
+  -- One HMGET reads the marker (with the counters), the log and every
+  -- named record.
+  local q = {MARK, LOG}
+  for i = 1, n do q[i + 2] = argv[2 + per * (i - 1)] end
   r = r or hmget(key, q)
   if not r then return {CORRUPT, now} end
-  local ms, log, cnt = r[1], r[2], r[3]
+  local ms, log = r[1], r[2]
   if log and not logok(log) then return {CORRUPT, now} end
   local k, fl, base, deadline, most, nxt, tail
+  local count0, bytes0 = 0, 0
   local M -- the whole marker, decoded only when a write needs it
   if ms then
-    k, fl, base, deadline, most, nxt, tail = mhead(ms)
-    if k and tail ~= 0 then M = marker(ms, cnt) end
+    k, fl, base, deadline, most, nxt, tail, count0, bytes0 = mhead(ms)
+    if not k then count0, bytes0 = 0, 0 end
+    if k and tail ~= 0 then M = marker(ms) end
   end
 
   -- A resend of a call that ran, then a call out of its time.
@@ -89,14 +91,11 @@ local function writeall(keys, argv, now, r)
   elseif k ~= 76 or deadline <= now then
     return {NOSESSION, now}
   end
-  local c0 = tonum(cnt or 0) or 0
-  local count0 = c0 % TWO24
-  local bytes0 = (c0 - count0) / TWO24
   local nxt0 = nxt
   -- mk returns the whole marker, decoding it on first use.
   local function mk()
     if not M then
-      M = (ms and marker(ms, cnt)) or newmarker('U', now)
+      M = (ms and marker(ms)) or newmarker('U', now)
       M.count, M.bytes = count0, bytes0
     end
     return M
@@ -109,7 +108,7 @@ local function writeall(keys, argv, now, r)
   local old = {}
   for i = 1, n do
     local b = 2 + per * (i - 1)
-    local name, o = argv[b], r[i + 3]
+    local name, o = argv[b], r[i + 2]
     local live = false
     if o then
       local e, h = rexp(o, base)
@@ -164,7 +163,7 @@ local function writeall(keys, argv, now, r)
   local count1, bytes1 = count0, bytes0 -- after the step
   if nxt ~= 0 and nxt <= now then
     local skip = {}
-    for i = 1, n do skip[q[i + 3]] = true end
+    for i = 1, n do skip[q[i + 2]] = true end
     reclaimed = reclaim(key, mk(), now, skip)
     stepped = true
     count1, bytes1, nxt = M.count, M.bytes, M.nxt
@@ -175,7 +174,7 @@ local function writeall(keys, argv, now, r)
   local ns, count, bytes, counter = 2, count1, bytes1, nil
   for i = 1, n do
     local b = 2 + per * (i - 1)
-    local name, o = argv[b], r[i + 3]
+    local name, o = argv[b], r[i + 2]
     local new, at
     if mode == D then
       if o then
@@ -257,12 +256,7 @@ local function writeall(keys, argv, now, r)
     refusal = {TOOBIG, now, bytes1, reclaimed}
   end
   if refusal then
-    if stepped then
-      call('HSET', key, MARK, enc(M))
-      if count1 ~= count0 or bytes1 ~= bytes0 then
-        call('HINCRBY', key, CNT, (bytes1 - bytes0) * TWO24 + count1 - count0)
-      end
-    end
+    if stepped then call('HSET', key, MARK, enc(M)) end
     return refusal
   end
   if stepped then M.nxt = nxt end
@@ -280,14 +274,11 @@ local function writeall(keys, argv, now, r)
   if log and #log >= LOGN * LOGE then mk() end
   local moved0, ovfexp0 = M and M.moved, M and M.ovfexp
   sets[2] = logput(log, token, dl, now, M, keys[2])
-  if not ms or stepped or nxt ~= nxt0 or (M and (M.moved ~= moved0 or M.ovfexp ~= ovfexp0)) then
-    mk().nxt = nxt
-    sets[ns + 1], sets[ns + 2] = MARK, enc(M)
-  end
-  if count ~= count0 or bytes ~= bytes0 then
-    -- The new counters ride in the same HSET: a number, which Redis
-    -- writes as an integer.
-    sets[#sets + 1], sets[#sets + 2] = CNT, bytes * TWO24 + count
+  if not ms or stepped or nxt ~= nxt0 or count ~= count0 or bytes ~= bytes0
+      or (M and (M.moved ~= moved0 or M.ovfexp ~= ovfexp0)) then
+    local m = mk()
+    m.nxt, m.count, m.bytes = nxt, count, bytes
+    sets[ns + 1], sets[ns + 2] = MARK, enc(m)
   end
   hcall('HSET', key, sets)
   if dels then hcall('HDEL', key, dels) end
@@ -297,9 +288,9 @@ end
 
 local HA = {} -- a fast write's HSET arguments, when they vary
 
--- refused answers a refusal of write's, or RESENT when the call is in the
+-- orresent answers a refusal of write's, or RESENT when the call is in the
 -- overflow (check: the log is full, so write put off that check).
-local function refused(rep, check, ovkey, token, deadline)
+local function orresent(rep, check, ovkey, token, deadline)
   if check and call('ZSCORE', ovkey, token) then return {RESENT, rep[2], deadline} end
   return rep
 end
@@ -321,28 +312,34 @@ local function write(keys, argv)
   end
   local key, name = keys[1], argv[2]
   local now = now_ms()
-  local r = pcall('HMGET', key, MARK, LOG, CNT, name)
+  local r = pcall('HMGET', key, MARK, LOG, name)
   if r.err then return {CORRUPT, now} end
-  local ms, log, cnt, o = r[1], r[2], r[3], r[4]
+  local ms, log, o = r[1], r[2], r[3]
 
-  -- A live session's marker, with no tail but the overflow's note (when
-  -- its log last moved an entry there, and till when the overflow lives).
+  -- A live session's marker, with no tail but the overflow's note (a time
+  -- at or after every entry there, and till when the overflow lives),
+  -- then the counters.
   local lm = ms and #ms or 0
-  if lm ~= 28 and lm ~= 40 then return writeall(keys, argv, now, r) end
+  if lm ~= 36 and lm ~= 48 then return writeall(keys, argv, now, r) end
   local f, k, fl, a1, a2, a3, a4, a5, a6, e1, e2, e3, e4, e5, e6, m1, m2, m3, m4, m5, m6,
-    x1, x2, x3, x4, x5, x6, tail = byte(ms, 1, 28)
+    x1, x2, x3, x4, x5, x6, tail, u1, u2, u3, u4, u5, u6, u7, u8, u9, u10, u11, u12,
+    u13, u14, u15, u16, u17, u18, u19, u20 = byte(ms, 1, 48)
   local base = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6
   local deadline = ((((e1 * 256 + e2) * 256 + e3) * 256 + e4) * 256 + e5) * 256 + e6
   local nxt = ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6
-  if f ~= 3 or k ~= 76 or deadline <= now or (nxt ~= 0 and nxt <= now)
-      or not ((tail == 0 and lm == 28) or (tail == 4 and lm == 40)) then
+  if f ~= FMT or k ~= 76 or deadline <= now or (nxt ~= 0 and nxt <= now)
+      or not ((tail == 0 and lm == 36) or (tail == 4 and lm == 48)) then
     return writeall(keys, argv, now, r)
   end
-  local moved, ovfexp = 0, 0
+  local moved, ovfexp, count0, bytes0 = 0, 0, 0, 0
   if tail == 4 then
-    local v1, v2, v3, v4, v5, v6, w1, w2, w3, w4, w5, w6 = byte(ms, 29, 40)
-    moved = ((((v1 * 256 + v2) * 256 + v3) * 256 + v4) * 256 + v5) * 256 + v6
-    ovfexp = ((((w1 * 256 + w2) * 256 + w3) * 256 + w4) * 256 + w5) * 256 + w6
+    moved = ((((u1 * 256 + u2) * 256 + u3) * 256 + u4) * 256 + u5) * 256 + u6
+    ovfexp = ((((u7 * 256 + u8) * 256 + u9) * 256 + u10) * 256 + u11) * 256 + u12
+    count0 = ((u13 * 256 + u14) * 256 + u15) * 256 + u16
+    bytes0 = ((u17 * 256 + u18) * 256 + u19) * 256 + u20
+  else
+    count0 = ((u1 * 256 + u2) * 256 + u3) * 256 + u4
+    bytes0 = ((u5 * 256 + u6) * 256 + u7) * 256 + u8
   end
 
   -- The call: a resend (in the log, or in the overflow if it was sent no
@@ -371,8 +368,8 @@ local function write(keys, argv)
     return {RESENT, now, deadline}
   end
   local dl = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
-  if t0 > now or dl > now + MAXW then return refused({CLOCK, now}, putoff, keys[2], token, deadline) end
-  if now > dl then return refused({LATE, now}, putoff, keys[2], token, deadline) end
+  if t0 > now or dl > now + MAXW then return orresent({CLOCK, now}, putoff, keys[2], token, deadline) end
+  if now > dl then return orresent({LATE, now}, putoff, keys[2], token, deadline) end
 
   -- The record it replaces.
   local of, wc, wm, h, e, live, oc = 0, 0, 0, 0, 0, false, base
@@ -403,8 +400,8 @@ local function write(keys, argv)
     at = now + un(argv[3], 1, 6)
     new = rec(false, oc, oc + un(o, 2 + wc, wm), at, base, sub(o, h + 1))
   elseif mode ~= D then
-    if live and mode == C then return refused({EXISTS, now, name}, putoff, keys[2], token, deadline) end
-    if not live and mode == U then return refused({NOTFOUND, now, name}, putoff, keys[2], token, deadline) end
+    if live and mode == C then return orresent({EXISTS, now, name}, putoff, keys[2], token, deadline) end
+    if not live and mode == U then return orresent({NOTFOUND, now, name}, putoff, keys[2], token, deadline) end
     local meta, value = argv[3], argv[4]
     local mf, p1, p2, p3, p4, p5, p6 = byte(meta, 1, 7)
     local exp = ((((p1 * 256 + p2) * 256 + p3) * 256 + p4) * 256 + p5) * 256 + p6
@@ -436,10 +433,6 @@ local function write(keys, argv)
   end
 
   -- The counters, and the limits, which bind only a write that grows.
-  local c0 = 0
-  if cnt then c0 = tonum(cnt) or 0 end
-  local count0 = c0 % TWO24
-  local bytes0 = (c0 - count0) / TWO24
   local count, bytes = count0, bytes0
   if not new then
     if o then count, bytes = count - 1, bytes - #name - #o end
@@ -449,10 +442,10 @@ local function write(keys, argv)
     count, bytes = count + 1, bytes + #name + #new
   end
   if count > count0 and count > (((n1 * 256 + n2) * 256 + n3) * 256 + n4) then
-    return refused({TOOMANY, now, count0, 0}, putoff, keys[2], token, deadline)
+    return orresent({TOOMANY, now, count0, 0}, putoff, keys[2], token, deadline)
   end
   if bytes > bytes0 and bytes > (((b1 * 256 + b2) * 256 + b3) * 256 + b4) then
-    return refused({TOOBIG, now, bytes0, 0}, putoff, keys[2], token, deadline)
+    return orresent({TOOBIG, now, bytes0, 0}, putoff, keys[2], token, deadline)
   end
   if count < 0 then count = 0 end
   if bytes < 0 then bytes = 0 end
@@ -482,37 +475,41 @@ local function write(keys, argv)
     if first ~= 1 and moved ~= 0 and moved <= now - MAXW then nmoved, nov = 0, 0 end
   end
 
-  -- The marker, when its next expiry moves earlier or its overflow note
-  -- changes.
+  -- The marker, when the counters change, its next expiry moves earlier
+  -- or its overflow note changes: for the counters alone, its bytes but
+  -- the last 8, then them.
   local nm, nn = nil, nxt
   if at ~= 0 and (nxt == 0 or at < nxt) then nn = at end
   if nn ~= nxt or nmoved ~= moved or nov ~= ovfexp then
     local z1, z2, z3, z4, z5, z6 = b48(nn)
+    local y1, y2, y3, y4 = b32(count)
+    local w1, w2, w3, w4 = b32(bytes)
     if nmoved ~= 0 then
       local q1, q2, q3, q4, q5, q6 = b48(nmoved)
-      local u1, u2, u3, u4, u5, u6 = b48(nov)
+      local v1, v2, v3, v4, v5, v6 = b48(nov)
       nm = sub(ms, 1, 21) .. B[z1] .. B[z2] .. B[z3] .. B[z4] .. B[z5] .. B[z6] .. B[4]
-        .. B[q1] .. B[q2] .. B[q3] .. B[q4] .. B[q5] .. B[q6] .. B[u1] .. B[u2] .. B[u3] .. B[u4] .. B[u5] .. B[u6]
+        .. B[q1] .. B[q2] .. B[q3] .. B[q4] .. B[q5] .. B[q6] .. B[v1] .. B[v2] .. B[v3] .. B[v4] .. B[v5] .. B[v6]
+        .. B[y1] .. B[y2] .. B[y3] .. B[y4] .. B[w1] .. B[w2] .. B[w3] .. B[w4]
     else
       nm = sub(ms, 1, 21) .. B[z1] .. B[z2] .. B[z3] .. B[z4] .. B[z5] .. B[z6] .. B[0]
+        .. B[y1] .. B[y2] .. B[y3] .. B[y4] .. B[w1] .. B[w2] .. B[w3] .. B[w4]
     end
+  elseif count ~= count0 or bytes ~= bytes0 then
+    local y1, y2, y3, y4 = b32(count)
+    local w1, w2, w3, w4 = b32(bytes)
+    nm = sub(ms, 1, lm - 8) .. B[y1] .. B[y2] .. B[y3] .. B[y4] .. B[w1] .. B[w2] .. B[w3] .. B[w4]
   end
 
   -- One HSET of the record, the log (unless the call went to the
-  -- overflow), and the counters and the marker when they change.
-  local cv
-  if count ~= count0 or bytes ~= bytes0 then cv = bytes * TWO24 + count end
+  -- overflow) and the marker when it changes.
   if new and nlog and not nm then
-    if cv then
-      call('HSET', key, name, new, LOG, nlog, CNT, cv)
-    else
-      call('HSET', key, name, new, LOG, nlog)
-    end
+    call('HSET', key, name, new, LOG, nlog)
+  elseif new and nlog then
+    call('HSET', key, name, new, LOG, nlog, MARK, nm)
   else
     local n = 0
     if nlog then HA[1], HA[2], n = LOG, nlog, 2 end
     if new then HA[n + 1], HA[n + 2], n = name, new, n + 2 end
-    if cv then HA[n + 1], HA[n + 2], n = CNT, cv, n + 2 end
     if nm then HA[n + 1], HA[n + 2], n = MARK, nm, n + 2 end
     if n > 0 then call('HSET', key, unpk(HA, 1, n)) end
     if o and not new then call('HDEL', key, name) end

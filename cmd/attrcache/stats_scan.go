@@ -240,7 +240,7 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 	for i, k := range keys {
 		cs[i] = cmds{
 			pipe.Type(ctx, k), pipe.HLen(ctx, k),
-			pipe.HMGet(ctx, k, format.MarkerField, format.LogField, format.MovedField, format.CountField),
+			pipe.HMGet(ctx, k, format.MarkerField, format.LogField, format.MovedField),
 			pipe.PTTL(ctx, k), pipe.MemoryUsage(ctx, k),
 		}
 	}
@@ -288,8 +288,8 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		if err != nil {
 			return fmt.Errorf("HMGET: %w", err)
 		}
-		if len(own) != 4 {
-			return fmt.Errorf("HMGET of 4 fields answered %d", len(own))
+		if len(own) != 3 {
+			return fmt.Errorf("HMGET of 3 fields answered %d", len(own))
 		}
 		attrs := fields
 		for _, v := range own {
@@ -299,7 +299,6 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		}
 		attrs = max(attrs, 0)
 		raw, hasMarker := own[0].(string)
-		counted, _ := own[3].(string)
 		t.attrs += attrs
 		t.maxAttrs = max(t.maxAttrs, attrs)
 		m, err := format.ParseMarker(raw)
@@ -312,7 +311,7 @@ func (n *node) examine(ctx context.Context, keys []string) error {
 		if state == "live" || state == "rotating" {
 			t.liveAttrs += attrs
 		}
-		if count, _, err := format.ParseCounters(counted); state != "ended" && (err != nil || count != attrs) {
+		if state != "ended" && m.Count != int64(attrs) {
 			t.mismatched++
 		}
 	}

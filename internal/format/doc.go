@@ -5,7 +5,7 @@
 // are named after the functions here. Package attrcache and the operator
 // tool (cmd/attrcache) share it; applications do not.
 //
-// Format 3. No earlier format is read: a hash of another format is
+// Format 4. No earlier format is read: a hash of another format is
 // ErrCorrupt, and End or Purge clears it.
 //
 // # Keys and hash slots
@@ -48,7 +48,7 @@
 // the year 10889 and are exact in Lua's doubles).
 //
 //	offset size
-//	0      1    format, 3
+//	0      1    format, 4
 //	1      1    kind: 'L' live session; 'R' session frozen by a rotation
 //	            (readable until the rotation deadline, not writable);
 //	            'P' pending (the new id of a rotation across slots, not
@@ -74,20 +74,20 @@
 //	            overflow (12): a time at or after that of every entry the
 //	              resend log sent to its overflow (6), when the overflow
 //	              key expires (6)
+//	last   8    the counters: the attribute fields (4), and their bytes,
+//	            names and records (4), expired ones included until
+//	            reclaimed
 //
-// So a marker is 28 to 54 bytes, under Redis's default 64-byte limit for
+// So a marker is 36 to 62 bytes, under Redis's default 64-byte limit for
 // listpack values: a hash of a few dozen small attributes stays in the
-// compact encoding. A write rewrites it only when it changes (a record
-// that expires sooner than any before, a reclaim step, the overflow), so
-// the common write pays for no marker at all.
-//
-// Field "\x03" holds the counters: the bytes of the attribute fields
-// (names and records, expired ones included until reclaimed) times 2^24,
-// plus their count, as one integer that writes change with one HINCRBY
-// (the bytes stay below 2^29, so the sum is exact in Lua's doubles). They
-// make every limit check O(1). They are exact for what attrcache wrote; a
-// field planted by something else is not counted, and deleting one never
-// takes a counter below zero.
+// compact encoding. A write rewrites it only when it changes (the
+// counters, a record that expires sooner than any before, a reclaim step,
+// the overflow's note); a write that changes only the counters rewrites
+// its last 8 bytes after a copy of the rest. The counters make every
+// limit check O(1), and they come with the marker every write reads
+// anyway. They are exact for what attrcache wrote; a field planted by
+// something else is not counted, and deleting one never takes a counter
+// below zero.
 //
 // The deadline, not the key's TTL, decides whether a session is alive.
 // The key lives 30 seconds past the deadline, and an ended session leaves

@@ -3,7 +3,6 @@ package format
 import (
 	"errors"
 	"fmt"
-	"strconv"
 )
 
 // Fields of attrcache's own; no attribute name starts with a control
@@ -12,11 +11,10 @@ const (
 	MarkerField = "\x00"
 	LogField    = "\x01"
 	MovedField  = "\x02" // a rotated session's tombstone: the digest it moved to
-	CountField  = "\x03" // the counters: stored bytes x 2^24 + attribute count
 )
 
 // Version is the marker's format.
-const Version = 3
+const Version = 4
 
 // Marker kinds.
 const (
@@ -29,11 +27,12 @@ const (
 )
 
 const (
-	markerBase = 28 // bytes up to and with the tail flags
-	tailCycle  = 1 << 0
-	tailRot    = 1 << 1
-	tailOvf    = 1 << 2
-	flagBound  = 1 << 0
+	markerBase  = 28 // bytes up to and with the tail flags
+	countersLen = 8  // the counters, last: attribute count (4), stored bytes (4)
+	tailCycle   = 1 << 0
+	tailRot     = 1 << 1
+	tailOvf     = 1 << 2
+	flagBound   = 1 << 0
 )
 
 // Marker is a decoded marker.
@@ -50,6 +49,10 @@ type Marker struct {
 	RotToken         string // and the rotation that froze it (8 bytes)
 	MovedAt          int64  // at or after the time of every entry the resend log sent to the overflow
 	OverflowExpires  int64  // when the overflow key expires
+
+	// Count and Bytes are the hash's attribute fields and their bytes
+	// (names and records), which the limits bind.
+	Count, Bytes int64
 }
 
 // ErrMarker is the cause of every marker decoding error.
@@ -57,7 +60,7 @@ var ErrMarker = errors.New("not a marker attrcache wrote")
 
 // ParseMarker decodes a marker. It never panics on hostile input.
 func ParseMarker(s string) (Marker, error) {
-	if len(s) < markerBase || s[0] != Version {
+	if len(s) < markerBase+countersLen || s[0] != Version {
 		if len(s) > 0 && s[0] != Version {
 			return Marker{}, fmt.Errorf("%w: format %d, not %d", ErrMarker, s[0], Version)
 		}
@@ -76,7 +79,9 @@ func ParseMarker(s string) (Marker, error) {
 	default:
 		return Marker{}, fmt.Errorf("%w: kind %q", ErrMarker, m.Kind)
 	}
-	tail, rest := s[27], s[markerBase:]
+	tail, rest := s[27], s[markerBase:len(s)-countersLen]
+	counters := s[len(s)-countersLen:]
+	m.Count, m.Bytes = un(counters, 4), un(counters[4:], 4)
 	want := 0
 	if tail&tailCycle != 0 {
 		want += 12
@@ -133,7 +138,7 @@ func (m Marker) Append(b []byte) []byte {
 	if tail&tailOvf != 0 {
 		b = p48(p48(b, m.MovedAt), m.OverflowExpires)
 	}
-	return b
+	return pn(pn(b, m.Count, 4), m.Bytes, 4)
 }
 
 // String encodes m.
@@ -189,17 +194,4 @@ func ParseEntry(s string) (created, deadline int64, ok bool) {
 		return 0, 0, false
 	}
 	return u48(s), u48(s[6:]), true
-}
-
-// ParseCounters decodes the counters field: the attribute fields the hash
-// holds and their bytes (names and records). An absent field is zero.
-func ParseCounters(s string) (count, bytes int64, err error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 || v >= 1<<53 {
-		return 0, 0, fmt.Errorf("counters %q are not ones attrcache wrote", s)
-	}
-	return v % (1 << 24), v >> 24, nil
 }

@@ -100,6 +100,7 @@ func Decode(key, typ string, fields map[string]string, keyTTL time.Duration, now
 		info.Created, info.Expires, info.MaxExpires = msTime(m.Created), msTime(m.Deadline), msTime(m.Most)
 		info.NextReclaim = msTime(m.Next)
 		info.Overflow = m.MovedAt != 0
+		info.Counted, info.CountedBytes = m.Count, m.Bytes
 		switch m.Kind {
 		case format.Ended:
 			info.Expires = time.Time{}
@@ -107,11 +108,6 @@ func Decode(key, typ string, fields map[string]string, keyTTL time.Duration, now
 		case format.Frozen, format.Pending:
 			info.RotationEnds = msTime(m.RotDeadline)
 		}
-	}
-	if c, b, err := format.ParseCounters(fields[format.CountField]); err == nil {
-		info.Counted, info.CountedBytes = c, b
-	} else if info.Problem == "" {
-		info.Problem = err.Error()
 	}
 	if l, ok := fields[format.LogField]; ok {
 		if n, err := format.LogEntries(l); err == nil {

@@ -12,7 +12,7 @@ import (
 // whose names ("attr-0042", 9 bytes) and records stay under
 // MaxSessionBytes (512 KiB, 524,288 bytes) whatever their headers hold:
 // a record header is at most 13 bytes while times are within 49 days of
-// the session's start (format 3: flags, and 4 bytes each for the
+// the session's start (format 4: flags, and 4 bytes each for the
 // created, modified and expiry offsets). So 1,000 x (9 + 13 + 496) =
 // 518,000 bytes in clear, and 1,000 x (9 + 13 + 460 + 33) = 515,000
 // sealed (Tink's AES-GCM adds 33 bytes). One CreateMany of either fits
