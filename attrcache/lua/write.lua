@@ -110,13 +110,13 @@ local function writeall(keys, argv, now, r)
     local b = 2 + per * (i - 1)
     local name, o = argv[b], r[i + 2]
     local live = false
-    if o then
+    -- A delete or a replace needs nothing from the old record (a replace
+    -- compares it whole), so it is not decoded.
+    if o and mode ~= D and mode ~= R then
       local e, h = rexp(o, base)
       if not e then
-        if mode ~= D and mode ~= R then
-          corrupt = corrupt or {}
-          corrupt[#corrupt + 1] = name
-        end
+        corrupt = corrupt or {}
+        corrupt[#corrupt + 1] = name
       else
         live = e == 0 or e > now
         old[3 * i - 2], old[3 * i - 1], old[3 * i] = e, live, h
