@@ -9,42 +9,10 @@ import (
 	"github.com/attrcache/attrcache/attrcache"
 )
 
-// floorLib is a Redis Functions library of scripts that do part of what
-// a write script must do, and nothing else. Each takes a Set's keys (the
-// session's hash and its overflow key) and a Set's arguments (the call,
-// 30 bytes; the name; the meta, 7 bytes; the record) and answers as a
-// write does.
-//
-// floor is the floor under every single-attribute write: a script that
-// reads Redis's clock (TIME), reads two fields of the hash (the marker
-// and the attribute: HMGET) and writes one (HSET). Any script that judges
-// a write against the session and Redis's clock does at least that.
-// The others are the steps up to it.
-const floorLib = `#!lua name=attrcache_bench_floor
-redis.register_function('floor_return', function(keys, argv)
-  return {0, 0, 0}
-end)
-redis.register_function('floor_time', function(keys, argv)
-  local t = redis.call('TIME')
-  return {0, tonumber(t[1]) * 1000, 0}
-end)
-redis.register_function('floor_time_hmget', function(keys, argv)
-  local t = redis.call('TIME')
-  local r = redis.call('HMGET', keys[1], '\0', argv[2])
-  return {0, tonumber(t[1]) * 1000, 0}
-end)
-redis.register_function('floor', function(keys, argv)
-  local t = redis.call('TIME')
-  local r = redis.call('HMGET', keys[1], '\0', argv[2])
-  redis.call('HSET', keys[1], argv[2], argv[4])
-  return {0, tonumber(t[1]) * 1000, 0}
-end)
-`
-
-// loadFloor loads floorLib on e's server.
+// loadFloor loads FloorLib on e's server.
 func (e *env) loadFloor(b *testing.B) {
 	b.Helper()
-	if err := e.rdb.FunctionLoad(ctx, floorLib).Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if err := e.rdb.FunctionLoad(ctx, FloorLib).Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
 		b.Fatalf("FUNCTION LOAD: %v", err)
 	}
 }
@@ -58,7 +26,7 @@ func floorKeys(sess *attrcache.Session) []string {
 	return []string{sess.Key(), strings.Replace(sess.Key(), ":s:", ":l:", 1)}
 }
 
-// floorSide runs fn of floorLib on the i-th of sessions, or on sessions[0]
+// floorSide runs fn of FloorLib on the i-th of sessions, or on sessions[0]
 // when there is one.
 func floorSide(rdb *redis.Client, fn string, sessions []*attrcache.Session) side {
 	keys := make([][]string, len(sessions))

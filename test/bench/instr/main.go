@@ -7,7 +7,9 @@
 //	apt-get install valgrind    # once
 //	go run ./test/bench/instr   # about a minute
 //
-// It starts its own redis-server (redis-server in PATH, or
+// The floor is BenchmarkFloor's (bench.FloorLib): TIME, an HMGET of the
+// marker and the attribute, an HSET of the attribute, called with a Set's
+// keys and arguments. It starts its own redis-server (redis-server in PATH, or
 // ATTRCACHE_REDIS_SERVER) on a free loopback port and stops it at the end.
 package main
 
@@ -28,18 +30,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/attrcache/attrcache/attrcache"
+	"github.com/attrcache/attrcache/test/bench"
 )
-
-// floorLib is BenchmarkFloor's floor: TIME, an HMGET of the marker and
-// the attribute, an HSET of the attribute, called with a Set's keys and
-// arguments.
-const floorLib = `#!lua name=instrfloor
-redis.register_function('instr_floor', function(keys, argv)
-  local t = redis.call('TIME')
-  local r = redis.call('HMGET', keys[1], '\0', argv[2])
-  redis.call('HSET', keys[1], argv[2], argv[4])
-  return {0, tonumber(t[1]) * 1000, 0}
-end)`
 
 func main() {
 	calls := flag.Int("n", 500, "calls per case")
@@ -97,7 +89,7 @@ func run(n int) error {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, ReadTimeout: 30 * time.Second})
 	defer rdb.Close()
-	if err := rdb.FunctionLoad(ctx, floorLib).Err(); err != nil {
+	if err := rdb.FunctionLoad(ctx, bench.FloorLib).Err(); err != nil {
 		return err
 	}
 	val := []byte(strings.Repeat("x", 32))
@@ -174,7 +166,7 @@ func run(n int) error {
 		{"HGET", "", func(int) error { return rdb.HGet(ctx, "raw", "a").Err() }},
 		{"HSET", "", func(int) error { return rdb.HSet(ctx, "raw", "a", val).Err() }},
 		{"floor", "", func(int) error {
-			return rdb.FCall(ctx, "instr_floor", []string{"floor", "floor2"}, call, "a", "mmmmmmm", val).Err()
+			return rdb.FCall(ctx, "floor", []string{"floor", "floor2"}, call, "a", "mmmmmmm", val).Err()
 		}},
 		{"Get", "HGET", func(i int) error { _, err := pools[0][i].Get(ctx, "a"); return err }},
 		{"Set, quiet", "floor", func(i int) error { return pools[1][i].Set(ctx, "a", val) }},
