@@ -348,7 +348,7 @@ local function write(keys, argv)
   -- and a log full of live entries sends the call's token to the
   -- overflow, where ZADD NX both checks for it and records it, so that
   -- check waits till the write (and a refusal checks with ZSCORE).
-  local token, ll, first, left = sub(c, 1, 8), 0, 1, 0
+  local token, ll, first = sub(c, 1, 8), 0, 1
   local t0 = ((((t1 * 256 + t2) * 256 + t3) * 256 + t4) * 256 + t5) * 256 + t6
   if log then
     ll = #log
@@ -357,16 +357,15 @@ local function write(keys, argv)
     local nowm = now % TWO32
     while first < ll do
       local y1, y2, y3, y4 = byte(log, first + 8, first + 11)
-      left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
+      local left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
       if left > 0 and left < TWO31 then break end
       first = first + LOGE
     end
   end
   local full = first == 1 and ll >= LOGN * LOGE
-  local putoff = moved ~= 0 and t0 <= moved and moved > now - MAXW and full
-  if moved ~= 0 and t0 <= moved and moved > now - MAXW and not full and call('ZSCORE', keys[2], token) then
-    return {RESENT, now, deadline}
-  end
+  local inov = moved ~= 0 and t0 <= moved and moved > now - MAXW -- the overflow may hold the call
+  local putoff = inov and full
+  if inov and not full and call('ZSCORE', keys[2], token) then return {RESENT, now, deadline} end
   local dl = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6
   if t0 > now or dl > now + MAXW then return orresent({CLOCK, now}, putoff, keys[2], token, deadline) end
   if now > dl then return orresent({LATE, now}, putoff, keys[2], token, deadline) end
