@@ -1,5 +1,6 @@
 // Command instr counts the instructions redis-server executes per call of
-// each attrcache write, beside the floor script and raw commands, by
+// each attrcache write, beside the floor script and raw commands, and of
+// a Start bound to a user beside an unbound one, by
 // running redis-server under valgrind's callgrind. Unlike server time, an
 // instruction count does not move with the machine's load or with system
 // calls, so it shows what a change to the Lua costs Redis in one run:
@@ -176,6 +177,13 @@ func run(n int) error {
 		{"Delete", "floor", func(i int) error { return pools[4][i].Delete(ctx, "b") }},
 		{"SetExpiry", "floor", func(i int) error { return pools[5][i].SetExpiry(ctx, "b", time.Hour) }},
 		{"Incr", "floor", func(i int) error { _, err := pools[6][i].Incr(ctx, "n", 1); return err }},
+		{"Start", "", func(int) error { _, err := st.Start(ctx, attrcache.NewSessionID(), time.Hour); return err }},
+		{"Start, bound", "Start", func(i int) error {
+			// Users of 10 sessions, as BenchmarkUsers starts them.
+			u := st.User("instr-user-" + strconv.Itoa(i/10))
+			_, err := st.Start(ctx, u.NewSessionID(), time.Hour, attrcache.WithUser("instr-user-"+strconv.Itoa(i/10)))
+			return err
+		}},
 	}
 	fmt.Printf("%-12s %12s  %s\n", "call", "instr/call", "ratio")
 	got := map[string]int64{}
