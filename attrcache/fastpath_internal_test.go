@@ -37,8 +37,8 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 	i := strings.Index(writeLua, "local function write(keys, argv)")
 	counted := strings.NewReplacer("return writeall(keys, argv, now, r)",
 		"redis.call('INCR', 'test:handed-on') return writeall(keys, argv, now, r)",
-		"if nmoved < now then nmoved = now + NOTE end",
-		"redis.call('INCR', 'test:overflowed') if nmoved < now then nmoved = now + NOTE end").Replace(writeLua[i:])
+		"nmoved, nov = overflow(keys[2], token, dl, now, moved, ovfexp)",
+		"redis.call('INCR', 'test:overflowed') nmoved, nov = overflow(keys[2], token, dl, now, moved, ovfexp)").Replace(writeLua[i:])
 	counted = writeLua[:i] + counted
 	fast := redis.NewScript(libLua + counted + "\nreturn write(KEYS, ARGV)\n")
 	ref := redis.NewScript(libLua + writeLua + "\nreturn writeall(KEYS, ARGV)\n")

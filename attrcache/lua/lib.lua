@@ -123,38 +123,11 @@ local function mlen(tail)
   return want
 end
 
--- marker decodes a marker (ParseMarker): nil when it is absent, false
--- when it is not one attrcache wrote. Strings cost a script more than
--- numbers (each is hashed and interned), so the fixed part is read with
--- one string.byte and the table is made with one constructor.
-local function marker(s)
-  if not s then return nil end
-  local n = #s
-  if n < 36 then return false end
-  local f, k, fl, a1, a2, a3, a4, a5, a6, d1, d2, d3, d4, d5, d6, m1, m2, m3, m4, m5, m6,
-    x1, x2, x3, x4, x5, x6, tail = byte(s, 1, 28)
-  if f ~= FMT or not (k == 76 or k == 82 or k == 80 or k == 69 or k == 85 or k == 71) then return false end
-  if n ~= mlen(tail) then return false end
-  local c1, c2, c3, c4, y1, y2, y3, y4 = byte(s, n - 7, n)
-  local M = {raw = s, k = char(k), bound = fl % 2 == 1,
-    created = ((((a1 * 256 + a2) * 256 + a3) * 256 + a4) * 256 + a5) * 256 + a6,
-    deadline = ((((d1 * 256 + d2) * 256 + d3) * 256 + d4) * 256 + d5) * 256 + d6,
-    most = ((((m1 * 256 + m2) * 256 + m3) * 256 + m4) * 256 + m5) * 256 + m6,
-    nxt = ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6,
-    count = ((c1 * 256 + c2) * 256 + c3) * 256 + c4, bytes = ((y1 * 256 + y2) * 256 + y3) * 256 + y4,
-    tail = tail, cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
-  if tail ~= 0 then
-    local i = 29
-    if tail % 2 == 1 then M.cycmin, M.cursor, i = un(s, i, 6), un(s, i + 6, 6), i + 12 end
-    if tail % 4 >= 2 then M.rotdl, M.rottok, i = un(s, i, 6), sub(s, i + 6, i + 13), i + 14 end
-    if tail % 8 >= 4 then M.moved, M.ovfexp = un(s, i, 6), un(s, i + 6, 6) end
-  end
-  return M
-end
-
 -- mhead reads what a write needs of a marker, without a table: its kind
 -- as a byte, flags, created, deadline, most, next, tail flags, count and
--- bytes; nil when the bytes are not a marker attrcache wrote.
+-- bytes; nil when the bytes are not a marker attrcache wrote. Strings
+-- cost a script more than numbers (each is hashed and interned), so the
+-- fixed part is read with one string.byte.
 local function mhead(s)
   local n = #s
   if n < 36 then return nil end
@@ -168,6 +141,25 @@ local function mhead(s)
     ((((m1 * 256 + m2) * 256 + m3) * 256 + m4) * 256 + m5) * 256 + m6,
     ((((x1 * 256 + x2) * 256 + x3) * 256 + x4) * 256 + x5) * 256 + x6, tail,
     ((c1 * 256 + c2) * 256 + c3) * 256 + c4, ((y1 * 256 + y2) * 256 + y3) * 256 + y4
+end
+
+-- marker decodes a marker whole (ParseMarker), tails included, into a
+-- table made with one constructor: nil when it is absent, false when it
+-- is not one attrcache wrote.
+local function marker(s)
+  if not s then return nil end
+  local k, fl, created, deadline, most, nxt, tail, count, bytes = mhead(s)
+  if not k then return false end
+  local M = {raw = s, k = char(k), bound = fl % 2 == 1, created = created, deadline = deadline, most = most,
+    nxt = nxt, count = count, bytes = bytes, tail = tail,
+    cycmin = 0, cursor = 0, rotdl = 0, rottok = false, moved = 0, ovfexp = 0}
+  if tail ~= 0 then
+    local i = 29
+    if tail % 2 == 1 then M.cycmin, M.cursor, i = un(s, i, 6), un(s, i + 6, 6), i + 12 end
+    if tail % 4 >= 2 then M.rotdl, M.rottok, i = un(s, i, 6), sub(s, i + 6, i + 13), i + 14 end
+    if tail % 8 >= 4 then M.moved, M.ovfexp = un(s, i, 6), un(s, i + 6, 6) end
+  end
+  return M
 end
 
 -- newmarker is a fresh marker of kind k.
@@ -331,51 +323,59 @@ end
 -- it about once a second rather than on every write.
 local NOTE = 1000
 
+-- livefrom returns where the log's first live entry starts (len + 1 when
+-- none is): the entries before it are dead and go with the next write.
+local function livefrom(log, len, now)
+  local nowm, i = now % TWO32, 1
+  while i < len do
+    local y1, y2, y3, y4 = byte(log, i + 8, i + 11)
+    local left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
+    if left > 0 and left < TWO31 then return i end
+    i = i + LOGE
+  end
+  return i
+end
+
+-- overflow records a call in the overflow, kept till its deadline dl,
+-- when its log is full of live entries. moved and ovfexp are the marker's
+-- note and the overflow's expiry; it returns their new values, or nil
+-- when the overflow holds the token already (ZADD NX: a resend). The
+-- overflow is kept till its newest entry's deadline, extended in steps so
+-- that a busy hash seldom pays for PEXPIRE, and pruned on about one call
+-- in 16 (chosen by the token, so a resend does the same), so a busy hash
+-- keeps about one window of entries.
+local function overflow(ovkey, token, dl, now, moved, ovfexp)
+  if call('ZADD', ovkey, 'NX', dl, token) == 0 then return nil end
+  if moved < now then moved = now + NOTE end
+  if ovfexp < dl + 1000 then
+    ovfexp = dl + 5000
+    keepuntil(ovkey, ovfexp, now)
+  end
+  if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', ovkey, '-inf', now) end
+  return moved, ovfexp
+end
+
 -- logput returns the log with token appended, kept till dl. Expired
 -- entries at its head go (entries are in the order applied, and their
 -- deadlines mostly too; one that expires behind a live one goes when it
 -- reaches the head); when the log is full of live entries, the token goes
--- to the overflow instead, a sorted set of tokens by deadline, and M's
--- note (M.moved) is kept at or after now.
+-- to the overflow instead (overflow), and M's note follows. The caller
+-- has checked that the call is no resend.
 local function logput(log, token, dl, now, M, ovkey)
-  -- The common case: room in the log, and its oldest entry still live.
   local len = log and #log or 0
-  if len == 0 then return token .. char(b32(dl % TWO32)) end
-  if len < LOGN * LOGE then
-    local left = (un(log, 9, 4) - now % TWO32) % TWO32
-    if left > 0 and left < TWO31 then return log .. token .. char(b32(dl % TWO32)) end
+  local first = 1
+  if len > 0 then first = livefrom(log, len, now) end
+  if first == 1 and len >= LOGN * LOGE then
+    local moved, ovfexp = overflow(ovkey, token, dl, now, M.moved, M.ovfexp)
+    if moved then M.moved, M.ovfexp = moved, ovfexp end
+    return log
   end
-  local nowm = now % TWO32
-  local out, n = '', 0
-  if log then
-    local len, i = #log, 1
-    while i < len do
-      local left = (un(log, i + 8, 4) - nowm) % TWO32
-      if left > 0 and left < TWO31 then break end
-      i = i + LOGE
-    end
-    if i < len then
-      out = sub(log, i)
-      n = (len - i + 1) / LOGE
-    end
-  end
-  if n >= LOGN then
-    call('ZADD', ovkey, dl, token)
-    if M.moved < now then M.moved = now + NOTE end
-    -- Keep the overflow till its newest entry's deadline, extended in
-    -- steps so that a busy hash seldom pays for PEXPIRE; and prune it on
-    -- about one call in 16 (chosen by the token, so a resend does the
-    -- same), so a busy hash keeps about one window of entries.
-    if M.ovfexp < dl + 1000 then
-      M.ovfexp = dl + 5000
-      keepuntil(ovkey, M.ovfexp, now)
-    end
-    if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', ovkey, '-inf', now) end
-    return out
-  elseif M and M.moved ~= 0 and M.moved <= now - MAXW then
-    M.moved, M.ovfexp = 0, 0
-  end
-  return out .. token .. char(b32(dl % TWO32))
+  -- A note past the longest deadline goes when the log drops entries.
+  if first ~= 1 and M and M.moved ~= 0 and M.moved <= now - MAXW then M.moved, M.ovfexp = 0, 0 end
+  local entry = token .. char(b32(dl % TWO32))
+  if first == 1 then return (log or '') .. entry end
+  if first < len then return sub(log, first) .. entry end
+  return entry
 end
 
 -- logok tells whether a resend log field is one attrcache wrote.

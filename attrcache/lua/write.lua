@@ -77,8 +77,7 @@ local function writeall(keys, argv, now, r)
 
   -- A resend of a call that ran, then a call out of its time.
   local token, t0, dl = sub(c, 1, 8), un(c, 9, 6), un(c, 15, 6)
-  if (log and inlog(log, token)) or (M and M.moved ~= 0 and t0 <= M.moved and M.moved > now - MAXW
-      and call('ZSCORE', keys[2], token)) then
+  if resent(log, M, token, t0, now, keys[2]) then
     if k == 76 or k == 85 then return {RESENT, now, deadline} end
     return {RESENT, now, 0}
   end
@@ -94,10 +93,7 @@ local function writeall(keys, argv, now, r)
   local nxt0 = nxt
   -- mk returns the whole marker, decoding it on first use.
   local function mk()
-    if not M then
-      M = (ms and marker(ms)) or newmarker('U', now)
-      M.count, M.bytes = count0, bytes0
-    end
+    if not M then M = (ms and marker(ms)) or newmarker('U', now) end
     return M
   end
 
@@ -353,14 +349,9 @@ local function write(keys, argv)
   if log then
     ll = #log
     if ll % LOGE ~= 0 or ll > LOGN * LOGE then return writeall(keys, argv, now, r) end
+    -- find first: inlog's call only when the token is there at all
     if find(log, token, 1, true) and inlog(log, token) then return {RESENT, now, deadline} end
-    local nowm = now % TWO32
-    while first < ll do
-      local y1, y2, y3, y4 = byte(log, first + 8, first + 11)
-      local left = (((y1 * 256 + y2) * 256 + y3) * 256 + y4 - nowm) % TWO32
-      if left > 0 and left < TWO31 then break end
-      first = first + LOGE
-    end
+    first = livefrom(log, ll, now)
   end
   local full = first == 1 and ll >= LOGN * LOGE
   local inov = moved ~= 0 and t0 <= moved and moved > now - MAXW -- the overflow may hold the call
@@ -452,16 +443,11 @@ local function write(keys, argv)
   -- The log: dead entries at its head go, then the call's entry (token,
   -- deadline mod 2^32) is appended; or, when it is full of live entries,
   -- the call's token goes to the overflow (unless it is there: a resend),
-  -- as logput does, and the marker's note stays at or after now.
+  -- as logput does, and the marker's note follows.
   local nlog, nmoved, nov = nil, moved, ovfexp
   if full then
-    if call('ZADD', keys[2], 'NX', dl, token) == 0 then return {RESENT, now, deadline} end
-    if nmoved < now then nmoved = now + NOTE end
-    if nov < dl + 1000 then
-      nov = dl + 5000
-      keepuntil(keys[2], nov, now)
-    end
-    if byte(token, 1) < 16 then call('ZREMRANGEBYSCORE', keys[2], '-inf', now) end
+    nmoved, nov = overflow(keys[2], token, dl, now, moved, ovfexp)
+    if not nmoved then return {RESENT, now, deadline} end
   else
     local head = ''
     if first == 1 then

@@ -149,10 +149,9 @@
 // no later than the note and the overflow may still hold live entries; a
 // call is refused when its t0 is after Redis's clock, so an applied call
 // always has t0 at or before the time it was applied, and the rule never
-// misses one. A quiet
-// hash carries at most the 60-byte field; only a hash written more than
-// five times within a call deadline has an overflow, for as long as it
-// is that busy. A user's logout everywhere (the registry has no log)
+// misses one. A quiet hash carries at most the 60-byte field; only a hash
+// written more than five times within a call deadline has an overflow,
+// for as long as it is that busy. A user's logout everywhere (the registry has no log)
 // puts its entry straight into the user's overflow: its token followed
 // by the number of sessions it ended in decimal, so a resend reports the
 // first run's count.
