@@ -46,6 +46,12 @@ type call struct {
 	resent    bool     // Redis recognised a resent copy of a script this call sent
 	reclaimed int64    // expired records the call's writes reclaimed
 	last      *callArg // the exactly-once argument of the script last sent
+
+	// one is a one-attribute write's arguments, allocated when the call
+	// begins so that its bounded context and its first script's
+	// exactly-once argument live in the same allocation (see oneWrite);
+	// each is taken once.
+	one *oneWrite
 }
 
 // attrCount is how many attributes the call names, for calls that name
@@ -88,7 +94,11 @@ func (c *call) nameList() []string {
 // returns and call cancel when done. who is the session or user, nil for
 // Store-wide calls.
 func (s *Store) begin(ctx context.Context, c *call, who *owner) (context.Context, context.CancelFunc) {
-	return s.be.Bound(s.tel.begin(ctx, c, who), s.timeout)
+	var room *backend.Room
+	if c.one != nil {
+		room = &c.one.room
+	}
+	return s.be.Bound(s.tel.begin(ctx, c, who), s.timeout, room)
 }
 
 // finish ends a call: it ends its span, measures it and logs it, and
@@ -170,9 +180,9 @@ func (c *call) noteReply(sc *backend.Script, rep backend.Reply) {
 // and evicts the keys' owner from the near cache. A CLOCK reply (the
 // estimate was off; the call did not run) is retried once with the
 // estimate the reply corrected.
-func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []string, head []byte, args []any) (backend.Reply, error) {
+func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys backend.Keys, head []byte, args []any) (backend.Reply, error) {
 	for try := 0; ; try++ {
-		ms, bound, err := s.estimate(ctx, keys[0])
+		ms, bound, err := s.estimate(ctx, keys.Names[0])
 		if err != nil {
 			return backend.Reply{}, err
 		}
@@ -180,11 +190,12 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys []str
 		if d, ok := ctx.Deadline(); ok {
 			w = min(w, max(time.Until(d), minResendWindow))
 		}
-		ca := newCallArg(s, ms+bound.Milliseconds()+w.Milliseconds(), head)
+		ca := c.callArg()
+		ca.init(s, ms+bound.Milliseconds()+w.Milliseconds(), head)
 		args[0], c.last = ca, ca
 		sent := time.Now()
 		rep, err := s.be.Run(ctx, sc, keys, args)
-		for _, k := range keys {
+		for _, k := range keys.Names {
 			s.be.Evict(k)
 		}
 		if err != nil {
@@ -229,11 +240,22 @@ type callArg struct {
 	n    int
 }
 
-func newCallArg(st *Store, dl int64, head []byte) *callArg {
-	a := &callArg{st: st, dl: dl, n: 20 + len(head)}
+// callArg returns room for the call's next exactly-once argument: the
+// one a one-attribute write allocated with its arguments, the first time,
+// and a new one after that.
+func (c *call) callArg() *callArg {
+	if c.one != nil && !c.one.caTaken {
+		c.one.caTaken = true
+		return &c.one.ca
+	}
+	return new(callArg)
+}
+
+// init makes a a fresh argument: a new token, the deadline dl and head.
+func (a *callArg) init(st *Store, dl int64, head []byte) {
+	a.st, a.dl, a.n = st, dl, 20+len(head)
 	binary.LittleEndian.PutUint64(a.b[:8], rand.Uint64())
 	copy(a.b[20:], head)
-	return a
 }
 
 // MarshalBinary returns the argument as the scripts read it.

@@ -32,13 +32,14 @@ func TestCallAheadOfRedisClock(t *testing.T) {
 	}
 
 	// The script itself: a start ten seconds ahead is CLOCK, nothing done.
-	keys := s.keys[:]
+	keys := s.hashKeys()
 	var head [10]byte
 	head[0], head[1] = modeSet, 's'
 	binary.BigEndian.PutUint32(head[2:6], 1000)
 	binary.BigEndian.PutUint32(head[6:10], 1<<20)
 	now := time.Now().UnixMilli()
-	arg := newCallArg(st, now+20_000, head[:])
+	arg := new(callArg)
+	arg.init(st, now+20_000, head[:])
 	arg.once.Do(func() {})
 	put48(arg.b[8:14], now+10_000)
 	put48(arg.b[14:20], now+20_000)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -127,5 +128,14 @@ func TestNoValueInCommands(t *testing.T) {
 	}
 	if strings.Contains(p.out.String(), secret) {
 		t.Fatalf("a value was printed in a command:\n%s", p.out.String())
+	}
+	// Keys and names go as arguments boxed once (see backend.Text): a
+	// hook still prints them as text, not as pointers.
+	if _, err := s.Get(ctx, "b"); err != nil && !errors.Is(err, attrcache.ErrSessionNotFound) {
+		t.Fatal(err)
+	}
+	out := p.out.String()
+	if !strings.Contains(out, s.Key()) || !strings.Contains(out, "hmget "+s.Key()+" ") || strings.Contains(out, "0xc") {
+		t.Fatalf("keys or names printed as something else than text:\n%s", out)
 	}
 }

@@ -163,7 +163,7 @@ func (o *owner) statusError(rep backend.Reply) error {
 	case format.StatusNotInt:
 		return &NamesError{Err: ErrInvalid, Names: rep.Strings(0), why: "not an integer counter, or past 2^53-1"}
 	case format.StatusCorrupt:
-		if len(rep.Vals) == 0 {
+		if rep.Len() == 0 {
 			return corruptf("the key holds something attrcache did not write")
 		}
 		return &NamesError{Err: ErrCorrupt, Names: rep.Strings(0)}

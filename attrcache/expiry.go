@@ -17,7 +17,7 @@ import (
 // other write came between: two round trips when the Store seals the
 // name (WithSealed), three when only the record says it is sealed.
 func (o *owner) SetExpiry(ctx context.Context, name string, d time.Duration) error {
-	c := call{op: opSetExpiry, name: name}
+	c := call{op: opSetExpiry, name: name, one: new(oneWrite)}
 	ctx, cancel := o.begin(ctx, &c)
 	defer cancel()
 	err := o.setExpiry(ctx, &c, []string{name}, []time.Duration{d})

@@ -51,7 +51,7 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := s.keys
+		a := [2]string{s.keys[0], s.keys[1]}
 		b := [2]string{a[0] + "-twin", a[1] + "-twin"}
 		all, err := rdb.HGetAll(ctx, a[0]).Result()
 		if err != nil {

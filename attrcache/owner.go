@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
+	"github.com/attrcache/attrcache/internal/backend"
 	"github.com/attrcache/attrcache/internal/format"
 )
 
@@ -12,16 +13,37 @@ import (
 // API both share, with the same semantics; Session adds its lifecycle,
 // User its sessions.
 type owner struct {
-	store    *Store
-	keys     [2]string // the hash and its resend overflow, as scripts take them
-	registry string    // the user's registry, for a user and a bound session
-	digest   string    // the owner's digest, bound into ciphertexts
-	logID    string    // a short digest, safe to log
-	bad      error     // the id is not one any session or user can have
-	session  *Session  // nil for a user
+	store *Store
+	// keys are the hash, its resend overflow and the user's registry
+	// ("" for an unbound session), as scripts take them; keyArgs holds
+	// them boxed once as command arguments (see backend.Keys), pointing
+	// at keyText.
+	keys     [3]string
+	keyArgs  [3]any
+	keyText  [3]backend.Text
+	registry string   // the user's registry, for a user and a bound session
+	digest   string   // the owner's digest, bound into ciphertexts
+	logID    string   // a short digest, safe to log
+	bad      error    // the id is not one any session or user can have
+	session  *Session // nil for a user
 
 	seen atomic.Int64 // a session's deadline (ms) in the last reply seen
 	most atomic.Int64 // its absolute deadline (ms) in the last read; 0: none or not read yet
+}
+
+// boxKeys fills keyArgs from keys; call it once the owner is where it
+// stays.
+func (o *owner) boxKeys() {
+	for i, k := range o.keys {
+		o.keyText[i].S = k
+		o.keyArgs[i] = &o.keyText[i]
+	}
+}
+
+// hashKeys are the keys of the owner's attributes: the hash and its
+// resend overflow. Appending to the result copies it.
+func (o *owner) hashKeys() backend.Keys {
+	return backend.Keys{Names: o.keys[:2:2], Args: o.keyArgs[:2:2]}
 }
 
 // Key returns the Redis key of the hash that holds the attributes, for

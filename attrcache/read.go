@@ -41,7 +41,10 @@ func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry
 	if err != nil {
 		return nil, err
 	}
-	pair, err := st.be.HMGetPair(ctx, o.keys[0], format.MarkerField, name)
+	// The Entry is made first: the name goes to the client as a pointer
+	// into it, which boxes without an allocation.
+	box := &entryBox{Entry: Entry{Name: name}, name: backend.Text{S: name}}
+	pair, err := st.be.HMGetPair(ctx, o.hashKeys(), format.MarkerField, &box.name)
 	if err != nil {
 		return nil, o.readError(err)
 	}
@@ -56,13 +59,18 @@ func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry
 	if !found {
 		return nil, &NamesError{Err: ErrNotFound, Names: []string{name}}
 	}
-	e, err := o.entry(name, rec, v, readOptions(opts))
-	if err != nil {
+	if err := o.fill(&box.Entry, rec, v, readOptions(opts)); err != nil {
 		var bad badRecords
 		bad.add(name, err)
 		return nil, bad.err()
 	}
-	return e, nil
+	return &box.Entry, nil
+}
+
+// entryBox is a Get's Entry with its name as a command argument.
+type entryBox struct {
+	Entry
+	name backend.Text
 }
 
 // GetMany returns the named attributes; absent and expired ones map to
@@ -340,12 +348,17 @@ func internalField(name string) bool { return name == "" || name[0] < 0x20 }
 // entry turns a live record into an Entry, opening it unless asked not to.
 // Its expiry is never reported past the session's.
 func (o *owner) entry(name string, r format.Record, v view, ro readSpec) (*Entry, error) {
-	e := &Entry{
-		Name:      name,
-		Created:   time.UnixMilli(r.Created),
-		Modified:  time.UnixMilli(r.Modified),
-		Encrypted: r.Sealed,
+	e := &Entry{Name: name}
+	if err := o.fill(e, r, v, ro); err != nil {
+		return nil, err
 	}
+	return e, nil
+}
+
+// fill completes e, which has its name, from the record r.
+func (o *owner) fill(e *Entry, r format.Record, v view, ro readSpec) error {
+	name := e.Name
+	e.Created, e.Modified, e.Encrypted = time.UnixMilli(r.Created), time.UnixMilli(r.Modified), r.Sealed
 	switch exp := r.Expires; {
 	case exp == 0:
 	case !o.isUser() && exp > v.m.Deadline:
@@ -357,24 +370,24 @@ func (o *owner) entry(name string, r format.Record, v view, ro readSpec) (*Entry
 		if o.sealedName(name) {
 			// A plain record where the Store seals: planted, not written
 			// by attrcache.
-			return nil, &openError{cause: errNotSealed}
+			return &openError{cause: errNotSealed}
 		}
 		e.Value = []byte(r.Value)
-		return e, nil
+		return nil
 	}
 	if ro.raw {
 		e.Value = []byte(r.Value)
-		return e, nil
+		return nil
 	}
 	if o.store.cipher == nil {
-		return nil, &NamesError{Err: ErrNoCipher, Names: []string{name}}
+		return &NamesError{Err: ErrNoCipher, Names: []string{name}}
 	}
 	pt, err := o.store.cipher.Decrypt([]byte(r.Value), o.ad(nil, name, r.Expires))
 	if err != nil {
-		return nil, &openError{cause: err}
+		return &openError{cause: err}
 	}
 	e.Value = pt
-	return e, nil
+	return nil
 }
 
 // errNotSealed is a plain record where the Store seals the attribute:

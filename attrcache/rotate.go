@@ -127,7 +127,8 @@ func (s *Session) rotate(ctx context.Context, c *call, newSid string) (*Session,
 // one ended and the registry changed in one script, in the user's slot.
 func (s *Session) move(ctx context.Context, c *call, ns *Session, rottok string, records []any) (*Session, error) {
 	st := s.store
-	keys := append(s.scriptKeys(), ns.keys[0])
+	keys := s.scriptKeys()
+	keys.Names = append(keys.Names, ns.keys[0])
 	args := append([]any{nil, opMove, rottok, s.digest, ns.digest}, records...)
 	rep, err := st.run(ctx, c, sessionScript, keys, nil, args)
 	switch {

@@ -111,7 +111,7 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 		if err := s.stamp(ctx, items); err != nil {
 			return err
 		}
-		if itemArgs, err = s.writeArgs(items, modeCreate); err != nil {
+		if itemArgs, err = s.writeArgs(c, items, modeCreate); err != nil {
 			return err
 		}
 		itemArgs = itemArgs[1:]
@@ -127,7 +127,7 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 		keys := s.scriptKeys()
 		for _, d := range victims {
 			args = append(args, d)
-			keys = append(keys, format.SessionKeys(st.ns, s.tag, d).Hash)
+			keys.Names = append(keys.Names, format.SessionKeys(st.ns, s.tag, d).Hash)
 		}
 		args = append(append(args, ""), itemArgs...)
 		rep, err := st.run(ctx, c, sessionScript, keys, nil, args)
@@ -153,11 +153,12 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 
 // scriptKeys are the keys every script on the session names: its hash,
 // its resend overflow, and a bound session's registry.
-func (s *Session) scriptKeys() []string {
+// Appending to the result copies it.
+func (s *Session) scriptKeys() backend.Keys {
 	if s.registry != "" {
-		return []string{s.keys[0], s.keys[1], s.registry}
+		return backend.Keys{Names: s.keys[:3:3], Args: s.keyArgs[:3:3]}
 	}
-	return []string{s.keys[0], s.keys[1]}
+	return s.hashKeys()
 }
 
 // Renew makes the session live for ttl from now (Redis's clock), but not

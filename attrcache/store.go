@@ -246,12 +246,13 @@ func (s *Store) sessionHandle(tag, d string) *Session {
 	sess := &Session{tag: tag}
 	sess.owner = owner{
 		store:    s,
-		keys:     [2]string{k.Hash, k.Overflow},
+		keys:     [3]string{k.Hash, k.Overflow, k.Registry},
 		registry: k.Registry,
 		digest:   d,
 		logID:    logID(d),
 		session:  sess,
 	}
+	sess.boxKeys()
 	return sess
 }
 
@@ -278,11 +279,12 @@ func (s *Store) userHandle(tag string) *User {
 	usr := &User{tag: tag}
 	usr.owner = owner{
 		store:    s,
-		keys:     [2]string{k.Hash, k.Overflow},
+		keys:     [3]string{k.Hash, k.Overflow, k.Registry},
 		registry: k.Registry,
 		digest:   "u" + tag,
 		logID:    logID(tag),
 	}
+	usr.boxKeys()
 	return usr
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attrcache/attrcache/internal/backend"
 	"github.com/attrcache/attrcache/internal/format"
 )
 
@@ -161,13 +162,13 @@ func (u *User) endAll(ctx context.Context, c *call, purge bool, except []*Sessio
 	}
 	var cutoff int64 // the first run's time, once it asked for more keys
 	for try := 0; ; try++ {
-		keys := []string{u.registry, u.keys[1], u.keys[0]}
+		keys := backend.Keys{Names: []string{u.registry, u.keys[1], u.keys[0]}}
 		args := []any{nil, opEndAll, purgeArg, cutoff, len(keep)}
 		for _, d := range keep {
 			args = append(args, d)
 		}
 		for _, d := range named {
-			keys = append(keys, format.SessionKeys(st.ns, u.tag, d).Hash)
+			keys.Names = append(keys.Names, format.SessionKeys(st.ns, u.tag, d).Hash)
 			args = append(args, d)
 		}
 		rep, err := st.run(ctx, c, sessionScript, keys, nil, args)

@@ -31,7 +31,7 @@ const keepExpiry = 1<<48 - 1
 // with it, it expires d from now, or with the session, whichever comes
 // first.
 func (o *owner) Create(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
-	c := call{op: opCreate, name: name}
+	c := call{op: opCreate, name: name, one: new(oneWrite)}
 	ctx, cancel := o.begin(ctx, &c)
 	defer cancel()
 	_, err := o.write(ctx, &c, modeCreate, []Attr{{Name: name, Value: value}}, opts)
@@ -54,7 +54,7 @@ func (o *owner) CreateMany(ctx context.Context, attrs []Attr, defaults ...WriteO
 // keeps its Created time. Without WithExpiration a replaced attribute
 // keeps its expiry; WithoutExpiration removes it.
 func (o *owner) Set(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
-	c := call{op: opSet, name: name}
+	c := call{op: opSet, name: name, one: new(oneWrite)}
 	ctx, cancel := o.begin(ctx, &c)
 	defer cancel()
 	_, err := o.write(ctx, &c, modeSet, []Attr{{Name: name, Value: value}}, opts)
@@ -74,7 +74,7 @@ func (o *owner) SetMany(ctx context.Context, attrs []Attr, defaults ...WriteOpti
 // time and, without WithExpiration, its expiry. It returns ErrNotFound (a
 // *NamesError) when the attribute is absent or expired.
 func (o *owner) Update(ctx context.Context, name string, value []byte, opts ...WriteOption) error {
-	c := call{op: opUpdate, name: name}
+	c := call{op: opUpdate, name: name, one: new(oneWrite)}
 	ctx, cancel := o.begin(ctx, &c)
 	defer cancel()
 	_, err := o.write(ctx, &c, modeUpdate, []Attr{{Name: name, Value: value}}, opts)
@@ -104,7 +104,7 @@ func (o *owner) UpdateMany(ctx context.Context, attrs []Attr, defaults ...WriteO
 // twice: it returns the counter's current value, which includes its own
 // increment and any that came after it.
 func (o *owner) Incr(ctx context.Context, name string, delta int64, opts ...WriteOption) (int64, error) {
-	c := call{op: opIncr, name: name}
+	c := call{op: opIncr, name: name, one: new(oneWrite)}
 	ctx, cancel := o.begin(ctx, &c)
 	defer cancel()
 	var n int64
@@ -175,7 +175,7 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 		return backend.Reply{}, err
 	}
 	for try := 0; ; try++ {
-		args, err := o.writeArgs(items, mode)
+		args, err := o.writeArgs(c, items, mode)
 		if err != nil {
 			return backend.Reply{}, err
 		}
@@ -191,9 +191,9 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 		for j := range items {
 			index[items[j].name] = j
 		}
-		for i := 0; i+1 < len(rep.Vals); i += 2 {
-			if j, ok := index[rep.Vals[i].S]; ok {
-				items[j].expires = rep.Vals[i+1].N
+		for i := 0; i+1 < rep.Len(); i += 2 {
+			if j, ok := index[rep.Val(i).S]; ok {
+				items[j].expires = rep.Val(i + 1).N
 			}
 		}
 	}
@@ -322,14 +322,19 @@ func (s *Store) sealOverhead() int { return 33 }
 // ones: name, meta (flags and expiry), value. args[0] is left for the
 // call's argument (see Store.run). A one-attribute write makes one
 // allocation for its arguments besides the name's.
-func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
+func (o *owner) writeArgs(c *call, items []item, mode byte) ([]any, error) {
 	var (
 		args []any
 		bufs []itemArgs
+		name *backend.Text // a one-attribute write's name, boxed for free
 	)
 	if len(items) == 1 {
-		w := new(oneWrite)
-		args, bufs = w.args[:1], w.item[:]
+		w := c.one
+		if w == nil || w.argsTaken {
+			w = new(oneWrite)
+		}
+		w.argsTaken = true
+		args, bufs, name = w.args[:1], w.item[:], &w.name
 	} else {
 		args, bufs = make([]any, 1, 1+3*len(items)), make([]itemArgs, len(items))
 	}
@@ -357,7 +362,12 @@ func (o *owner) writeArgs(items []item, mode byte) ([]any, error) {
 			value = ct
 		}
 		b.metaArg.b, b.value.b = b.meta[:], value
-		args = append(args, it.name, &b.metaArg, &b.value)
+		if name != nil {
+			name.S = it.name
+			args = append(args, name, &b.metaArg, &b.value)
+		} else {
+			args = append(args, it.name, &b.metaArg, &b.value)
+		}
 	}
 	if mode == modeIncr {
 		args[3] = string(items[0].value) // the delta, in decimal
@@ -373,10 +383,20 @@ type itemArgs struct {
 	metaArg, value bytesArg
 }
 
-// oneWrite is the arguments of a one-attribute write in one allocation.
+// oneWrite is what a one-attribute write needs on the heap, in one
+// allocation: its arguments (the name, the meta and the value each boxed
+// as a pointer into it), the context that bounds the call (see
+// backend.Room) and its first script's exactly-once argument. A call that
+// sends a second script (a CLOCK or RESEAL retry) allocates afresh for
+// it.
 type oneWrite struct {
-	args [4]any
-	item [1]itemArgs
+	args      [4]any
+	item      [1]itemArgs
+	name      backend.Text
+	room      backend.Room
+	ca        callArg
+	argsTaken bool
+	caTaken   bool
 }
 
 // bytesArg is a script argument of bytes, which go-redis and rueidisstore
@@ -402,7 +422,7 @@ func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (b
 	head[0], head[1] = mode, o.ownerByte()
 	binary.BigEndian.PutUint32(head[2:6], uint32(st.limits.MaxAttributes))
 	binary.BigEndian.PutUint32(head[6:10], uint32(st.limits.MaxSessionBytes))
-	rep, err := st.run(ctx, c, writeScript, o.keys[:], head[:], args)
+	rep, err := st.run(ctx, c, writeScript, o.hashKeys(), head[:], args)
 	if err == nil && format.Applied(rep.Code) && !o.isUser() {
 		if dl, ok := rep.Int(0); ok && dl > 0 {
 			o.seen.Store(dl)
@@ -414,7 +434,7 @@ func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (b
 // Delete removes the attribute; deleting an absent name is not an error.
 // It also clears a corrupt record.
 func (o *owner) Delete(ctx context.Context, name string) error {
-	c := call{op: opDelete, name: name}
+	c := call{op: opDelete, name: name, one: new(oneWrite)}
 	ctx, cancel := o.begin(ctx, &c)
 	defer cancel()
 	err := o.delete(ctx, &c, []string{name})
@@ -435,9 +455,15 @@ func (o *owner) delete(ctx context.Context, c *call, names []string) error {
 	if err := o.checkNames(names); err != nil {
 		return err
 	}
-	args := make([]any, 1, 1+len(names))
-	for _, name := range names {
-		args = append(args, name)
+	var args []any
+	if w := c.one; w != nil && len(names) == 1 && !w.argsTaken {
+		w.argsTaken, w.name.S = true, names[0]
+		args = append(w.args[:1], &w.name)
+	} else {
+		args = make([]any, 1, 1+len(names))
+		for _, name := range names {
+			args = append(args, name)
+		}
 	}
 	rep, err := o.runWrite(ctx, c, modeDelete, args)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding"
 	"fmt"
 	"strconv"
+
+	"github.com/attrcache/attrcache/internal/backend"
 )
 
 // appendArgs appends attrcache's script arguments to dst as the strings
@@ -17,6 +19,8 @@ func appendArgs(dst []string, args []any) ([]string, error) {
 		switch a := a.(type) {
 		case string:
 			dst = append(dst, a)
+		case *backend.Text:
+			dst = append(dst, a.S)
 		case []byte:
 			dst = append(dst, string(a))
 		case int:

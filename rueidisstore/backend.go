@@ -91,7 +91,7 @@ func newBackend(c rueidis.Client, lib *backend.Library, cfg backend.Config) (*ru
 func (b *rueidisBackend) Info() backend.Info { return b.info }
 
 // Bound implements backend.Backend (see deadlines).
-func (b *rueidisBackend) Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+func (b *rueidisBackend) Bound(ctx context.Context, d time.Duration, _ *backend.Room) (context.Context, context.CancelFunc) {
 	return b.dls.bound(ctx, d)
 }
 
@@ -175,9 +175,9 @@ func fillFields(out []backend.Field, arr []rueidis.RedisMessage) error {
 }
 
 // HMGetPair implements backend.Backend.
-func (b *rueidisBackend) HMGetPair(ctx context.Context, key, f0, f1 string) ([2]backend.Field, error) {
+func (b *rueidisBackend) HMGetPair(ctx context.Context, key backend.Keys, f0 string, f1 *backend.Text) ([2]backend.Field, error) {
 	var out [2]backend.Field
-	arr, err := b.read(ctx, b.reads.hmgetPair(b.c, key, f0, f1)).ToArray()
+	arr, err := b.read(ctx, b.reads.hmgetPair(b.c, key.Names[0], f0, f1.S)).ToArray()
 	if err != nil {
 		return out, err
 	}

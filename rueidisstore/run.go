@@ -27,7 +27,8 @@ import (
 // deadline is not run), so Run resends the same bytes itself, at most
 // maxSends times in all and only while ctx lasts. A reply from Redis,
 // even an error, is never resent.
-func (b *rueidisBackend) Run(ctx context.Context, s *backend.Script, keys []string, args []any) (backend.Reply, error) {
+func (b *rueidisBackend) Run(ctx context.Context, s *backend.Script, k backend.Keys, args []any) (backend.Reply, error) {
+	keys := k.Names
 	var buf [16]string
 	argv, err := appendArgs(buf[:0], args)
 	if err != nil {
@@ -183,20 +184,17 @@ func decode(r rueidis.RedisResult, src string) (backend.Reply, error) {
 		return backend.Reply{}, fmt.Errorf("%w: a status that is no integer", backend.ErrReply)
 	}
 	rep := backend.Reply{Code: code, Now: now, Src: src}
-	if len(arr) > 2 {
-		rep.Vals = make([]backend.Val, len(arr)-2)
-		for i := range arr[2:] {
-			m := &arr[2+i]
-			switch {
-			case m.IsInt64():
-				n, _ := m.ToInt64()
-				rep.Vals[i] = backend.Val{N: n, IsInt: true}
-			case m.IsString():
-				s, _ := m.ToString()
-				rep.Vals[i] = backend.Val{S: s}
-			default:
-				return backend.Reply{}, fmt.Errorf("%w: an element that is neither integer nor string", backend.ErrReply)
-			}
+	for i := range arr[2:] {
+		m := &arr[2+i]
+		switch {
+		case m.IsInt64():
+			n, _ := m.ToInt64()
+			rep.Add(backend.Val{N: n, IsInt: true})
+		case m.IsString():
+			s, _ := m.ToString()
+			rep.Add(backend.Val{S: s})
+		default:
+			return backend.Reply{}, fmt.Errorf("%w: an element that is neither integer nor string", backend.ErrReply)
 		}
 	}
 	return rep, nil

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // Backend runs attrcache's commands on one Redis deployment: a single
@@ -26,15 +27,18 @@ type Backend interface {
 	// applied but too few replicas acknowledged is a *NotReplicatedError
 	// (with the reply). Errors from Redis or the network are returned
 	// as the client gave them.
-	Run(ctx context.Context, s *Script, keys []string, args []any) (Reply, error)
+	Run(ctx context.Context, s *Script, keys Keys, args []any) (Reply, error)
 
 	// HMGet reads fields of the hash at key with one plain, cacheable
 	// command. A key of another type is an error that WrongType reports.
 	HMGet(ctx context.Context, key string, fields []string) ([]Field, error)
 
-	// HMGetPair is HMGet of two fields, the common read (a record and its
-	// marker), without the slices HMGet costs a call.
-	HMGetPair(ctx context.Context, key, f0, f1 string) ([2]Field, error)
+	// HMGetPair is HMGet of two fields of the hash named by key's first
+	// name, the common read (a record and its marker), without the slices
+	// HMGet costs a call. f1 is read during the call only: a caller that
+	// holds the name in memory it allocated anyway spares the client a
+	// copy of its own.
+	HMGetPair(ctx context.Context, key Keys, f0 string, f1 *Text) ([2]Field, error)
 
 	// HGetAll reads the whole hash at key with one plain, cacheable
 	// command.
@@ -53,8 +57,10 @@ type Backend interface {
 
 	// Bound returns ctx bounded by d, unless it ends sooner, in the
 	// cheapest form the client honours; call cancel when the call is
-	// done.
-	Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc)
+	// done. room, when not nil, is where the bounded context may live,
+	// inside an allocation the caller makes anyway; it must not be
+	// reused while the returned context may be in use.
+	Bound(ctx context.Context, d time.Duration, room *Room) (context.Context, context.CancelFunc)
 
 	// Evict drops key from this process's near cache, after a write, so
 	// that a read on the same process sees the write.
@@ -91,6 +97,44 @@ type CacheStats interface {
 	Misses() uint64
 }
 
+// Keys are the keys a script names (one hash slot). Args, when it is
+// set, holds each name as a command argument already boxed (a *Text in
+// the owner's memory), so that a client that takes arguments as values
+// of type any does not box the names on every call; without it they are
+// boxed per call.
+type Keys struct {
+	Names []string
+	Args  []any
+}
+
+// arg returns name i as a command argument.
+func (k Keys) arg(i int) any {
+	if i < len(k.Args) {
+		return k.Args[i]
+	}
+	return k.Names[i]
+}
+
+// Text is a string command argument (a key or an attribute's name, never
+// a value) that a caller keeps in memory it allocated anyway and passes
+// as &t: boxing a pointer costs no allocation where boxing a string
+// costs one. It prints as its string, as a tracing hook records it, and
+// marshals without a copy.
+type Text struct{ S string }
+
+// String returns the text.
+func (t *Text) String() string { return t.S }
+
+// MarshalBinary returns the text's bytes, which the caller must not
+// modify: clients copy them onto the wire.
+func (t *Text) MarshalBinary() ([]byte, error) {
+	return unsafe.Slice(unsafe.StringData(t.S), len(t.S)), nil
+}
+
+// Room is where Bound may put the context it returns (see Bound). Its
+// zero value is ready; it holds nothing a caller reads.
+type Room struct{ ctx deadlineCtx }
+
 // Field is one value of an HMGET reply.
 type Field struct {
 	S  string
@@ -106,12 +150,20 @@ type Sample struct {
 }
 
 // Reply is a script's reply: a status, Redis's clock when it ran, and a
-// payload of integers and strings.
+// payload of integers and strings (Len, Val). A payload of up to
+// inlineVals elements, every single write's, is held in the Reply
+// itself, without an allocation.
 type Reply struct {
 	Code, Now int64
 	Src       string // the server that ran it
-	Vals      []Val
+	n         int
+	head      [inlineVals]Val
+	rest      []Val
 }
+
+// inlineVals is how many payload elements a Reply holds in itself: a
+// write's deadline, reclaimed count and counter.
+const inlineVals = 3
 
 // Val is one element of a script reply's payload.
 type Val struct {
@@ -120,20 +172,43 @@ type Val struct {
 	IsInt bool
 }
 
+// Add appends v to the payload; Backends use it to decode a reply.
+func (r *Reply) Add(v Val) {
+	if r.n < inlineVals {
+		r.head[r.n] = v
+	} else {
+		r.rest = append(r.rest, v)
+	}
+	r.n++
+}
+
+// Len is the number of payload elements.
+func (r Reply) Len() int { return r.n }
+
+// Val returns payload element i, or a zero Val past the end.
+func (r Reply) Val(i int) Val {
+	switch {
+	case i < 0 || i >= r.n:
+		return Val{}
+	case i < inlineVals:
+		return r.head[i]
+	default:
+		return r.rest[i-inlineVals]
+	}
+}
+
 // Int returns payload element i as an integer.
 func (r Reply) Int(i int) (int64, bool) {
-	if i >= len(r.Vals) || !r.Vals[i].IsInt {
-		return 0, false
-	}
-	return r.Vals[i].N, true
+	v := r.Val(i)
+	return v.N, v.IsInt
 }
 
 // Strings returns the payload's strings from element i on.
 func (r Reply) Strings(i int) []string {
 	var out []string
-	for ; i < len(r.Vals); i++ {
-		if !r.Vals[i].IsInt {
-			out = append(out, r.Vals[i].S)
+	for ; i < r.n; i++ {
+		if v := r.Val(i); !v.IsInt {
+			out = append(out, v.S)
 		}
 	}
 	return out

@@ -153,7 +153,7 @@ func (g *GoRedis) Info() Info { return g.info }
 // context.WithTimeout would arm a timer per call. Without
 // ContextTimeoutEnabled the call is abandoned at a real deadline (see
 // abandon).
-func (g *GoRedis) Bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+func (g *GoRedis) Bound(ctx context.Context, d time.Duration, room *Room) (context.Context, context.CancelFunc) {
 	at := time.Now().Add(d)
 	if dl, ok := ctx.Deadline(); ok && !dl.After(at) {
 		return ctx, noCancel
@@ -161,7 +161,11 @@ func (g *GoRedis) Bound(ctx context.Context, d time.Duration) (context.Context, 
 	if g.info.Abandons {
 		return context.WithDeadline(ctx, at)
 	}
-	return &deadlineCtx{Context: ctx, at: at}, noCancel
+	if room == nil {
+		return &deadlineCtx{Context: ctx, at: at}, noCancel
+	}
+	room.ctx = deadlineCtx{Context: ctx, at: at}
+	return &room.ctx, noCancel
 }
 
 func noCancel() {}
@@ -192,16 +196,16 @@ func (g *GoRedis) Evict(key string) {
 }
 
 // Run implements Backend.
-func (g *GoRedis) Run(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
+func (g *GoRedis) Run(ctx context.Context, s *Script, keys Keys, args []any) (Reply, error) {
 	if g.abandons(ctx) {
 		return abandon(ctx, func(ctx context.Context) (Reply, error) { return g.run(ctx, s, keys, args) })
 	}
 	return g.run(ctx, s, keys, args)
 }
 
-func (g *GoRedis) run(ctx context.Context, s *Script, keys []string, args []any) (Reply, error) {
+func (g *GoRedis) run(ctx context.Context, s *Script, keys Keys, args []any) (Reply, error) {
 	if g.cfg.Replicas > 0 {
-		return g.runWait(ctx, s, keys, args)
+		return g.runWait(ctx, s, keys.Names, args)
 	}
 	var sent time.Time
 	if g.near != nil { // only the near cache's lease needs it
@@ -213,7 +217,7 @@ func (g *GoRedis) run(ctx context.Context, s *Script, keys []string, args []any)
 	}
 	g.answered(sent)
 	rep, err := decode(v)
-	rep.Src = g.source(ctx, keys[0])
+	rep.Src = g.source(ctx, keys.Names[0])
 	return rep, err
 }
 
@@ -274,17 +278,14 @@ func decode(v any) (Reply, error) {
 		return Reply{}, fmt.Errorf("%w: status of types %T, %T", ErrReply, arr[0], arr[1])
 	}
 	rep := Reply{Code: code, Now: now}
-	if len(arr) > 2 {
-		rep.Vals = make([]Val, len(arr)-2)
-		for i, x := range arr[2:] {
-			switch x := x.(type) {
-			case int64:
-				rep.Vals[i] = Val{N: x, IsInt: true}
-			case string:
-				rep.Vals[i] = Val{S: x}
-			default:
-				return Reply{}, fmt.Errorf("%w: element of type %T", ErrReply, x)
-			}
+	for _, x := range arr[2:] {
+		switch x := x.(type) {
+		case int64:
+			rep.Add(Val{N: x, IsInt: true})
+		case string:
+			rep.Add(Val{S: x})
+		default:
+			return Reply{}, fmt.Errorf("%w: element of type %T", ErrReply, x)
 		}
 	}
 	return rep, nil
@@ -333,24 +334,31 @@ var markerArg any = format.MarkerField
 // HMGetPair implements Backend. It builds the command itself where the
 // client can run it: HMGet's helper boxes every field (the marker's name
 // too) and copies the slice it is given.
-func (g *GoRedis) HMGetPair(ctx context.Context, key, f0, f1 string) ([2]Field, error) {
+func (g *GoRedis) HMGetPair(ctx context.Context, key Keys, f0 string, f1 *Text) ([2]Field, error) {
 	if g.abandons(ctx) {
 		return abandon(ctx, func(ctx context.Context) ([2]Field, error) { return g.hmgetPair(ctx, key, f0, f1) })
 	}
 	return g.hmgetPair(ctx, key, f0, f1)
 }
 
-func (g *GoRedis) hmgetPair(ctx context.Context, key, f0, f1 string) ([2]Field, error) {
+func (g *GoRedis) hmgetPair(ctx context.Context, key Keys, f0 string, f1 *Text) ([2]Field, error) {
 	var out [2]Field
 	var cmd *redis.SliceCmd
 	if g.proc == nil {
-		cmd = g.c.HMGet(ctx, key, f0, f1)
+		cmd = g.c.HMGet(ctx, key.Names[0], f0, f1.S)
 	} else {
 		a0 := markerArg
 		if f0 != format.MarkerField {
 			a0 = f0
 		}
-		cmd = redis.NewSliceCmd(ctx, "hmget", key, a0, f1)
+		// go-redis caches a read only when its key is a plain string.
+		var k any
+		if g.near == nil {
+			k = key.arg(0)
+		} else {
+			k = key.Names[0]
+		}
+		cmd = redis.NewSliceCmd(ctx, "hmget", k, a0, f1)
 		_ = g.proc.Process(ctx, cmd) // the error is cmd's
 	}
 	vals, err := cmd.Result()

@@ -16,7 +16,7 @@ import (
 
 // call runs s once and returns its raw reply, through FCALL while the
 // server has Functions and EVALSHA (EVAL after NOSCRIPT) otherwise.
-func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any) (any, error) {
+func (g *GoRedis) call(ctx context.Context, s *Script, keys Keys, args []any) (any, error) {
 	if g.mode.Load() != modeScripts {
 		v, err := g.fcall(ctx, s, keys, args)
 		switch {
@@ -28,7 +28,7 @@ func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any
 		case !functionsUnsupported(err):
 			// Not loaded on this server (a new or restarted node), which a
 			// cluster client may not yet know as the key's master.
-			lerr := g.rerouting(ctx, func() error { return g.load(ctx, keys[0]) })
+			lerr := g.rerouting(ctx, func() error { return g.load(ctx, keys.Names[0]) })
 			if lerr == nil {
 				return g.fcall(ctx, s, keys, args)
 			}
@@ -38,23 +38,25 @@ func (g *GoRedis) call(ctx context.Context, s *Script, keys []string, args []any
 		}
 		g.mode.Store(modeScripts)
 	}
-	return g.evals[s].Run(ctx, g.c, keys, args...).Result()
+	return g.evals[s].Run(ctx, g.c, keys.Names, args...).Result()
 }
 
 // fcall runs s through FCALL. Where the client can run a command built
-// here, it builds it with the function's name boxed once and one slice,
-// where the client's FCall helper allocates for both and copies args.
-func (g *GoRedis) fcall(ctx context.Context, s *Script, keys []string, args []any) (any, error) {
+// here, it builds it with the function's name and the keys boxed once
+// and one slice, where the client's FCall helper allocates for each and
+// copies args.
+func (g *GoRedis) fcall(ctx context.Context, s *Script, keys Keys, args []any) (any, error) {
 	if g.proc == nil {
-		return g.c.FCall(ctx, s.Func, keys, args...).Result()
+		return g.c.FCall(ctx, s.Func, keys.Names, args...).Result()
 	}
-	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, "fcall", s.fn, len(keys))
-	for _, k := range keys {
-		a = append(a, k)
+	n := len(keys.Names)
+	a := make([]any, 0, 3+n+len(args))
+	a = append(a, "fcall", s.fn, n)
+	for i := range n {
+		a = append(a, keys.arg(i))
 	}
 	cmd := redis.NewCmd(ctx, append(a, args...)...)
-	if len(keys) > 0 {
+	if n > 0 {
 		cmd.SetFirstKeyPos(3) // a cluster routes it by its first key
 	}
 	_ = g.proc.Process(ctx, cmd) // the error is cmd's
