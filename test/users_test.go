@@ -853,3 +853,51 @@ func registryOf(s *attrcache.Session) string {
 	i, j := strings.Index(k, ":s:{"), strings.IndexByte(k, '}')
 	return k[:i] + ":r:" + k[i+3:j+1]
 }
+
+// TestUserCapAfterRenewRelists: a Start with room trusts the count in
+// the registry's marker, so every path that lists a session must count
+// it. A renewal relists its session when its entry is missing (a
+// registry edited by hand, a partial restore): that entry must count,
+// or Starts with room would list sessions past the cap.
+func TestUserCapAfterRenewRelists(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 30*time.Second)
+	srv := redistest.StartServer(t)
+	rdb := srv.Client(t)
+	st := newStore(t, rdb, attrcache.WithMaxSessions(3, attrcache.RefuseNew))
+	uid := "relisted-" + randHex(6)
+	u := st.User(uid)
+	start := func() (*attrcache.Session, error) {
+		return st.Start(ctx, u.NewSessionID(), time.Hour, attrcache.WithUser(uid))
+	}
+	var s [3]*attrcache.Session
+	for i := range s {
+		var err error
+		s[i], err = start()
+		must(t, err)
+	}
+	reg := registryOf(s[0])
+	digest := func(x *attrcache.Session) string { k := x.Key(); return k[strings.IndexByte(k, '}')+1:] }
+	// s[1]'s entry goes missing; ending s[2] rewrites the marker with
+	// the count of what is left (s[0]).
+	must(t, rdb.HDel(ctx, reg, digest(s[1])).Err())
+	must(t, s[2].End(ctx))
+	if _, err := s[1].Renew(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.HLen(ctx, reg).Val(); n != 3 {
+		t.Fatalf("after the renewal the registry holds %d fields, want the marker and 2 entries", n)
+	}
+	// Two live sessions: one more fits, the next is refused.
+	if _, err := start(); err != nil {
+		t.Fatalf("a third session under a cap of 3: %v", err)
+	}
+	if _, err := start(); !errors.Is(err, attrcache.ErrTooManySessions) {
+		t.Fatalf("a fourth live session under a cap of 3: %v, want ErrTooManySessions", err)
+	}
+	refs, err := u.Sessions(ctx)
+	must(t, err)
+	if len(refs) != 3 {
+		t.Errorf("Sessions lists %d, want 3", len(refs))
+	}
+}

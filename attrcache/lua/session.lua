@@ -105,6 +105,12 @@ end
 -- marker says no entry's deadline has passed (so none needs pruning) and
 -- it lists fewer than maxs sessions. nil otherwise, and for a key that is
 -- not a registry (registry then says so).
+--
+-- The marker's count is never below the entries the registry holds:
+-- regsave sets it exact, and every other path that adds an entry adds
+-- one to it (a Start even when it relists a digest, a renewal only when
+-- its entry was missing). Above the truth it only sends a Start to the
+-- full read, which sets it exact again.
 local function fastreg(rkey, now, maxs)
   local g = pcall('HGET', rkey, MARK)
   if type(g) == 'table' then return nil end -- not a hash
@@ -113,9 +119,15 @@ local function fastreg(rkey, now, maxs)
     return newmarker('G', now)
   end
   local R = marker(g)
-  if not R or R.k ~= 'G' or (R.nxt ~= 0 and R.nxt <= now) then return nil end
-  if call('HLEN', rkey) > maxs then return nil end -- the marker and maxs entries or more
+  if not R or R.k ~= 'G' or (R.nxt ~= 0 and R.nxt <= now) or R.count >= maxs then return nil end
   return R
+end
+
+-- regttl is how far past the latest deadline a Start or a renewal that
+-- lengthens a registry's life sets its key's TTL: the Starts and
+-- renewals of the next ttl/8 (at most an hour) then set none.
+local function regttl(deadline, ttl)
+  return deadline + mmin(floor(ttl / 8), 3600000)
 end
 
 -- relist sets one entry's deadline, keeping the registry's marker (its
@@ -362,7 +374,8 @@ local function session(keys, argv)
       -- latest deadline and a lower bound of the earliest.
       if R.nxt == 0 or N.deadline < R.nxt then R.nxt = N.deadline end
       local grow = N.deadline > R.deadline
-      if grow then R.deadline = N.deadline end
+      if grow then R.deadline = regttl(N.deadline, ttl) end
+      R.count = R.count + 1
       call('HSET', rkey, digest, entry(now, N.deadline), MARK, enc(R))
       if grow or not R.raw then call('PEXPIRE', rkey, R.deadline - now + GRACE) end
     elseif rkey then
@@ -453,19 +466,21 @@ local function session(keys, argv)
       -- have died (its earliest deadline passed), so a renewal costs an
       -- HGET and an HSET.
       local R = marker(call('HGET', rkey, MARK))
-      call('HSET', rkey, argv[4], entry(M.created, M.deadline))
+      local added = call('HSET', rkey, argv[4], entry(M.created, M.deadline))
       if not R or R.k ~= 'G' or R.nxt <= now then
         local R2, live = registry(rkey, now)
         if R2 then regsave(rkey, R2, live, now) end
       else
-        -- The marker keeps the latest deadline (the key's life) and a
-        -- lower bound of the earliest (when a prune is due: a Start
-        -- relies on it to skip reading the registry).
+        -- The marker keeps a time at or after the latest deadline (the
+        -- key's life), a lower bound of the earliest (when a prune is
+        -- due) and a count at or above the entries' (see fastreg): a
+        -- Start relies on the last two to skip reading the registry.
         local grow, sooner = M.deadline > R.deadline, M.deadline < R.nxt
-        if grow then R.deadline = M.deadline end
+        if grow then R.deadline = regttl(M.deadline, tonum(argv[3])) end
         if sooner then R.nxt = M.deadline end
-        if grow or sooner then call('HSET', rkey, MARK, enc(R)) end
-        if grow then call('PEXPIRE', rkey, M.deadline - now + GRACE) end
+        if added == 1 then R.count = R.count + 1 end
+        if grow or sooner or added == 1 then call('HSET', rkey, MARK, enc(R)) end
+        if grow then call('PEXPIRE', rkey, R.deadline - now + GRACE) end
       end
     end
     return {OK, now, M.deadline}

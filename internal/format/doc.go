@@ -57,8 +57,10 @@
 //	2      1    flags: bit 0, the session is bound to a user
 //	3      6    created: the base of every record's times (a tombstone:
 //	            when the session ended)
-//	9      6    deadline: when the session ends (a registry: its latest
-//	            entry's deadline; users: 0)
+//	9      6    deadline: when the session ends (a registry: a time at
+//	            or after its latest entry's deadline, up to an eighth of
+//	            a session's ttl (an hour at most) after, which its key's
+//	            TTL follows; users: 0)
 //	15     6    most: the absolute deadline Renew never passes (0: none)
 //	21     6    next: no stored record expires before this (0: none
 //	            expires); a write at or past it runs a reclaim step (a
@@ -76,7 +78,9 @@
 //	              key expires (6)
 //	last   8    the counters: the attribute fields (4), and their bytes,
 //	            names and records (4), expired ones included until
-//	            reclaimed
+//	            reclaimed (a registry: a count never below its entries,
+//	            exact whenever a call read the registry whole, and 0
+//	            bytes)
 //
 // So a marker is 36 to 62 bytes, under Redis's default 64-byte limit for
 // listpack values: a hash of a few dozen small attributes stays in the
