@@ -6,6 +6,8 @@
 --          's' session, 'u' user), most attributes (4), most bytes (4)
 -- then per attribute, by mode:
 --   c create, s set, u update: name, meta, value
+--   C, S, U: the same for a batch whose attributes share one meta: it
+--            comes once, first, then name, value per attribute
 --   i incr:                    name, meta, delta (decimal)
 --     meta, 7 bytes: flags (bit 6 sealed; bit 0 relative), expiry (6): 0
 --     none, 2^48-1 keep the current one (create: none), else ms from now
@@ -53,15 +55,24 @@ local function writeall(keys, argv, now, r)
   local key, c = keys[1], argv[1]
   local mode, owner = byte(c, 21, 22)
   local maxn, maxb = un(c, 23, 4), un(c, 27, 4)
-  local per = 3
-  if mode == X then per = 2 elseif mode == D then per = 1 end
-  local n = (#argv - 1) / per
+  -- An attribute's name is argv[first + per * (i - 1)], its meta the
+  -- next argument or the batch's shared one, its value the one after.
+  local per, first, shared = 3, 2, nil
+  if mode == X then
+    per = 2
+  elseif mode == D then
+    per = 1
+  elseif mode == 67 or mode == 83 or mode == 85 then -- C, S, U with one meta
+    mode, per, first, shared = mode + 32, 2, 3, argv[2]
+  end
+  local vo = per - 1 -- a value's offset from its name
+  local n = (#argv - first + 1) / per
   now = now or now_ms()
 
   -- One HMGET reads the marker (with the counters), the log and every
   -- named record.
   local q = {MARK, LOG}
-  for i = 1, n do q[i + 2] = argv[2 + per * (i - 1)] end
+  for i = 1, n do q[i + 2] = argv[first + per * (i - 1)] end
   r = r or hmget(key, q)
   if not r then return {CORRUPT, now} end
   local ms, log = r[1], r[2]
@@ -103,7 +114,7 @@ local function writeall(keys, argv, now, r)
   local corrupt, refused, reseal, notint
   local old = {}
   for i = 1, n do
-    local b = 2 + per * (i - 1)
+    local b = first + per * (i - 1)
     local name, o = argv[b], r[i + 2]
     local live = false
     -- A delete or a replace needs nothing from the old record (a replace
@@ -125,7 +136,8 @@ local function writeall(keys, argv, now, r)
             -- one means sealing it again.
             reseal = reseal or {}
             reseal[#reseal + 1], reseal[#reseal + 2] = name, e
-          elseif (mode == S or mode == U) and e ~= 0 and byte(argv[b + 1], 1) >= 64 and un(argv[b + 1], 2, 6) == KEEP then
+          elseif (mode == S or mode == U) and e ~= 0 and byte(shared or argv[b + 1], 1) >= 64
+              and un(shared or argv[b + 1], 2, 6) == KEEP then
             -- A value sealed without knowing the expiry it keeps.
             reseal = reseal or {}
             reseal[#reseal + 1], reseal[#reseal + 2] = name, e
@@ -168,8 +180,11 @@ local function writeall(keys, argv, now, r)
   -- Build the new records and the counters.
   local sets, dels, heads = {LOG, false}, nil, nil
   local ns, count, bytes, counter = 2, count1, bytes1, nil
+  -- A shared meta is decoded once.
+  local sf, sexp
+  if shared then sf, sexp = byte(shared, 1), un(shared, 2, 6) end
   for i = 1, n do
-    local b = 2 + per * (i - 1)
+    local b = first + per * (i - 1)
     local name, o = argv[b], r[i + 2]
     local new, at
     if mode == D then
@@ -190,9 +205,13 @@ local function writeall(keys, argv, now, r)
         local created = rcreated(o, base)
         new = rec(false, created, created + un(o, 2 + W[f % 4], W[(f % 16 - f % 4) / 4]), at, base, sub(o, h + 1))
       else
-        local meta = argv[b + 1]
-        local f = byte(meta, 1)
-        local exp = un(meta, 2, 6)
+        local f, exp = sf, sexp
+        if not shared then
+          -- The meta with one string.byte: a batch pays it per record.
+          local p1, p2, p3, p4, p5, p6
+          f, p1, p2, p3, p4, p5, p6 = byte(argv[b + 1], 1, 7)
+          exp = ((((p1 * 256 + p2) * 256 + p3) * 256 + p4) * 256 + p5) * 256 + p6
+        end
         local created = now
         if live and mode ~= C then created = rcreated(o, base) end
         if exp == KEEP then
@@ -202,7 +221,7 @@ local function writeall(keys, argv, now, r)
           exp = now + exp
         end
         at = exp
-        local value = argv[b + 2]
+        local value = argv[b + vo]
         if mode == I then
           local cur = 0
           if live then cur = tonum(sub(o, h + 1)) end

@@ -1,6 +1,7 @@
 // Command instr counts the instructions redis-server executes per call of
 // each attrcache write, beside the floor script and raw commands, and of
-// a Start bound to a user beside an unbound one, by
+// a Start bound to a user beside an unbound one, and of a CreateMany of
+// 100 attributes beside 100 pipelined HSETNX, by
 // running redis-server under valgrind's callgrind. Unlike server time, an
 // instruction count does not move with the machine's load or with system
 // calls, so it shows what a change to the Lua costs Redis in one run:
@@ -159,6 +160,19 @@ func run(n int) error {
 		return ir / int64(n), nil
 	}
 
+	// Empty sessions for CreateMany, as BenchmarkCreateMany writes them.
+	empty := make([]*attrcache.Session, n)
+	for i := range empty {
+		if empty[i], err = st.Start(ctx, attrcache.NewSessionID(), time.Hour); err != nil {
+			return err
+		}
+	}
+	batch := make([]attrcache.Attr, 100) // BenchmarkCreateMany's batchSize
+	for i := range batch {
+		batch[i] = attrcache.Attr{Name: "attr-" + strconv.Itoa(i), Value: val}
+	}
+	pipe := rdb.Pipeline()
+
 	call := strings.Repeat("c", 30)
 	cases := []struct {
 		name, base string // base: the case it is compared with
@@ -177,6 +191,15 @@ func run(n int) error {
 		{"Delete", "floor", func(i int) error { return pools[4][i].Delete(ctx, "b") }},
 		{"SetExpiry", "floor", func(i int) error { return pools[5][i].SetExpiry(ctx, "b", time.Hour) }},
 		{"Incr", "floor", func(i int) error { _, err := pools[6][i].Incr(ctx, "n", 1); return err }},
+		{"HSETNX x100", "", func(i int) error {
+			key := "rawmany-" + strconv.Itoa(i)
+			for _, a := range batch {
+				pipe.HSetNX(ctx, key, a.Name, a.Value)
+			}
+			_, err := pipe.Exec(ctx)
+			return err
+		}},
+		{"CreateMany", "HSETNX x100", func(i int) error { return empty[i].CreateMany(ctx, batch) }},
 		{"Start", "", func(int) error { _, err := st.Start(ctx, attrcache.NewSessionID(), time.Hour); return err }},
 		{"Start, bound", "Start", func(i int) error {
 			// Users of 10 sessions, as BenchmarkUsers starts them.
