@@ -226,7 +226,8 @@ func (s *Store) run(ctx context.Context, c *call, sc *backend.Script, keys backe
 // callArg is a script's first argument, which makes a call exactly-once:
 // an 8-byte random token, the earliest time on Redis's clock the call can
 // have been sent (t0), and its deadline, then what the script's head
-// holds (write.lua: mode, owner, limits). go-redis marshals arguments
+// holds (write.lua: mode, owner, limits, and the meta its attributes
+// share, see shareMeta). go-redis marshals arguments
 // that are encoding.BinaryMarshalers when it writes the command, so t0
 // is taken when the call first goes out rather than when it began: a
 // call that waited for a pooled connection would otherwise look older
@@ -236,7 +237,7 @@ type callArg struct {
 	once sync.Once
 	st   *Store
 	dl   int64
-	b    [20 + 10]byte
+	b    [20 + 17]byte // then the script's head (write.lua: up to 17 bytes)
 	n    int
 }
 

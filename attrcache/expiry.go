@@ -68,7 +68,7 @@ func (o *owner) setExpiry(ctx context.Context, c *call, names []string, ds []tim
 				put48(exp, ds[i].Milliseconds())
 				args = append(args, name, exp)
 			}
-			rep, err := o.runWrite(ctx, c, modeExpire, args)
+			rep, err := o.runWrite(ctx, c, modeExpire, args, nil)
 			if err != nil {
 				return err
 			}
@@ -136,7 +136,7 @@ func (o *owner) reseal(ctx context.Context, c *call, names []string, ds []time.D
 	if missing != nil {
 		return &NamesError{Err: ErrNotFound, Names: missing}
 	}
-	rep, err := o.runWrite(ctx, c, modeReplace, args)
+	rep, err := o.runWrite(ctx, c, modeReplace, args, nil)
 	if err != nil {
 		return err
 	}

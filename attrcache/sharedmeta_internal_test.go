@@ -14,8 +14,8 @@ import (
 )
 
 // TestSharedMetaMatchesTriples: a batch whose attributes share one meta
-// goes to write.lua as the meta once, then name, value per attribute
-// (shareMeta). Two copies of a session, one written in that form and one
+// goes to write.lua as name, value per attribute, with the meta at the
+// end of the call's argument (shareMeta). Two copies of a session, one written in that form and one
 // in the per-attribute form, on a Redis whose clock the test holds, must
 // answer alike and hold the same fields after every batch: creates,
 // sets and updates, with and without an expiry, over new, live and
@@ -84,14 +84,14 @@ func TestSharedMetaMatchesTriples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mode := s.mode
+			var meta []byte
 			if j == 0 {
-				if args, mode = shareMeta(args, s.mode); mode == s.mode {
+				if args, meta = shareMeta(args); meta == nil {
 					t.Fatalf("step %d: a batch of one meta was not shared", i)
 				}
 				shared++
 			}
-			rep, err := o.runWrite(ctx, &c, mode, args)
+			rep, err := o.runWrite(ctx, &c, s.mode, args, meta)
 			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
@@ -135,7 +135,7 @@ func TestSharedMetaMatchesTriples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, mode := shareMeta(args, modeSet); mode != modeSet || len(got) != 7 {
-		t.Errorf("a batch of two metas was rewritten: mode %c, %d arguments", mode, len(got))
+	if got, meta := shareMeta(args); meta != nil || len(got) != 7 {
+		t.Errorf("a batch of two metas was rewritten: meta %v, %d arguments", meta != nil, len(got))
 	}
 }

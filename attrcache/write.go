@@ -180,11 +180,11 @@ func (o *owner) write(ctx context.Context, c *call, mode byte, attrs []Attr, def
 		if err != nil {
 			return backend.Reply{}, err
 		}
-		wmode := mode
-		if len(items) > 1 && (mode == modeCreate || mode == modeSet || mode == modeUpdate) {
-			args, wmode = shareMeta(args, mode)
+		var meta []byte
+		if mode == modeCreate || mode == modeSet || mode == modeUpdate || mode == modeIncr {
+			args, meta = shareMeta(args)
 		}
-		rep, err := o.runWrite(ctx, c, wmode, args)
+		rep, err := o.runWrite(ctx, c, mode, args, meta)
 		if err != nil || rep.Code != format.StatusReseal || try == 2 {
 			if err == nil {
 				err = o.statusError(rep)
@@ -380,28 +380,27 @@ func (o *owner) writeArgs(c *call, items []item, mode byte) ([]any, error) {
 	return args, nil
 }
 
-// shareMeta rewrites a batch's arguments (name, meta, value per
-// attribute, after the call's) in place, when every attribute has the
-// same meta (one expiry, all sealed or none: a CreateMany with
-// defaults), as the meta once then name, value per attribute, under
-// mode's upper-case form (see write.lua). Redis then makes a third fewer
-// strings for the batch, and the script decodes the meta once.
-func shareMeta(args []any, mode byte) ([]any, byte) {
+// shareMeta rewrites the arguments of a create, set, update or incr
+// (name, meta, value per attribute, after the call's) in place, when
+// every attribute has the same meta (one attribute, or a batch of one
+// expiry, all sealed or none: a CreateMany with defaults), as name,
+// value per attribute, and returns the meta, which the call's argument
+// then carries (see write.lua). Redis then makes one string fewer per
+// attribute, and the script decodes the meta once. It returns args as
+// they are and nil when the metas differ.
+func shareMeta(args []any) ([]any, []byte) {
 	n := (len(args) - 1) / 3
 	meta := args[2].(*bytesArg).b
 	for i := 1; i < n; i++ {
 		if !bytes.Equal(args[2+3*i].(*bytesArg).b, meta) {
-			return args, mode
+			return args, nil
 		}
 	}
-	shared := args[2]
 	for i := range n {
-		// Reads each triple before writing where its pair goes, at or
-		// before it.
-		args[2+2*i], args[3+2*i] = args[1+3*i], args[3+3*i]
+		// Each pair goes where its triple begins or before it.
+		args[1+2*i], args[2+2*i] = args[1+3*i], args[3+3*i]
 	}
-	args[1] = shared
-	return args[:2+2*n], mode - 'a' + 'A'
+	return args[:1+2*n], meta
 }
 
 // itemArgs holds one attribute's meta and the arguments that carry its
@@ -444,14 +443,17 @@ type recordArg struct{ s string }
 func (a *recordArg) MarshalBinary() ([]byte, error) { return []byte(a.s), nil }
 func (a *recordArg) String() string                 { return fmt.Sprintf("[%d bytes]", len(a.s)) }
 
-// runWrite runs write.lua with args (args[0] is the call's).
-func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any) (backend.Reply, error) {
+// runWrite runs write.lua with args (args[0] is the call's), and meta,
+// when not nil, at the end of the call's argument: the meta every
+// attribute shares (see shareMeta).
+func (o *owner) runWrite(ctx context.Context, c *call, mode byte, args []any, meta []byte) (backend.Reply, error) {
 	st := o.store
-	var head [10]byte
+	var head [10 + 7]byte
 	head[0], head[1] = mode, o.ownerByte()
 	binary.BigEndian.PutUint32(head[2:6], uint32(st.limits.MaxAttributes))
 	binary.BigEndian.PutUint32(head[6:10], uint32(st.limits.MaxSessionBytes))
-	rep, err := st.run(ctx, c, writeScript, o.hashKeys(), head[:], args)
+	n := 10 + copy(head[10:], meta)
+	rep, err := st.run(ctx, c, writeScript, o.hashKeys(), head[:n], args)
 	if err == nil && format.Applied(rep.Code) && !o.isUser() {
 		if dl, ok := rep.Int(0); ok && dl > 0 {
 			o.seen.Store(dl)
@@ -494,7 +496,7 @@ func (o *owner) delete(ctx context.Context, c *call, names []string) error {
 			args = append(args, name)
 		}
 	}
-	rep, err := o.runWrite(ctx, c, modeDelete, args)
+	rep, err := o.runWrite(ctx, c, modeDelete, args, nil)
 	if err != nil {
 		return err
 	}

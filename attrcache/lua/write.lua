@@ -3,11 +3,11 @@
 -- keys[1]  the hash; keys[2] its resend overflow
 -- argv[1]  the call, 30 bytes: token (8), t0 (6: when it was sent, at the
 --          earliest, on Redis's clock), deadline (6), mode (1), owner (1:
---          's' session, 'u' user), most attributes (4), most bytes (4)
+--          's' session, 'u' user), most attributes (4), most bytes (4);
+--          37 when the attributes of a c, s, u or i call share one meta,
+--          which ends it and is then left out of their arguments
 -- then per attribute, by mode:
 --   c create, s set, u update: name, meta, value
---   C, S, U: the same for a batch whose attributes share one meta: it
---            comes once, first, then name, value per attribute
 --   i incr:                    name, meta, delta (decimal)
 --     meta, 7 bytes: flags (bit 6 sealed; bit 0 relative), expiry (6): 0
 --     none, 2^48-1 keep the current one (create: none), else ms from now
@@ -55,24 +55,24 @@ local function writeall(keys, argv, now, r)
   local key, c = keys[1], argv[1]
   local mode, owner = byte(c, 21, 22)
   local maxn, maxb = un(c, 23, 4), un(c, 27, 4)
-  -- An attribute's name is argv[first + per * (i - 1)], its meta the
-  -- next argument or the batch's shared one, its value the one after.
-  local per, first, shared = 3, 2, nil
+  -- An attribute's name is argv[2 + per * (i - 1)], its meta the next
+  -- argument or the one the call carries, its value the one after.
+  local per, shared = 3, nil
   if mode == X then
     per = 2
   elseif mode == D then
     per = 1
-  elseif mode == 67 or mode == 83 or mode == 85 then -- C, S, U with one meta
-    mode, per, first, shared = mode + 32, 2, 3, argv[2]
+  elseif #c == 37 and (mode == C or mode == S or mode == U or mode == I) then
+    per, shared = 2, sub(c, 31, 37)
   end
   local vo = per - 1 -- a value's offset from its name
-  local n = (#argv - first + 1) / per
+  local n = (#argv - 1) / per
   now = now or now_ms()
 
   -- One HMGET reads the marker (with the counters), the log and every
   -- named record.
   local q = {MARK, LOG}
-  for i = 1, n do q[i + 2] = argv[first + per * (i - 1)] end
+  for i = 1, n do q[i + 2] = argv[2 + per * (i - 1)] end
   r = r or hmget(key, q)
   if not r then return {CORRUPT, now} end
   local ms, log = r[1], r[2]
@@ -114,7 +114,7 @@ local function writeall(keys, argv, now, r)
   local corrupt, refused, reseal, notint
   local old = {}
   for i = 1, n do
-    local b = first + per * (i - 1)
+    local b = 2 + per * (i - 1)
     local name, o = argv[b], r[i + 2]
     local live = false
     -- A delete or a replace needs nothing from the old record (a replace
@@ -184,7 +184,7 @@ local function writeall(keys, argv, now, r)
   local sf, sexp
   if shared then sf, sexp = byte(shared, 1), un(shared, 2, 6) end
   for i = 1, n do
-    local b = first + per * (i - 1)
+    local b = 2 + per * (i - 1)
     local name, o = argv[b], r[i + 2]
     local new, at
     if mode == D then
@@ -320,9 +320,11 @@ end
 local function write(keys, argv)
   if not sub then bind() end
   local c, nargs = argv[1], #argv
-  local t1, t2, t3, t4, t5, t6, d1, d2, d3, d4, d5, d6, mode, owner, n1, n2, n3, n4, b1, b2, b3, b4 = byte(c, 9, 30)
-  if owner ~= 115 or not ((nargs == 4 and (mode == S or mode == C or mode == U or mode == I))
-      or (nargs == 3 and mode == X) or (nargs == 2 and mode == D)) then
+  -- The call, and the meta it carries for c, s, u and i (mf nil without).
+  local t1, t2, t3, t4, t5, t6, d1, d2, d3, d4, d5, d6, mode, owner, n1, n2, n3, n4, b1, b2, b3, b4,
+    mf, p1, p2, p3, p4, p5, p6 = byte(c, 9, 37)
+  if owner ~= 115 or not ((nargs == 3 and p6 and (mode == S or mode == C or mode == U or mode == I))
+      or (nargs == 3 and not mf and mode == X) or (nargs == 2 and not mf and mode == D)) then
     return writeall(keys, argv)
   end
   local key, name = keys[1], argv[2]
@@ -411,8 +413,7 @@ local function write(keys, argv)
   elseif mode ~= D then
     if live and mode == C then return orresent({EXISTS, now, name}, putoff, keys[2], token, deadline) end
     if not live and mode == U then return orresent({NOTFOUND, now, name}, putoff, keys[2], token, deadline) end
-    local meta, value = argv[3], argv[4]
-    local mf, p1, p2, p3, p4, p5, p6 = byte(meta, 1, 7)
+    local value = argv[3]
     local exp = ((((p1 * 256 + p2) * 256 + p3) * 256 + p4) * 256 + p5) * 256 + p6
     local created = now
     if live and mode ~= C then created = oc end
