@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/attrcache/attrcache/internal/format"
 )
 
@@ -18,13 +15,7 @@ import (
 // it, or a later resend could miss its log entry); the Store corrects its
 // estimate from the reply and the call succeeds on its one retry.
 func TestCallAheadOfRedisClock(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := New(rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mr, _, st := miniStore(t)
 	ctx := context.Background()
 	s, err := st.Start(ctx, "sid-ahead", time.Hour)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,14 +24,8 @@ import (
 // late or ahead of the clock, limits hit, records expiring and reclaimed,
 // logs filling up and calls going to the overflow.
 func TestWriteFastPathMatchesWriteall(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	mr, rdb, st := miniStore(t)
 	ctx := context.Background()
-	st, err := New(rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The fast script counts the calls write hands on to writeall.
 	i := strings.Index(writeLua, "local function write(keys, argv)")
 	counted := strings.NewReplacer("return writeall(keys, argv, now, r)",

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/attrcache/attrcache/internal/format"
 )
 
@@ -21,14 +18,8 @@ import (
 // sets and updates, with and without an expiry, over new, live and
 // expired records, refused ones included.
 func TestSharedMetaMatchesTriples(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	mr, rdb, st := miniStore(t)
 	ctx := context.Background()
-	st, err := New(rdb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().Truncate(time.Millisecond)
 	mr.SetTime(now)
 	a, err := st.Start(ctx, "sid-shared-meta", time.Hour, WithAttrs(Attr{Name: "x", Value: []byte("first")}))
