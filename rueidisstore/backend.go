@@ -59,7 +59,7 @@ type rueidisBackend struct {
 	caching  atomic.Int32
 	uncached atomic.Int32 // replies without an expiry while caching is unknown
 	stats    cacheStats
-	dls      deadlines
+	dls      backend.Deadlines
 	reads    *readCmds
 }
 
@@ -90,9 +90,9 @@ func newBackend(c rueidis.Client, lib *backend.Library, cfg backend.Config) (*ru
 // Info implements backend.Backend.
 func (b *rueidisBackend) Info() backend.Info { return b.info }
 
-// Bound implements backend.Backend (see deadlines).
+// Bound implements backend.Backend (see backend.Deadlines).
 func (b *rueidisBackend) Bound(ctx context.Context, d time.Duration, _ *backend.Room) (context.Context, context.CancelFunc) {
-	return b.dls.bound(ctx, d)
+	return b.dls.Bound(ctx, d)
 }
 
 // Evict implements backend.Backend. It has nothing to do: every write

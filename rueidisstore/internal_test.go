@@ -2,10 +2,8 @@ package rueidisstore
 
 import (
 	"context"
-	"errors"
 	"io"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/rueidis"
@@ -38,47 +36,6 @@ func TestAppendArgs(t *testing.T) {
 	} else if want := "rueidisstore: a script argument of type struct { secret string }"; err.Error() != want {
 		t.Fatalf("error %q shows more than the type", err)
 	}
-}
-
-func TestBound(t *testing.T) {
-	var ds deadlines
-	ctx, cancel := ds.bound(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	dl, ok := ctx.Deadline()
-	if !ok || time.Until(dl) > 50*time.Millisecond+deadlineStep || time.Until(dl) < 40*time.Millisecond {
-		t.Fatalf("deadline in %v", time.Until(dl))
-	}
-	// Calls in the same step share it.
-	ctx2, _ := ds.bound(context.Background(), 50*time.Millisecond)
-	if dl2, _ := ctx2.Deadline(); dl2.Sub(dl) > deadlineStep {
-		t.Fatalf("deadlines %v apart", dl2.Sub(dl))
-	}
-	select {
-	case <-ctx.Done():
-		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			t.Fatal(ctx.Err())
-		}
-	case <-time.After(time.Second):
-		t.Fatal("the bound did not end the context")
-	}
-	// A parent with values keeps them; a sooner deadline is kept; a
-	// cancellable parent gets a timer of its own.
-	type key struct{}
-	v := context.WithValue(context.Background(), key{}, "v")
-	b, _ := ds.bound(v, time.Second)
-	if b.Value(key{}) != "v" || b.Done() == nil {
-		t.Fatal("bound lost the parent's value or has no Done")
-	}
-	soon, c1 := context.WithTimeout(context.Background(), time.Millisecond)
-	defer c1()
-	if b, _ := ds.bound(soon, time.Second); b != soon {
-		t.Fatal("a sooner deadline was not kept")
-	}
-	parent, c2 := context.WithCancel(context.Background())
-	b2, c3 := ds.bound(parent, time.Hour)
-	defer c3()
-	c2()
-	<-b2.Done()
 }
 
 func TestErrorPrefix(t *testing.T) {

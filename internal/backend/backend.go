@@ -133,7 +133,10 @@ func (t *Text) MarshalBinary() ([]byte, error) {
 
 // Room is where Bound may put the context it returns (see Bound). Its
 // zero value is ready; it holds nothing a caller reads.
-type Room struct{ ctx deadlineCtx }
+type Room struct {
+	ctx  deadlineCtx
+	step stepCtx
+}
 
 // Field is one value of an HMGET reply.
 type Field struct {

@@ -66,6 +66,7 @@ type GoRedis struct {
 	near    *NearCache
 	mode    atomic.Int32
 	proc    processor // c, when it can run a command built here
+	dls     Deadlines // the calls' shared deadlines, without ContextTimeoutEnabled
 }
 
 // processor is what every go-redis client, and every type that embeds
@@ -151,15 +152,15 @@ func (g *GoRedis) Info() Info { return g.info }
 // Deadline alone: a context that only reports the deadline bounds every
 // read, write and retry of the call for one allocation, where
 // context.WithTimeout would arm a timer per call. Without
-// ContextTimeoutEnabled the call is abandoned at a real deadline (see
-// abandon).
+// ContextTimeoutEnabled the call is abandoned at a real deadline, one
+// that calls share (see abandon and Deadlines).
 func (g *GoRedis) Bound(ctx context.Context, d time.Duration, room *Room) (context.Context, context.CancelFunc) {
 	at := time.Now().Add(d)
 	if dl, ok := ctx.Deadline(); ok && !dl.After(at) {
 		return ctx, noCancel
 	}
 	if g.info.Abandons {
-		return context.WithDeadline(ctx, at)
+		return g.dls.boundAbandoned(ctx, d, room), noCancel
 	}
 	if room == nil {
 		return &deadlineCtx{Context: ctx, at: at}, noCancel
@@ -234,22 +235,36 @@ func (g *GoRedis) abandons(ctx context.Context) bool {
 // then costs a caller its own deadline, not the client's read timeout
 // times its retries. Writes stay exactly-once: a copy that reaches Redis
 // after the call's deadline is refused there.
+//
+// A context from Bound ends at a deadline shared with other calls (see
+// Deadlines), and does not end with its parent: abandon also returns
+// when the parent ends, and f goes on until the deadline at the latest.
 func abandon[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
+	}
+	var parent context.Context // nil: ctx ends with its parent
+	if sc, ok := ctx.(*stepCtx); ok {
+		parent = sc.Context
+	}
+	var parentDone <-chan struct{} // nil blocks for ever
+	if parent != nil {
+		parentDone = parent.Done()
 	}
 	done := make(chan result, 1)
 	go func() {
 		v, err := f(ctx)
 		done <- result{v, err}
 	}()
+	var zero T
 	select {
 	case r := <-done:
 		return r.v, r.err
 	case <-ctx.Done():
-		var zero T
 		return zero, ctx.Err()
+	case <-parentDone:
+		return zero, parent.Err()
 	}
 }
 
