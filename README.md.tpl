@@ -137,7 +137,7 @@ the method and where the time goes):
 |---|---|---|
 | `Get`, Redis server time | `HGET` | 1.14–1.47x |
 | `Set`, server time, quiet / busy session | a script that reads `TIME`, `HMGET`s 2 fields, `HSET`s 1 | 1.54–1.67x / 1.94–2.09x |
-| `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.28–1.41x |
+| `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.13–1.19x |
 | `Get` / `Set` throughput, 64 goroutines, go-redis | `HGET` / `HSET` | 0.83–0.86x / 0.40–0.43x |
 | `Get` / `Set` throughput, 64 goroutines, rueidis | rueidis `HGET` / `HSET` | 0.73–0.86x / 0.29–0.31x |
 | `Get` / `Set` heap allocations in the client, go-redis with `ContextTimeoutEnabled` | `HGET` / `HSET` (8 each) | 14 / 10 |

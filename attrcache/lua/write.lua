@@ -47,6 +47,7 @@
 -- nothing to reclaim) makes few of either, tables of refusals only when
 -- there are some, and the marker is written only when it changes.
 local C, S, U, I, X, D, R = 99, 115, 117, 105, 120, 100, 114 -- the modes' bytes
+local CREATEREAD = 8 -- a create of this many names or more reads its records only from a hash that holds some
 -- writeall is every write; write (below) takes the common case itself and
 -- hands anything else here, with Redis's clock and the HMGET's reply when
 -- it read them.
@@ -70,9 +71,13 @@ local function writeall(keys, argv, now, r)
   now = now or now_ms()
 
   -- One HMGET reads the marker (with the counters), the log and every
-  -- named record.
+  -- named record; a large create reads the records only when the
+  -- counters say the hash holds any (see below).
+  local later = not r and mode == C and n >= CREATEREAD
   local q = {MARK, LOG}
-  for i = 1, n do q[i + 2] = argv[2 + per * (i - 1)] end
+  if not later then
+    for i = 1, n do q[i + 2] = argv[2 + per * (i - 1)] end
+  end
   r = r or hmget(key, q)
   if not r then return {CORRUPT, now} end
   local ms, log = r[1], r[2]
@@ -102,6 +107,17 @@ local function writeall(keys, argv, now, r)
     return {NOSESSION, now}
   end
   local nxt0 = nxt
+  -- A create refuses only a live record of one of its names, and a hash
+  -- whose counters show no attribute field holds none (they count every
+  -- record attrcache wrote, expired ones until reclaimed): a large
+  -- create into an empty hash, a new session's CreateMany, reads none.
+  if later and count0 > 0 then
+    q = {}
+    for i = 1, n do q[i] = argv[2 + per * (i - 1)] end
+    local rr = hmget(key, q)
+    if not rr then return {CORRUPT, now} end
+    for i = 1, n do r[i + 2] = rr[i] end
+  end
   -- mk returns the whole marker, decoding it on first use.
   local function mk()
     if not M then M = (ms and marker(ms)) or newmarker('U', now) end
@@ -171,7 +187,7 @@ local function writeall(keys, argv, now, r)
   local count1, bytes1 = count0, bytes0 -- after the step
   if nxt ~= 0 and nxt <= now then
     local skip = {}
-    for i = 1, n do skip[q[i + 2]] = true end
+    for i = 1, n do skip[argv[2 + per * (i - 1)]] = true end
     reclaimed = reclaim(key, mk(), now, skip)
     stepped = true
     count1, bytes1, nxt = M.count, M.bytes, M.nxt
