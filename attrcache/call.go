@@ -241,6 +241,17 @@ type callArg struct {
 	n    int
 }
 
+// oneArgs returns a oneWrite for a one-attribute write's arguments: the
+// one the call allocated when it began, the first time, and a new one
+// after that (a RESEAL retry builds its arguments again).
+func (c *call) oneArgs() *oneWrite {
+	if c.one != nil && !c.one.argsTaken {
+		c.one.argsTaken = true
+		return c.one
+	}
+	return new(oneWrite)
+}
+
 // callArg returns room for the call's next exactly-once argument: the
 // one a one-attribute write allocated with its arguments, the first time,
 // and a new one after that.

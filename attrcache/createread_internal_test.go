@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +40,7 @@ func TestLargeCreateReadsOnlyWhatItMust(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := st.Session(fmt.Sprintf("sid-create-read-%d-twin", round))
-		for f, v := range rdb.HGetAll(ctx, a.keys[0]).Val() {
-			rdb.HSet(ctx, b.keys[0], f, v)
-		}
-		rdb.PExpire(ctx, b.keys[0], rdb.PTTL(ctx, a.keys[0]).Val())
+		copyHash(ctx, t, rdb, a.keys[0], b.keys[0])
 		for step := range 8 {
 			if rng.IntN(3) == 0 {
 				now = now.Add(time.Duration(1+rng.IntN(3)) * time.Second)
@@ -98,18 +94,8 @@ func TestLargeCreateReadsOnlyWhatItMust(t *testing.T) {
 			if want := fmt.Sprint(raw[0], names); got != want {
 				t.Fatalf("round %d step %d: reply %s, reading every record %s", round, step, got, want)
 			}
-			ha, hb := rdb.HGetAll(ctx, a.keys[0]).Val(), rdb.HGetAll(ctx, b.keys[0]).Val()
-			var ms [2]format.Marker
-			for j, h := range []map[string]string{ha, hb} {
-				if ms[j], err = format.ParseMarker(h[format.MarkerField]); err != nil {
-					t.Fatal(err)
-				}
-				ms[j].MovedAt, ms[j].OverflowExpires = 0, 0
-				delete(h, format.LogField)
-				delete(h, format.MarkerField)
-			}
-			if ms[0] != ms[1] || !reflect.DeepEqual(ha, hb) {
-				t.Fatalf("round %d step %d: the hashes differ:\n%+v %q\n%+v %q", round, step, ms[0], ha, ms[1], hb)
+			if d := twinDiff(ctx, t, rdb, a.keys[0], b.keys[0]); d != "" {
+				t.Fatalf("round %d step %d: the hashes differ:%s", round, step, d)
 			}
 		}
 	}

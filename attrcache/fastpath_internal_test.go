@@ -46,14 +46,7 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 		}
 		a := [2]string{s.keys[0], s.keys[1]}
 		b := [2]string{a[0] + "-twin", a[1] + "-twin"}
-		all, err := rdb.HGetAll(ctx, a[0]).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for f, v := range all {
-			rdb.HSet(ctx, b[0], f, v)
-		}
-		rdb.PExpire(ctx, b[0], rdb.PTTL(ctx, a[0]).Val())
+		copyHash(ctx, t, rdb, a[0], b[0])
 		pairs = append(pairs, pair{a, b})
 	}
 

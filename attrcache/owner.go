@@ -18,14 +18,13 @@ type owner struct {
 	// ("" for an unbound session), as scripts take them; keyArgs holds
 	// them boxed once as command arguments (see backend.Keys), pointing
 	// at keyText.
-	keys     [3]string
-	keyArgs  [3]any
-	keyText  [3]backend.Text
-	registry string   // the user's registry, for a user and a bound session
-	digest   string   // the owner's digest, bound into ciphertexts
-	logID    string   // a short digest, safe to log
-	bad      error    // the id is not one any session or user can have
-	session  *Session // nil for a user
+	keys    [3]string
+	keyArgs [3]any
+	keyText [3]backend.Text
+	digest  string   // the owner's digest, bound into ciphertexts
+	logID   string   // a short digest, safe to log
+	bad     error    // the id is not one any session or user can have
+	session *Session // nil for a user
 
 	seen atomic.Int64 // a session's deadline (ms) in the last reply seen
 	most atomic.Int64 // its absolute deadline (ms) in the last read; 0: none or not read yet
@@ -39,6 +38,10 @@ func (o *owner) boxKeys() {
 		o.keyArgs[i] = &o.keyText[i]
 	}
 }
+
+// registry is the user's registry: a user's, or a bound session's; ""
+// for an unbound session.
+func (o *owner) registry() string { return o.keys[2] }
 
 // hashKeys are the keys of the owner's attributes: the hash and its
 // resend overflow. Appending to the result copies it.

@@ -155,7 +155,7 @@ func (s *Session) start(ctx context.Context, c *call, ttl time.Duration, opts []
 // its resend overflow, and a bound session's registry.
 // Appending to the result copies it.
 func (s *Session) scriptKeys() backend.Keys {
-	if s.registry != "" {
+	if s.registry() != "" {
 		return backend.Keys{Names: s.keys[:3:3], Args: s.keyArgs[:3:3]}
 	}
 	return s.hashKeys()
@@ -256,7 +256,7 @@ func (s *Session) Purge(ctx context.Context) error {
 	ctx, cancel := s.begin(ctx, &c)
 	defer cancel()
 	err := s.bad
-	if err == nil && s.registry != "" {
+	if err == nil && s.registry() != "" {
 		// The registry must not list what is gone: the end op drops the
 		// entry first (and ends the session, so nothing reads it between
 		// the two steps). A rotation's tombstone is not followed: Purge

@@ -3,11 +3,8 @@ package attrcache
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"testing"
 	"time"
-
-	"github.com/attrcache/attrcache/internal/format"
 )
 
 // TestSharedMetaMatchesTriples: a batch whose attributes share one meta
@@ -27,11 +24,7 @@ func TestSharedMetaMatchesTriples(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := st.Session("sid-shared-meta-twin")
-	all := rdb.HGetAll(ctx, a.keys[0]).Val()
-	for f, v := range all {
-		rdb.HSet(ctx, b.keys[0], f, v)
-	}
-	rdb.PExpire(ctx, b.keys[0], rdb.PTTL(ctx, a.keys[0]).Val())
+	copyHash(ctx, t, rdb, a.keys[0], b.keys[0])
 
 	batch := func(names ...string) []Attr {
 		out := make([]Attr, len(names))
@@ -94,23 +87,9 @@ func TestSharedMetaMatchesTriples(t *testing.T) {
 		if reps[0] != reps[1] {
 			t.Errorf("step %d: replies differ: shared %v, per attribute %v", i, reps[0], reps[1])
 		}
-		// The resend log and the overflow hold each call's own token and
-		// deadline, which differ; the rest must not.
-		ha, hb := rdb.HGetAll(ctx, a.keys[0]).Val(), rdb.HGetAll(ctx, b.keys[0]).Val()
-		var ms [2]format.Marker
-		for j, h := range []map[string]string{ha, hb} {
-			if ms[j], err = format.ParseMarker(h[format.MarkerField]); err != nil {
-				t.Fatal(err)
-			}
-			ms[j].MovedAt, ms[j].OverflowExpires = 0, 0
-			delete(h, format.LogField)
-			delete(h, format.MarkerField)
-		}
-		if ms[0] != ms[1] {
-			t.Fatalf("step %d: the markers differ:\nshared        %+v\nper attribute %+v", i, ms[0], ms[1])
-		}
-		if !reflect.DeepEqual(ha, hb) {
-			t.Fatalf("step %d: the hashes differ:\nshared        %q\nper attribute %q", i, ha, hb)
+		// The shared form first, then the per-attribute one.
+		if d := twinDiff(ctx, t, rdb, a.keys[0], b.keys[0]); d != "" {
+			t.Fatalf("step %d: the hashes differ:%s", i, d)
 		}
 	}
 	if shared != len(steps) {

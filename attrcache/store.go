@@ -245,12 +245,11 @@ func (s *Store) sessionHandle(tag, d string) *Session {
 	k := format.SessionKeys(s.ns, tag, d)
 	sess := &Session{tag: tag}
 	sess.owner = owner{
-		store:    s,
-		keys:     [3]string{k.Hash, k.Overflow, k.Registry},
-		registry: k.Registry,
-		digest:   d,
-		logID:    logID(d),
-		session:  sess,
+		store:   s,
+		keys:    [3]string{k.Hash, k.Overflow, k.Registry},
+		digest:  d,
+		logID:   logID(d),
+		session: sess,
 	}
 	sess.boxKeys()
 	return sess
@@ -278,11 +277,10 @@ func (s *Store) userHandle(tag string) *User {
 	k := format.UserKeys(s.ns, tag)
 	usr := &User{tag: tag}
 	usr.owner = owner{
-		store:    s,
-		keys:     [3]string{k.Hash, k.Overflow, k.Registry},
-		registry: k.Registry,
-		digest:   "u" + tag,
-		logID:    logID(tag),
+		store:  s,
+		keys:   [3]string{k.Hash, k.Overflow, k.Registry},
+		digest: "u" + tag,
+		logID:  logID(tag),
 	}
 	usr.boxKeys()
 	return usr

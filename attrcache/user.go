@@ -62,11 +62,11 @@ func (u *User) sessions(ctx context.Context) ([]SessionRef, error) {
 		return nil, u.bad
 	}
 	st := u.store
-	now, err := st.upper(ctx, u.registry)
+	now, err := st.upper(ctx, u.registry())
 	if err != nil {
 		return nil, err
 	}
-	all, err := st.be.HGetAll(ctx, u.registry)
+	all, err := st.be.HGetAll(ctx, u.registry())
 	if err != nil {
 		return nil, u.readError(err)
 	}
@@ -162,7 +162,7 @@ func (u *User) endAll(ctx context.Context, c *call, purge bool, except []*Sessio
 	}
 	var cutoff int64 // the first run's time, once it asked for more keys
 	for try := 0; ; try++ {
-		keys := backend.Keys{Names: []string{u.registry, u.keys[1], u.keys[0]}}
+		keys := backend.Keys{Names: []string{u.registry(), u.keys[1], u.keys[0]}}
 		args := []any{nil, opEndAll, purgeArg, cutoff, len(keep)}
 		for _, d := range keep {
 			args = append(args, d)

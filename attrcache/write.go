@@ -325,8 +325,8 @@ func (s *Store) sealOverhead() int { return 33 }
 
 // writeArgs encodes items as write.lua's arguments, sealing the sealed
 // ones: name, meta (flags and expiry), value. args[0] is left for the
-// call's argument (see Store.run). A one-attribute write makes one
-// allocation for its arguments besides the name's.
+// call's argument (see Store.run). A one-attribute write's arguments live
+// in its oneWrite.
 func (o *owner) writeArgs(c *call, items []item, mode byte) ([]any, error) {
 	var (
 		args []any
@@ -334,11 +334,7 @@ func (o *owner) writeArgs(c *call, items []item, mode byte) ([]any, error) {
 		name *backend.Text // a one-attribute write's name, boxed for free
 	)
 	if len(items) == 1 {
-		w := c.one
-		if w == nil || w.argsTaken {
-			w = new(oneWrite)
-		}
-		w.argsTaken = true
+		w := c.oneArgs()
 		args, bufs, name = w.args[:1], w.item[:], &w.name
 	} else {
 		args, bufs = make([]any, 1, 1+3*len(items)), make([]itemArgs, len(items))
@@ -487,8 +483,9 @@ func (o *owner) delete(ctx context.Context, c *call, names []string) error {
 		return err
 	}
 	var args []any
-	if w := c.one; w != nil && len(names) == 1 && !w.argsTaken {
-		w.argsTaken, w.name.S = true, names[0]
+	if len(names) == 1 {
+		w := c.oneArgs()
+		w.name.S = names[0]
 		args = append(w.args[:1], &w.name)
 	} else {
 		args = make([]any, 1, 1+len(names))

@@ -50,39 +50,36 @@ func (ds *Deadlines) stepAt(since time.Duration) *step {
 	return s
 }
 
-// Bound returns parent bounded by d: parent itself when it ends sooner,
-// a shared step when parent can never be cancelled, and a context of its
-// own (context.WithDeadline) when it can, so that the parent's end still
-// ends the call.
+// Bound returns parent bounded by d: a shared step when parent can never
+// be cancelled (see shared), and otherwise parent itself when it ends
+// sooner or a context of its own (context.WithDeadline), so that the
+// parent's end still ends the call.
 func (ds *Deadlines) Bound(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	since := time.Since(epoch) + d
-	if dl, ok := parent.Deadline(); ok && !dl.After(epoch.Add(since)) {
+	if parent.Done() == nil {
+		return ds.shared(parent, d, nil), noCancel
+	}
+	at := epoch.Add(time.Since(epoch) + d)
+	if dl, ok := parent.Deadline(); ok && !dl.After(at) {
 		return parent, noCancel
 	}
-	if parent.Done() != nil {
-		return context.WithDeadline(parent, epoch.Add(since))
-	}
-	return ds.stepped(parent, ds.stepAt(since), nil), noCancel
+	return context.WithDeadline(parent, at)
 }
 
-// boundAbandoned is Bound for a call that abandon runs: its context ends
-// at the shared step whatever the parent, since abandon itself returns
-// when the parent ends (see stepCtx); room, when not nil, holds it.
-func (ds *Deadlines) boundAbandoned(parent context.Context, d time.Duration, room *Room) context.Context {
+// shared returns parent bounded by d at a shared step, or parent itself
+// when it ends sooner. The step's context (context.Background) or a
+// stepCtx, in room when there is one, does not end with its parent: it
+// is for a parent that never ends, or for a call abandon runs, which
+// watches the parent itself.
+func (ds *Deadlines) shared(parent context.Context, d time.Duration, room *Room) context.Context {
 	since := time.Since(epoch) + d
 	if dl, ok := parent.Deadline(); ok && !dl.After(epoch.Add(since)) {
 		return parent
 	}
-	return ds.stepped(parent, ds.stepAt(since), room)
-}
-
-// stepped returns parent ending at s: the step's own context for
-// context.Background, else a stepCtx, in room when there is one.
-func (ds *Deadlines) stepped(parent context.Context, s *step, room *Room) context.Context {
-	if parent == context.Background() {
+	s := ds.stepAt(since)
+	switch {
+	case parent == context.Background():
 		return s.ctx
-	}
-	if room == nil {
+	case room == nil:
 		return &stepCtx{Context: parent, s: s}
 	}
 	room.step = stepCtx{Context: parent, s: s}
@@ -91,8 +88,9 @@ func (ds *Deadlines) stepped(parent context.Context, s *step, room *Room) contex
 
 // stepCtx is parent's values bounded by a shared step: its Done, Err and
 // Deadline are the step's. Bound gives one only to a parent that can
-// never be cancelled; boundAbandoned to any, and abandon watches the
-// parent's Done beside it.
+// never be cancelled; a go-redis call without ContextTimeoutEnabled gets
+// one whatever its parent, and abandon watches the parent's Done beside
+// it.
 type stepCtx struct {
 	context.Context
 	s *step

@@ -66,7 +66,7 @@ func TestAbandonSharedDeadline(t *testing.T) {
 	// The deadline ends the call, with the parent's values kept.
 	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 	defer cancel()
-	ctx := ds.boundAbandoned(parent, 30*time.Millisecond, &room)
+	ctx := ds.shared(parent, 30*time.Millisecond, &room)
 	if ctx != &room.step || ctx.Value(key{}) != "v" {
 		t.Fatal("the bound is not in the room or lost the parent's value")
 	}
@@ -80,7 +80,7 @@ func TestAbandonSharedDeadline(t *testing.T) {
 
 	// The parent's end ends it sooner.
 	parent2, cancel2 := context.WithCancel(context.Background())
-	ctx2 := ds.boundAbandoned(parent2, 2*time.Second, nil)
+	ctx2 := ds.shared(parent2, 2*time.Second, nil)
 	time.AfterFunc(20*time.Millisecond, cancel2)
 	start = time.Now()
 	if _, err := abandon(ctx2, stuck); !errors.Is(err, context.Canceled) {
@@ -92,15 +92,15 @@ func TestAbandonSharedDeadline(t *testing.T) {
 
 	// context.Background shares the step's own context; a sooner
 	// deadline is kept; an answer comes back.
-	if c := ds.boundAbandoned(context.Background(), time.Second, &room); c == context.Context(&room.step) {
+	if c := ds.shared(context.Background(), time.Second, &room); c == context.Context(&room.step) {
 		t.Fatal("a Background parent took the room")
 	}
 	soon, c1 := context.WithTimeout(context.Background(), time.Millisecond)
 	defer c1()
-	if c := ds.boundAbandoned(soon, time.Second, &room); c != soon {
+	if c := ds.shared(soon, time.Second, &room); c != soon {
 		t.Fatal("a sooner deadline was not kept")
 	}
-	if v, err := abandon(ds.boundAbandoned(context.Background(), time.Second, nil), func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
+	if v, err := abandon(ds.shared(context.Background(), time.Second, nil), func(context.Context) (int, error) { return 7, nil }); v != 7 || err != nil {
 		t.Fatalf("abandon of a call that answers: %d, %v", v, err)
 	}
 }

@@ -155,12 +155,12 @@ func (g *GoRedis) Info() Info { return g.info }
 // ContextTimeoutEnabled the call is abandoned at a real deadline, one
 // that calls share (see abandon and Deadlines).
 func (g *GoRedis) Bound(ctx context.Context, d time.Duration, room *Room) (context.Context, context.CancelFunc) {
+	if g.info.Abandons {
+		return g.dls.shared(ctx, d, room), noCancel
+	}
 	at := time.Now().Add(d)
 	if dl, ok := ctx.Deadline(); ok && !dl.After(at) {
 		return ctx, noCancel
-	}
-	if g.info.Abandons {
-		return g.dls.boundAbandoned(ctx, d, room), noCancel
 	}
 	if room == nil {
 		return &deadlineCtx{Context: ctx, at: at}, noCancel
@@ -244,13 +244,12 @@ func abandon[T any](ctx context.Context, f func(context.Context) (T, error)) (T,
 		v   T
 		err error
 	}
-	var parent context.Context // nil: ctx ends with its parent
+	// A stepCtx does not end with its parent: watch the parent too (a nil
+	// channel, for any other ctx, blocks for ever).
+	var parent context.Context
+	var parentDone <-chan struct{}
 	if sc, ok := ctx.(*stepCtx); ok {
-		parent = sc.Context
-	}
-	var parentDone <-chan struct{} // nil blocks for ever
-	if parent != nil {
-		parentDone = parent.Done()
+		parent, parentDone = sc.Context, sc.Context.Done()
 	}
 	done := make(chan result, 1)
 	go func() {
