@@ -13,6 +13,10 @@
 // marker and the attribute, an HSET of the attribute, called with a Set's
 // keys and arguments. It starts its own redis-server (redis-server in PATH, or
 // ATTRCACHE_REDIS_SERVER) on a free loopback port and stops it at the end.
+//
+// With -keep DIR it also keeps each case's callgrind dump: run it against
+// a redis-server built with symbols (make in a Redis source tree) and
+// callgrind_annotate DIR/Setquiet.out shows where a call's instructions go.
 package main
 
 import (
@@ -37,14 +41,15 @@ import (
 
 func main() {
 	calls := flag.Int("n", 500, "calls per case")
+	keep := flag.String("keep", "", "keep each case's callgrind dump in this directory, as <case>.out, for callgrind_annotate")
 	flag.Parse()
-	if err := run(*calls); err != nil {
+	if err := run(*calls, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "instr:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int) error {
+func run(n int, keep string) error {
 	server := os.Getenv("ATTRCACHE_REDIS_SERVER")
 	if server == "" {
 		server = "redis-server"
@@ -127,7 +132,7 @@ func run(n int) error {
 
 	dump := filepath.Join(dir, "cg.out")
 	total := regexp.MustCompile(`(?m)^(?:summary|totals): (\d+)`)
-	measure := func(f func(i int) error) (int64, error) {
+	measure := func(name string, f func(i int) error) (int64, error) {
 		if err := exec.Command("callgrind_control", "-z", pid).Run(); err != nil {
 			return 0, fmt.Errorf("callgrind_control: %w", err)
 		}
@@ -155,6 +160,12 @@ func run(n int) error {
 		m := total.FindSubmatch(b)
 		if m == nil {
 			return 0, fmt.Errorf("no total in %s", newest)
+		}
+		if keep != "" {
+			file := strings.NewReplacer(" ", "", ",", "-").Replace(name) + ".out"
+			if err := os.WriteFile(filepath.Join(keep, file), b, 0o644); err != nil {
+				return 0, err
+			}
 		}
 		ir, _ := strconv.ParseInt(string(m[1]), 10, 64)
 		return ir / int64(n), nil
@@ -211,7 +222,7 @@ func run(n int) error {
 	fmt.Printf("%-12s %12s  %s\n", "call", "instr/call", "ratio")
 	got := map[string]int64{}
 	for _, c := range cases {
-		ir, err := measure(c.f)
+		ir, err := measure(c.name, c.f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
