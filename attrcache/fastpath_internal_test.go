@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/attrcache/attrcache/internal/backend"
 )
 
 // TestWriteFastPathMatchesWriteall: write.lua's write takes the common
@@ -58,6 +60,7 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 	names := []string{"a", "b", "c", "n"}
 	fastRuns := 0
 	seen := map[int64]int{}  // statuses of one-attribute calls
+	short := 0               // OKs that write answered in one string
 	burst, bp := 0, pairs[0] // a burst: calls on one session, the clock all but still
 	for step := range 4000 {
 		p := pairs[rng.IntN(len(pairs))]
@@ -156,6 +159,22 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 
 		ra, ea := fast.Run(ctx, rdb, p.a[:], args...).Result()
 		rb, eb := ref.Run(ctx, rdb, p.b[:], args...).Result()
+		if _, ok := rb.(string); ok {
+			t.Fatalf("step %d: writeall answered a string", step)
+		}
+		if s, ok := ra.(string); ok {
+			// write's OK in one string: the same as writeall's table.
+			rep, err := backend.ShortReply(s)
+			if err != nil {
+				t.Fatalf("step %d: write answered %q: %v", step, s, err)
+			}
+			l := []any{rep.Code, rep.Now}
+			for i := range rep.Len() {
+				l = append(l, rep.Val(i).N)
+			}
+			ra = l
+			short++
+		}
 		if fmt.Sprint(ea) != fmt.Sprint(eb) || !reflect.DeepEqual(ra, rb) {
 			t.Fatalf("step %d, mode %c, %d attribute(s): write answered %v (%v), writeall %v (%v)", step, mode, attrs, ra, ea, rb, eb)
 		}
@@ -205,6 +224,9 @@ func TestWriteFastPathMatchesWriteall(t *testing.T) {
 		fastRuns, handed, overflowed, seen)
 	if overflowed < 50 {
 		t.Errorf("write sent only %d calls to the overflow", overflowed)
+	}
+	if short < 1000 {
+		t.Errorf("write answered only %d OKs in one string", short)
 	}
 	if fastRuns-handed < 1500 {
 		t.Errorf("write took only %d of %d one-attribute calls itself", fastRuns-handed, fastRuns)

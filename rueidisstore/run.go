@@ -167,12 +167,18 @@ func (b *rueidisBackend) exec(ctx context.Context, script rueidis.Completed, key
 	return backend.Waited(rep, n, err, b.cfg)
 }
 
-// decode reads a script reply: {status, now, payload...}. Errors from
+// decode reads a script reply: {status, now, payload...}, or a write's
+// OK as one string (backend.ShortReply). Errors from
 // Redis or the network are returned as they are; a reply of any other
 // shape is backend.ErrReply.
 func decode(r rueidis.RedisResult, src string) (backend.Reply, error) {
 	if err := r.Error(); err != nil {
 		return backend.Reply{}, err
+	}
+	if s, err := r.ToString(); err == nil {
+		rep, err := backend.ShortReply(s)
+		rep.Src = src
+		return rep, err
 	}
 	arr, err := r.ToArray()
 	if err != nil || len(arr) < 2 {

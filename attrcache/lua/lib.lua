@@ -17,7 +17,9 @@
 --               expires), then the value
 --
 -- Every script returns {status, now, ...}: now is Redis's clock in ms, from
--- which the Go side keeps its estimate of that clock.
+-- which the Go side keeps its estimate of that clock. The one exception is
+-- the common write's OK (write.lua), sent as one string that Redis need
+-- not convert (backend.ShortReply).
 local OK, NOSESSION, EXISTS, NOTFOUND, CORRUPT, TOOMANY, SESSIONEXISTS, TOOBIG, LATE, RESENT,
   CLOCK, RESEAL, CHANGED, TOOMANYSESSIONS, NEEDKEYS, NOTINT, MOVED =
   0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16

@@ -17,7 +17,10 @@
 --                              only: a sealed one is RESEAL)
 --   d delete:                  name
 --   r replace:                 name, the record expected, its replacement
--- -> {OK, now, deadline (users: 0), reclaimed[, counter]}
+-- -> {OK, now, deadline (users: 0), reclaimed[, counter]}, or from the
+--    fast path (write, below) the same OK as one string: the status byte,
+--    now (6), the deadline (6), then the counter in decimal; reclaimed
+--    is 0 there
 --    | {RESENT, now, deadline (0 once the session ended)}
 --    | {NOSESSION, now} | {CORRUPT, now, names...}
 --    | {EXISTS, now, names...} | {NOTFOUND, now, names...}
@@ -420,7 +423,7 @@ local function write(keys, argv)
   end
 
   -- The new record, and when it expires (at, 0 for never).
-  local new, at, counter = nil, 0, nil
+  local new, at, counter = nil, 0, nil -- counter: incr's new value, in decimal
   if mode == X then
     -- A sealed record's associated data binds its expiry: RESEAL.
     if not live or of >= 64 then return writeall(keys, argv, now, r) end
@@ -451,9 +454,10 @@ local function write(keys, argv)
         if of >= 64 or #v > 17 or not find(v, '^%-?%d+$') then return writeall(keys, argv, now, r) end
         cur = tonum(v)
       end
-      counter = cur + tonum(value)
-      if counter > MAXINT or counter < -MAXINT then return writeall(keys, argv, now, r) end
-      value = fmt('%d', counter)
+      local sum = cur + tonum(value)
+      if sum > MAXINT or sum < -MAXINT then return writeall(keys, argv, now, r) end
+      value = fmt('%d', sum)
+      counter = value
     end
     new = rec(mf >= 64, created, now, exp, base, value)
   end
@@ -535,6 +539,11 @@ local function write(keys, argv)
     if n > 0 then call('HSET', key, unpk(HA, 1, n)) end
     if o and not new then call('HDEL', key, name) end
   end
-  if counter then return {OK, now, deadline, 0, counter} end
-  return {OK, now, deadline, 0}
+  -- OK as one string (see the header): Redis turns a table into its
+  -- reply field by field, after asking it for err, ok and the other
+  -- special keys; a string goes as it is.
+  local n1, n2, n3, n4, n5, n6 = b48(now)
+  local okr = B[OK] .. B[n1] .. B[n2] .. B[n3] .. B[n4] .. B[n5] .. B[n6] .. B[e1] .. B[e2] .. B[e3] .. B[e4] .. B[e5] .. B[e6]
+  if counter then return okr .. counter end
+  return okr
 end

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -215,6 +216,35 @@ func (r Reply) Strings(i int) []string {
 		}
 	}
 	return out
+}
+
+// ShortReply decodes a write's OK sent as one string (write.lua's fast
+// path): the status byte, Redis's clock and the session's deadline (6
+// bytes each, big-endian milliseconds), then an incr's counter in
+// decimal. It has the payload of the OK table: the deadline, 0 reclaimed
+// records, and the counter.
+func ShortReply(s string) (Reply, error) {
+	if len(s) < 13 {
+		return Reply{}, fmt.Errorf("%w: a string of %d bytes", ErrReply, len(s))
+	}
+	be48 := func(b string) int64 {
+		var n int64
+		for i := range 6 {
+			n = n<<8 | int64(b[i])
+		}
+		return n
+	}
+	rep := Reply{Code: int64(s[0]), Now: be48(s[1:7])}
+	rep.Add(Val{N: be48(s[7:13]), IsInt: true})
+	rep.Add(Val{IsInt: true})
+	if len(s) > 13 {
+		n, err := strconv.ParseInt(s[13:], 10, 64)
+		if err != nil {
+			return Reply{}, fmt.Errorf("%w: a counter that is no integer", ErrReply)
+		}
+		rep.Add(Val{N: n, IsInt: true})
+	}
+	return rep, nil
 }
 
 // ErrReply is the cause of a reply of a shape attrcache's scripts never

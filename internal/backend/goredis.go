@@ -279,9 +279,12 @@ func (g *GoRedis) source(ctx context.Context, key string) string {
 	return node.Options().Addr
 }
 
-// decode reads a script reply: {status, now, payload...}. Any other
-// shape is ErrReply.
+// decode reads a script reply: {status, now, payload...}, or a write's
+// OK as one string (ShortReply). Any other shape is ErrReply.
 func decode(v any) (Reply, error) {
+	if s, ok := v.(string); ok {
+		return ShortReply(s)
+	}
 	arr, ok := v.([]any)
 	if !ok || len(arr) < 2 {
 		return Reply{}, fmt.Errorf("%w of type %T", ErrReply, v)

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"errors"
 	"slices"
 	"testing"
 )
@@ -41,6 +42,56 @@ func TestReplyPayload(t *testing.T) {
 		}
 		if got := r.Strings(0); !slices.Equal(got, want) {
 			t.Fatalf("n=%d: Strings = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestShortReply: a write's OK in one string decodes to the payload of
+// the OK table (deadline, 0 reclaimed, counter), with 48-bit times, and a
+// string too short or with a counter that is no integer is ErrReply.
+func TestShortReply(t *testing.T) {
+	be48 := func(n int64) string {
+		b := make([]byte, 6)
+		for i := 5; i >= 0; i-- {
+			b[i], n = byte(n), n>>8
+		}
+		return string(b)
+	}
+	now, deadline := int64(1<<48-2), int64(1796478245261)
+	head := "\x00" + be48(now) + be48(deadline)
+	for _, c := range []struct {
+		s       string
+		counter int64
+		hasCtr  bool
+	}{
+		{s: head},
+		{s: head + "-42", counter: -42, hasCtr: true},
+		{s: head + "9007199254740991", counter: 9007199254740991, hasCtr: true},
+	} {
+		r, err := ShortReply(c.s)
+		if err != nil {
+			t.Fatalf("%q: %v", c.s, err)
+		}
+		want := 2
+		if c.hasCtr {
+			want = 3
+		}
+		if r.Code != 0 || r.Now != now || r.Len() != want {
+			t.Fatalf("%q: code %d now %d len %d", c.s, r.Code, r.Now, r.Len())
+		}
+		if dl, ok := r.Int(0); !ok || dl != deadline {
+			t.Fatalf("%q: deadline %d, %v", c.s, dl, ok)
+		}
+		if n, ok := r.Int(1); !ok || n != 0 {
+			t.Fatalf("%q: reclaimed %d, %v", c.s, n, ok)
+		}
+		if n, ok := r.Int(2); ok != c.hasCtr || n != c.counter {
+			t.Fatalf("%q: counter %d, %v", c.s, n, ok)
+		}
+	}
+	for _, bad := range []string{"", head[:12], head + "x", head + "1.5"} {
+		if _, err := ShortReply(bad); !errors.Is(err, ErrReply) {
+			t.Fatalf("%q: %v, want ErrReply", bad, err)
 		}
 	}
 }

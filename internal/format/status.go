@@ -1,7 +1,8 @@
 package format
 
 // Script reply statuses, mirrored from lib.lua: every script answers
-// {status, now, ...}.
+// {status, now, ...}, or for the common write's OK a string that starts
+// with the status byte (backend.ShortReply).
 const (
 	StatusOK              = 0
 	StatusNoSession       = 1
