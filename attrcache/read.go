@@ -43,7 +43,8 @@ func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry
 	}
 	// The Entry is made first: the name goes to the client as a pointer
 	// into it, which boxes without an allocation.
-	box := &entryBox{Entry: Entry{Name: name}, name: backend.Text{S: name}}
+	box := &entryBox{Entry: Entry{Name: name}}
+	box.name.S = name
 	pair, err := st.be.HMGetPair(ctx, o.hashKeys(), format.MarkerField, &box.name)
 	if err != nil {
 		return nil, o.readError(err)
@@ -67,10 +68,10 @@ func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry
 	return &box.Entry, nil
 }
 
-// entryBox is a Get's Entry with its name as a command argument.
+// entryBox is a Get's Entry with its name and the command's arguments.
 type entryBox struct {
 	Entry
-	name backend.Text
+	name backend.PairName
 }
 
 // GetMany returns the named attributes; absent and expired ones map to

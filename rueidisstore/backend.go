@@ -175,7 +175,7 @@ func fillFields(out []backend.Field, arr []rueidis.RedisMessage) error {
 }
 
 // HMGetPair implements backend.Backend.
-func (b *rueidisBackend) HMGetPair(ctx context.Context, key backend.Keys, f0 string, f1 *backend.Text) ([2]backend.Field, error) {
+func (b *rueidisBackend) HMGetPair(ctx context.Context, key backend.Keys, f0 string, f1 *backend.PairName) ([2]backend.Field, error) {
 	var out [2]backend.Field
 	arr, err := b.read(ctx, b.reads.hmgetPair(b.c, key.Names[0], f0, f1.S)).ToArray()
 	if err != nil {

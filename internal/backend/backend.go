@@ -36,10 +36,10 @@ type Backend interface {
 
 	// HMGetPair is HMGet of two fields of the hash named by key's first
 	// name, the common read (a record and its marker), without the slices
-	// HMGet costs a call. f1 is read during the call only: a caller that
-	// holds the name in memory it allocated anyway spares the client a
-	// copy of its own.
-	HMGetPair(ctx context.Context, key Keys, f0 string, f1 *Text) ([2]Field, error)
+	// HMGet costs a call. f1 is used during the call only: a caller that
+	// holds it in memory it allocated anyway spares the client a copy of
+	// the name and the command its argument list.
+	HMGetPair(ctx context.Context, key Keys, f0 string, f1 *PairName) ([2]Field, error)
 
 	// HGetAll reads the whole hash at key with one plain, cacheable
 	// command.
@@ -130,6 +130,13 @@ func (t *Text) String() string { return t.S }
 // modify: clients copy them onto the wire.
 func (t *Text) MarshalBinary() ([]byte, error) {
 	return unsafe.Slice(unsafe.StringData(t.S), len(t.S)), nil
+}
+
+// PairName is the second field HMGetPair reads, with room for the
+// command's arguments where a backend builds the command itself.
+type PairName struct {
+	Text
+	args [4]any
 }
 
 // Room is where Bound may put the context it returns (see Bound). Its

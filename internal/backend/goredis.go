@@ -351,14 +351,14 @@ var markerArg any = format.MarkerField
 // HMGetPair implements Backend. It builds the command itself where the
 // client can run it: HMGet's helper boxes every field (the marker's name
 // too) and copies the slice it is given.
-func (g *GoRedis) HMGetPair(ctx context.Context, key Keys, f0 string, f1 *Text) ([2]Field, error) {
+func (g *GoRedis) HMGetPair(ctx context.Context, key Keys, f0 string, f1 *PairName) ([2]Field, error) {
 	if g.abandons(ctx) {
 		return abandon(ctx, func(ctx context.Context) ([2]Field, error) { return g.hmgetPair(ctx, key, f0, f1) })
 	}
 	return g.hmgetPair(ctx, key, f0, f1)
 }
 
-func (g *GoRedis) hmgetPair(ctx context.Context, key Keys, f0 string, f1 *Text) ([2]Field, error) {
+func (g *GoRedis) hmgetPair(ctx context.Context, key Keys, f0 string, f1 *PairName) ([2]Field, error) {
 	var out [2]Field
 	var cmd *redis.SliceCmd
 	if g.proc == nil {
@@ -375,7 +375,8 @@ func (g *GoRedis) hmgetPair(ctx context.Context, key Keys, f0 string, f1 *Text) 
 		} else {
 			k = key.Names[0]
 		}
-		cmd = redis.NewSliceCmd(ctx, "hmget", k, a0, f1)
+		f1.args = [4]any{"hmget", k, a0, &f1.Text}
+		cmd = redis.NewSliceCmd(ctx, f1.args[:]...)
 		_ = g.proc.Process(ctx, cmd) // the error is cmd's
 	}
 	vals, err := cmd.Result()
