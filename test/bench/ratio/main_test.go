@@ -15,6 +15,8 @@ BenchmarkMemory/at-rest-2	       1	 6175729029 ns/op	       803.6 B/session	    
 BenchmarkSaturation/ctxtimeout=false/Get-2         	       1	6127548062 ns/op	     71382 base-ops/s	     60506 ops/s
 BenchmarkAllocs/ctxtimeout=true-2         	       1	 134001486 ns/op	        20.00 get-allocs/op	         8.000 hget-allocs/op	         8.000 hset-allocs/op	        11.00 set-allocs/op
 BenchmarkWorstCall/SetMany-2         	       1	   4280726 ns/op	         1.000 cmds/op	      5100 max-call-server-µs	      3585 max-server-µs	      4998 server-µs/op
+BenchmarkRueidis/NearCache-2	       1	       688 ns/op	     56000 base-ns/op	     53000 base-p50-ns/op	         0 cmds/op	       466 p50-ns/op
+BenchmarkRueidisHitRate-2	       1	 900000000 ns/op	       100.0 base-hit-%	        99.50 hit-%
 --- BENCH: something logged
 PASS
 `
@@ -72,6 +74,22 @@ func TestCells(t *testing.T) {
 	}
 }
 
+// TestRueidisRows: the near cache's p50 is judged as a value, in ns, and
+// the Cluster's hit rate against one node's.
+func TestRueidisRows(t *testing.T) {
+	res, err := parse(strings.NewReader(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tl tally
+	if c := res.cells(find(t, targets, "BenchmarkRueidis/NearCache", "p50-ns/op"), &tl); c[4] != "466 ns" || c[5] != "<= 500 ns" || c[6] != "PASS" {
+		t.Errorf("near-cache p50: %q", c)
+	}
+	if c := res.cells(find(t, targets, "BenchmarkRueidisHitRate", "hit-%"), &tl); c[4] != "0.99x" || c[5] != ">= 1.00x" || c[6] != "MISS" {
+		t.Errorf("hit rate: %q", c)
+	}
+}
+
 func TestReport(t *testing.T) {
 	res, err := parse(strings.NewReader(sample))
 	if err != nil {
@@ -81,7 +99,7 @@ func TestReport(t *testing.T) {
 	report(&out, res, true)
 	for _, want := range []string{
 		"| server time | Get vs HGET, ContextTimeoutEnabled | 300 ns | 250 ns | 1.20x (1.20x, 2.00x, 1.00x) | <= 1.30x | PASS (PASS in 2 of 3) |",
-		"targets: 4 PASS, 2 MISS, 33 without data",
+		"targets: 5 PASS, 3 MISS, 36 without data",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
