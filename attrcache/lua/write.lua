@@ -18,9 +18,10 @@
 --   d delete:                  name
 --   r replace:                 name, the record expected, its replacement
 -- -> {OK, now, deadline (users: 0), reclaimed[, counter]}, or from the
---    fast path (write, below) the same OK as one string: the status byte,
---    now (6), the deadline (6), then the counter in decimal; reclaimed
---    is 0 there
+--    fast path (write, below) the same OK as one string: the status
+--    byte, the deadline (6), TIME's seconds and microseconds as it
+--    answered them, joined by '.', then ':' and the counter in decimal
+--    for an incr; reclaimed is 0 there
 --    | {RESENT, now, deadline (0 once the session ended)}
 --    | {NOSESSION, now} | {CORRUPT, now, names...}
 --    | {EXISTS, now, names...} | {NOTFOUND, now, names...}
@@ -347,7 +348,12 @@ local function write(keys, argv)
     return writeall(keys, argv)
   end
   local key, name = keys[1], argv[2]
-  local now = now_ms()
+  -- Redis's clock, as now_ms reads it; its decimal strings go back in
+  -- the OK as they are.
+  local t = call('TIME')
+  local ts, tu = t[1], t[2]
+  local us = tu + 0
+  local now = ts * 1000 + (us - us % 1000) / 1000
   local r = pcall('HMGET', key, MARK, LOG, name)
   if r.err then return {CORRUPT, now} end
   local ms, log, o = r[1], r[2], r[3]
@@ -519,10 +525,14 @@ local function write(keys, argv)
       nm = sub(ms, 1, 21) .. B[z1] .. B[z2] .. B[z3] .. B[z4] .. B[z5] .. B[z6] .. B[0]
         .. B[y1] .. B[y2] .. B[y3] .. B[y4] .. B[w1] .. B[w2] .. B[w3] .. B[w4]
     end
-  elseif count ~= count0 or bytes ~= bytes0 then
+  elseif count ~= count0 then
     local y1, y2, y3, y4 = b32(count)
     local w1, w2, w3, w4 = b32(bytes)
     nm = sub(ms, 1, lm - 8) .. B[y1] .. B[y2] .. B[y3] .. B[y4] .. B[w1] .. B[w2] .. B[w3] .. B[w4]
+  elseif bytes ~= bytes0 then
+    -- A record replaced by one of another length: the bytes alone.
+    local w1, w2, w3, w4 = b32(bytes)
+    nm = sub(ms, 1, lm - 4) .. B[w1] .. B[w2] .. B[w3] .. B[w4]
   end
 
   -- One HSET of the record, the log (unless the call went to the
@@ -542,8 +552,8 @@ local function write(keys, argv)
   -- OK as one string (see the header): Redis turns a table into its
   -- reply field by field, after asking it for err, ok and the other
   -- special keys; a string goes as it is.
-  local n1, n2, n3, n4, n5, n6 = b48(now)
-  local okr = B[OK] .. B[n1] .. B[n2] .. B[n3] .. B[n4] .. B[n5] .. B[n6] .. B[e1] .. B[e2] .. B[e3] .. B[e4] .. B[e5] .. B[e6]
-  if counter then return okr .. counter end
-  return okr
+  if counter then
+    return B[OK] .. B[e1] .. B[e2] .. B[e3] .. B[e4] .. B[e5] .. B[e6] .. ts .. '.' .. tu .. ':' .. counter
+  end
+  return B[OK] .. B[e1] .. B[e2] .. B[e3] .. B[e4] .. B[e5] .. B[e6] .. ts .. '.' .. tu
 end

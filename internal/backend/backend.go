@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -226,26 +227,31 @@ func (r Reply) Strings(i int) []string {
 }
 
 // ShortReply decodes a write's OK sent as one string (write.lua's fast
-// path): the status byte, Redis's clock and the session's deadline (6
-// bytes each, big-endian milliseconds), then an incr's counter in
-// decimal. It has the payload of the OK table: the deadline, 0 reclaimed
-// records, and the counter.
+// path): the status byte, the session's deadline (6 bytes, big-endian
+// milliseconds), Redis's TIME as it answered it (seconds '.'
+// microseconds, in decimal), then, for an incr, ':' and the counter. It
+// has the payload of the OK table: the deadline, 0 reclaimed records,
+// and the counter.
 func ShortReply(s string) (Reply, error) {
-	if len(s) < 13 {
+	if len(s) < 10 {
 		return Reply{}, fmt.Errorf("%w: a string of %d bytes", ErrReply, len(s))
 	}
-	be48 := func(b string) int64 {
-		var n int64
-		for i := range 6 {
-			n = n<<8 | int64(b[i])
-		}
-		return n
+	var deadline int64
+	for i := 1; i < 7; i++ {
+		deadline = deadline<<8 | int64(s[i])
 	}
-	rep := Reply{Code: int64(s[0]), Now: be48(s[1:7])}
-	rep.Add(Val{N: be48(s[7:13]), IsInt: true})
+	clock, counter, hasCounter := strings.Cut(s[7:], ":")
+	sec, usec, ok := strings.Cut(clock, ".")
+	secs, err1 := strconv.ParseInt(sec, 10, 64)
+	usecs, err2 := strconv.ParseInt(usec, 10, 64)
+	if !ok || err1 != nil || err2 != nil || secs < 0 || usecs < 0 || usecs >= 1e6 {
+		return Reply{}, fmt.Errorf("%w: a clock that is no TIME", ErrReply)
+	}
+	rep := Reply{Code: int64(s[0]), Now: secs*1000 + usecs/1000}
+	rep.Add(Val{N: deadline, IsInt: true})
 	rep.Add(Val{IsInt: true})
-	if len(s) > 13 {
-		n, err := strconv.ParseInt(s[13:], 10, 64)
+	if hasCounter {
+		n, err := strconv.ParseInt(counter, 10, 64)
 		if err != nil {
 			return Reply{}, fmt.Errorf("%w: a counter that is no integer", ErrReply)
 		}

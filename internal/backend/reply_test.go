@@ -47,26 +47,23 @@ func TestReplyPayload(t *testing.T) {
 }
 
 // TestShortReply: a write's OK in one string decodes to the payload of
-// the OK table (deadline, 0 reclaimed, counter), with 48-bit times, and a
-// string too short or with a counter that is no integer is ErrReply.
+// the OK table (deadline, 0 reclaimed, counter), with a 48-bit deadline
+// and Redis's clock in ms from TIME's seconds and microseconds, and a
+// string too short, with a clock that is no TIME or with a counter that
+// is no integer is ErrReply.
 func TestShortReply(t *testing.T) {
-	be48 := func(n int64) string {
-		b := make([]byte, 6)
-		for i := 5; i >= 0; i-- {
-			b[i], n = byte(n), n>>8
-		}
-		return string(b)
-	}
-	now, deadline := int64(1<<48-2), int64(1796478245261)
-	head := "\x00" + be48(now) + be48(deadline)
+	deadline := int64(1<<48 - 2)
+	head := "\x00\xff\xff\xff\xff\xff\xfe"
+	now := int64(1796478245261)
+	clock := "1796478245.261999"
 	for _, c := range []struct {
 		s       string
 		counter int64
 		hasCtr  bool
 	}{
-		{s: head},
-		{s: head + "-42", counter: -42, hasCtr: true},
-		{s: head + "9007199254740991", counter: 9007199254740991, hasCtr: true},
+		{s: head + clock},
+		{s: head + clock + ":-42", counter: -42, hasCtr: true},
+		{s: head + clock + ":9007199254740991", counter: 9007199254740991, hasCtr: true},
 	} {
 		r, err := ShortReply(c.s)
 		if err != nil {
@@ -89,7 +86,8 @@ func TestShortReply(t *testing.T) {
 			t.Fatalf("%q: counter %d, %v", c.s, n, ok)
 		}
 	}
-	for _, bad := range []string{"", head[:12], head + "x", head + "1.5"} {
+	for _, bad := range []string{"", head + "1.5"[:2], head + "1796478245", head + "1796478245.x",
+		head + "-1.5", head + "1796478245.1000000", head + clock + ":", head + clock + ":1.5"} {
 		if _, err := ShortReply(bad); !errors.Is(err, ErrReply) {
 			t.Fatalf("%q: %v, want ErrReply", bad, err)
 		}
