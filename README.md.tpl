@@ -130,20 +130,20 @@ error holds a value, a session id or a user id.
 
 Measured on 2026-12-05 on a 2-core VM sharing its cores with
 `redis-server` 7.0.15, each case beside its baseline in the same run
-(two runs; [test/bench/README.md](test/bench/README.md) has every target,
+(four runs; [test/bench/README.md](test/bench/README.md) has every target,
 the method and where the time goes):
 
 | case | baseline | attrcache / baseline |
 |---|---|---|
-| `Get`, Redis server time | `HGET` | 1.14–1.47x |
-| `Set`, server time, quiet / busy session | a script that reads `TIME`, `HMGET`s 2 fields, `HSET`s 1 | 1.54–1.67x / 1.94–2.09x |
-| `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.13–1.19x |
-| `Get` / `Set` throughput, 64 goroutines, go-redis | `HGET` / `HSET` | 0.83–0.86x / 0.40–0.43x |
-| `Get` / `Set` throughput, 64 goroutines, rueidis | rueidis `HGET` / `HSET` | 0.73–0.86x / 0.29–0.31x |
-| `Get` / `Set` heap allocations in the client, go-redis with `ContextTimeoutEnabled` | `HGET` / `HSET` (8 each) | 14 / 10 |
+| `Get`, Redis server time | `HGET` | 1.22–1.49x |
+| `Set`, server time, quiet / busy session | a script that reads `TIME`, `HMGET`s 2 fields, `HSET`s 1 | 1.47–1.55x / 1.83–2.01x |
+| `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.16–1.20x |
+| `Get` / `Set` throughput, 64 goroutines, go-redis | `HGET` / `HSET` | 0.82–0.86x / 0.41–0.45x |
+| `Get` / `Set` throughput, 64 goroutines, rueidis | rueidis `HGET` / `HSET` | 0.75–0.83x / 0.30–0.33x |
+| `Get` / `Set` heap allocations in the client, go-redis with `ContextTimeoutEnabled` | `HGET` / `HSET` (8 each) | 13 / 8 |
 | memory per session of 10 × 32 B, at rest / after 20 writes in a second | a plain hash | +126 B (804 B) / +683 B for about 6 s |
 
-A near-cache hit on rueidis takes 0.43–0.47 µs at the median and sends
+A near-cache hit on rueidis takes 0.46–0.50 µs at the median and sends
 nothing to Redis; attrcache's `Get` on rueidis reaches 2.1x the
 throughput of its `Get` on go-redis with `ContextTimeoutEnabled`. Writes
 of one attribute (most writes) run a path of their own in the script,
