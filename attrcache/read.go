@@ -42,7 +42,8 @@ func (o *owner) get(ctx context.Context, name string, opts []ReadOption) (*Entry
 		return nil, err
 	}
 	// The Entry is made first: the name goes to the client as a pointer
-	// into it, which boxes without an allocation.
+	// into it, which boxes without an allocation, and the command's
+	// argument list lives in it too.
 	box := &entryBox{Entry: Entry{Name: name}}
 	box.name.S = name
 	pair, err := st.be.HMGetPair(ctx, o.hashKeys(), format.MarkerField, &box.name)
