@@ -361,14 +361,20 @@ func WithMaxSessions(n int, policy SessionPolicy) Option {
 // batch. A nil WriteOption is ignored.
 type WriteOption func(*writeSpec)
 
-// applyWrite returns base refined by opts.
+// applyWrite returns base refined by opts. As in readOptions, the spec
+// goes to the heap only when there are options to apply.
 func applyWrite(base writeSpec, opts []WriteOption) writeSpec {
+	if len(opts) == 0 {
+		return base
+	}
+	w := new(writeSpec)
+	*w = base
 	for _, o := range opts {
 		if o != nil {
-			o(&base)
+			o(w)
 		}
 	}
-	return base
+	return *w
 }
 
 type writeSpec struct {
@@ -420,14 +426,20 @@ type readSpec struct {
 	partial bool
 }
 
+// readOptions applies opts. The spec escapes to the options' functions,
+// so it is made on the heap, and only when there are options: a read
+// without any, nearly every read, allocates nothing here.
 func readOptions(opts []ReadOption) readSpec {
-	var r readSpec
+	if len(opts) == 0 {
+		return readSpec{}
+	}
+	r := new(readSpec)
 	for _, o := range opts {
 		if o != nil {
-			o(&r)
+			o(r)
 		}
 	}
-	return r
+	return *r
 }
 
 // WithoutDecryption returns encrypted values as stored (the ciphertext)
