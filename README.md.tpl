@@ -140,7 +140,7 @@ the method and where the time goes):
 | `CreateMany(100)`, server time | 100 pipelined `HSETNX` | 1.16–1.20x |
 | `Get` / `Set` throughput, 64 goroutines, go-redis | `HGET` / `HSET` | 0.82–0.86x / 0.41–0.45x |
 | `Get` / `Set` throughput, 64 goroutines, rueidis | rueidis `HGET` / `HSET` | 0.75–0.83x / 0.30–0.33x |
-| `Get` / `Set` heap allocations in the client, go-redis with `ContextTimeoutEnabled` | `HGET` / `HSET` (8 each) | 13 / 8 |
+| `Get` / `Set` heap allocations in the client, go-redis with `ContextTimeoutEnabled` | `HGET` / `HSET` (8 each) | 12 / 8 |
 | memory per session of 10 × 32 B, at rest / after 20 writes in a second | a plain hash | +126 B (804 B) / +683 B for about 6 s |
 
 A near-cache hit on rueidis takes 0.46–0.50 µs at the median and sends
