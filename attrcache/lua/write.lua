@@ -541,6 +541,10 @@ local function write(keys, argv)
     call('HSET', key, name, new, LOG, nlog)
   elseif new and nlog then
     call('HSET', key, name, new, LOG, nlog, MARK, nm)
+  elseif o and not new and nlog and nm then
+    -- A delete: the log and the counters, then the record.
+    call('HSET', key, LOG, nlog, MARK, nm)
+    call('HDEL', key, name)
   else
     local n = 0
     if nlog then HA[1], HA[2], n = LOG, nlog, 2 end
