@@ -101,13 +101,15 @@ local function pn(n, w)
   return char(b48(n))
 end
 
--- now_ms is the Redis server's clock: every application instance agrees.
--- Arithmetic turns TIME's decimal strings into numbers without the C call
--- tonumber would cost.
+-- now_ms is the Redis server's clock in ms: every application instance
+-- agrees. Arithmetic turns TIME's decimal strings into numbers without
+-- the C call tonumber would cost. It also returns those strings (seconds,
+-- microseconds), which a write's short OK carries as they are.
 local function now_ms()
   local t = call('TIME')
-  local us = t[2] + 0
-  return t[1] * 1000 + (us - us % 1000) / 1000
+  local ts, tu = t[1], t[2]
+  local us = tu + 0
+  return ts * 1000 + (us - us % 1000) / 1000, ts, tu
 end
 
 -- FMT is the stored format, a marker's first byte.

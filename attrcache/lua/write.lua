@@ -348,12 +348,8 @@ local function write(keys, argv)
     return writeall(keys, argv)
   end
   local key, name = keys[1], argv[2]
-  -- Redis's clock, as now_ms reads it; its decimal strings go back in
-  -- the OK as they are.
-  local t = call('TIME')
-  local ts, tu = t[1], t[2]
-  local us = tu + 0
-  local now = ts * 1000 + (us - us % 1000) / 1000
+  -- Redis's clock, and TIME's strings, which go back in the OK.
+  local now, ts, tu = now_ms()
   local r = pcall('HMGET', key, MARK, LOG, name)
   if r.err then return {CORRUPT, now} end
   local ms, log, o = r[1], r[2], r[3]

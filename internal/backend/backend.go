@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/attrcache/attrcache/internal/format"
 )
 
 // Backend runs attrcache's commands on one Redis deployment: a single
@@ -236,10 +238,7 @@ func ShortReply(s string) (Reply, error) {
 	if len(s) < 10 {
 		return Reply{}, fmt.Errorf("%w: a string of %d bytes", ErrReply, len(s))
 	}
-	var deadline int64
-	for i := 1; i < 7; i++ {
-		deadline = deadline<<8 | int64(s[i])
-	}
+	deadline := format.Uint48(s[1:7])
 	clock, counter, hasCounter := strings.Cut(s[7:], ":")
 	sec, usec, ok := strings.Cut(clock, ".")
 	secs, err1 := strconv.ParseInt(sec, 10, 64)

@@ -69,10 +69,10 @@ func ParseMarker(s string) (Marker, error) {
 	m := Marker{
 		Kind:     s[1],
 		Bound:    s[2]&flagBound != 0,
-		Created:  u48(s[3:]),
-		Deadline: u48(s[9:]),
-		Most:     u48(s[15:]),
-		Next:     u48(s[21:]),
+		Created:  Uint48(s[3:]),
+		Deadline: Uint48(s[9:]),
+		Most:     Uint48(s[15:]),
+		Next:     Uint48(s[21:]),
 	}
 	switch m.Kind {
 	case Live, Frozen, Pending, Ended, User, Registry:
@@ -96,13 +96,13 @@ func ParseMarker(s string) (Marker, error) {
 		return Marker{}, fmt.Errorf("%w: tail flags %#x with %d bytes", ErrMarker, tail, len(rest))
 	}
 	if tail&tailCycle != 0 {
-		m.CycleMin, m.Cursor, rest = u48(rest), u48(rest[6:]), rest[12:]
+		m.CycleMin, m.Cursor, rest = Uint48(rest), Uint48(rest[6:]), rest[12:]
 	}
 	if tail&tailRot != 0 {
-		m.RotDeadline, m.RotToken, rest = u48(rest), rest[6:14], rest[14:]
+		m.RotDeadline, m.RotToken, rest = Uint48(rest), rest[6:14], rest[14:]
 	}
 	if tail&tailOvf != 0 {
-		m.MovedAt, m.OverflowExpires = u48(rest), u48(rest[6:])
+		m.MovedAt, m.OverflowExpires = Uint48(rest), Uint48(rest[6:])
 	}
 	return m, nil
 }
@@ -164,8 +164,8 @@ func (m Marker) Readable(now int64) bool {
 	return false
 }
 
-// u48 reads 6 big-endian bytes; s must hold them.
-func u48(s string) int64 { return un(s, 6) }
+// Uint48 reads 6 big-endian bytes (a stored time); s must hold them.
+func Uint48(s string) int64 { return un(s, 6) }
 
 // un reads n big-endian bytes; s must hold them.
 func un(s string, n int) int64 {
@@ -193,5 +193,5 @@ func ParseEntry(s string) (created, deadline int64, ok bool) {
 	if len(s) != 12 {
 		return 0, 0, false
 	}
-	return u48(s), u48(s[6:]), true
+	return Uint48(s), Uint48(s[6:]), true
 }
